@@ -1,0 +1,248 @@
+//! The catalog of built-in tools: names, descriptions, scopes and JSON schemas.
+
+use serde_json::{json, Value};
+
+use crate::config::Config;
+
+/// Whether a tool needs the arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Moves the arm: one at a time per arm.
+    Foreground,
+    /// Never waits on the arm; answers while it moves.
+    Background,
+}
+
+/// One tool as an assistant sees it.
+#[derive(Debug, Clone)]
+pub struct ActionSpec {
+    /// Tool name.
+    pub name: &'static str,
+    /// Human title.
+    pub title: &'static str,
+    /// What it does, for the assistant.
+    pub description: String,
+    /// Its scope.
+    pub scope: Scope,
+    /// JSON Schema of the arguments.
+    pub input: Value,
+    /// JSON Schema of `structuredContent`.
+    pub output: Value,
+}
+
+fn speed_schema(cap: f64) -> Value {
+    json!({
+        "type": "number", "exclusiveMinimum": 0, "maximum": 1,
+        "description": format!("Fraction of the robot's maximum speed, in (0, 1]. Capped at {cap}; default {cap}.")
+    })
+}
+
+fn task_ack_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "task_id": {"type": "string", "format": "uuid"},
+            "action": {"type": "string"},
+            "state": {"type": "string"},
+            "eta_s": {"type": "number"},
+            "speed": {"type": "number"},
+            "speed_capped": {"type": "boolean"},
+            "target": {"type": "array", "items": {"type": "number"}},
+            "message": {"type": "string"}
+        },
+        "required": ["task_id", "action", "state", "eta_s", "speed", "target", "message"]
+    })
+}
+
+/// The status record's schema (DESIGN.md).
+pub fn task_record_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "task_id": {"type": "string", "format": "uuid"},
+            "action": {"type": "string"},
+            "params": {},
+            "state": {"type": "string", "enum": ["awaiting_confirmation", "queued", "running", "succeeded", "failed", "cancelled", "interrupted"]},
+            "progress": {"type": "number", "minimum": 0, "maximum": 100},
+            "message": {"type": "string"},
+            "created_at": {"type": "string"},
+            "updated_at": {"type": "string"},
+            "finished_at": {"type": ["string", "null"]},
+            "eta_s": {"type": ["number", "null"]},
+            "error": {
+                "type": ["object", "null"],
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}}
+            },
+            "owner": {"type": "string"}
+        },
+        "required": ["task_id", "action", "state", "progress", "message", "created_at", "updated_at", "owner"]
+    })
+}
+
+fn object(properties: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+}
+
+/// Every built-in tool for this configuration.
+pub fn catalog(config: &Config) -> Vec<ActionSpec> {
+    let robot = &config.robot;
+    let cap = config.motion.max_speed;
+    let n = robot.dof();
+    let names: Vec<&str> = robot.joints.iter().map(|j| j.name.as_str()).collect();
+    let ranges: Vec<String> =
+        robot.joints.iter().map(|j| format!("{} [{:.3}, {:.3}]", j.name, j.min, j.max)).collect();
+    vec![
+        ActionSpec {
+            name: "move_joints",
+            title: "Move joints",
+            description: format!(
+                "Move the {} to joint positions in radians, one per joint in this order: {}. \
+                 Returns at once with a task id; follow it with task_status. Ranges (rad): {}.",
+                robot.name,
+                names.join(", "),
+                ranges.join(", ")
+            ),
+            scope: Scope::Foreground,
+            input: object(
+                json!({
+                    "joints": {
+                        "type": "array", "items": {"type": "number"}, "minItems": n, "maxItems": n,
+                        "description": "Target joint positions (rad), base to wrist."
+                    },
+                    "speed": speed_schema(cap)
+                }),
+                &["joints"],
+            ),
+            output: task_ack_schema(),
+        },
+        ActionSpec {
+            name: "move_to",
+            title: "Move to a named position",
+            description: "Move the arm to a named position (see list_positions). Returns at once with a task id."
+                .into(),
+            scope: Scope::Foreground,
+            input: object(
+                json!({
+                    "position": {"type": "string", "description": "A name from list_positions, e.g. home."},
+                    "speed": speed_schema(cap)
+                }),
+                &["position"],
+            ),
+            output: task_ack_schema(),
+        },
+        ActionSpec {
+            name: "home",
+            title: "Go home",
+            description: "Move the arm to its home position. Returns at once with a task id.".into(),
+            scope: Scope::Foreground,
+            input: object(json!({"speed": speed_schema(cap)}), &[]),
+            output: task_ack_schema(),
+        },
+        ActionSpec {
+            name: "task_status",
+            title: "Task status",
+            description: "Status of a task (default: the latest): state, progress 0-100, a speakable message, ETA. \
+                          Answers at once, also while the arm moves."
+                .into(),
+            scope: Scope::Background,
+            input: object(
+                json!({"task_id": {"type": "string", "description": "The task id, or its first 4+ characters."}}),
+                &[],
+            ),
+            output: task_record_schema(),
+        },
+        ActionSpec {
+            name: "cancel_task",
+            title: "Cancel a task",
+            description: "Controlled stop of one task's motion. The arm decelerates and stands still.".into(),
+            scope: Scope::Background,
+            input: object(json!({"task_id": {"type": "string"}}), &["task_id"]),
+            output: json!({
+                "type": "object",
+                "properties": {"task_id": {"type": "string"}, "stopping": {"type": "boolean"}, "state": {"type": "string"}},
+                "required": ["task_id", "stopping", "state"]
+            }),
+        },
+        ActionSpec {
+            name: "stop",
+            title: "Stop",
+            description: "Controlled stop of whatever the arm is doing, whoever started it.".into(),
+            scope: Scope::Background,
+            input: object(json!({}), &[]),
+            output: json!({
+                "type": "object",
+                "properties": {"stopping": {"type": "boolean"}, "task_id": {"type": ["string", "null"]}},
+                "required": ["stopping"]
+            }),
+        },
+        ActionSpec {
+            name: "list_tasks",
+            title: "List tasks",
+            description: "Recent tasks, newest first.".into(),
+            scope: Scope::Background,
+            input: object(json!({"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}}), &[]),
+            output: json!({
+                "type": "object",
+                "properties": {"tasks": {"type": "array", "items": task_record_schema()}},
+                "required": ["tasks"]
+            }),
+        },
+        ActionSpec {
+            name: "robot_state",
+            title: "Robot state",
+            description: "Joints, TCP pose, mode, connection and the real-time loop's figures. Answers at once.".into(),
+            scope: Scope::Background,
+            input: object(json!({}), &[]),
+            output: json!({
+                "type": "object",
+                "properties": {
+                    "robot": {"type": "string"},
+                    "backend": {"type": "string"},
+                    "connected": {"type": "boolean"},
+                    "mode": {"type": "string"},
+                    "fault": {},
+                    "moving": {"type": "boolean"},
+                    "task_id": {"type": ["string", "null"]},
+                    "joints": {"type": "array", "items": {"type": "object"}},
+                    "positions": {"type": "array", "items": {"type": "number"}},
+                    "velocities": {"type": "array", "items": {"type": "number"}},
+                    "tcp_pose": {"type": ["object", "null"]},
+                    "state_age_ms": {"type": ["number", "null"]},
+                    "realtime": {"type": "object"}
+                },
+                "required": ["robot", "backend", "connected", "mode", "moving", "positions", "velocities", "realtime"]
+            }),
+        },
+        ActionSpec {
+            name: "save_position",
+            title: "Save position",
+            description: "Store the arm's current joints under a name (persistent); move_to can go there later.".into(),
+            scope: Scope::Background,
+            input: object(
+                json!({"name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"}}),
+                &["name"],
+            ),
+            output: json!({
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "joints": {"type": "array", "items": {"type": "number"}}},
+                "required": ["name", "joints"]
+            }),
+        },
+        ActionSpec {
+            name: "list_positions",
+            title: "List positions",
+            description: "Named positions: those of the robot definition and those saved by operators.".into(),
+            scope: Scope::Background,
+            input: object(json!({}), &[]),
+            output: json!({
+                "type": "object",
+                "properties": {"positions": {"type": "array", "items": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "joints": {"type": "array"}, "source": {"type": "string"}}
+                }}},
+                "required": ["positions"]
+            }),
+        },
+    ]
+}

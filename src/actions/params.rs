@@ -1,0 +1,95 @@
+//! Reading tool arguments, with refusals that name the parameter and the value.
+
+use serde_json::{Map, Value};
+
+use super::Refusal;
+
+/// A tool's arguments, checked against the names it takes.
+pub struct Args<'a> {
+    map: &'a Map<String, Value>,
+}
+
+fn describe(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() > 60 {
+        format!("{}…", &s[..s.char_indices().nth(57).map(|c| c.0).unwrap_or(s.len())])
+    } else {
+        s
+    }
+}
+
+impl<'a> Args<'a> {
+    /// Wraps `map`, refusing any name not in `allowed`.
+    pub fn new(tool: &str, map: &'a Map<String, Value>, allowed: &[&str]) -> Result<Self, Refusal> {
+        if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            let takes = if allowed.is_empty() { "no parameters".to_owned() } else { allowed.join(", ") };
+            return Err(Refusal::new(
+                "unknown_parameter",
+                format!("{tool} has no parameter \"{unknown}\"; it takes {takes}"),
+            ));
+        }
+        Ok(Self { map })
+    }
+
+    fn present(&self, name: &str) -> Option<&'a Value> {
+        self.map.get(name).filter(|v| !v.is_null())
+    }
+
+    /// A number; `None` when absent or null.
+    pub fn number(&self, name: &str) -> Result<Option<f64>, Refusal> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(v) => v.as_f64().map(Some).ok_or_else(|| {
+                Refusal::new("invalid_type", format!("{name} = {} is not a number", describe(v)))
+            }),
+        }
+    }
+
+    /// A required string.
+    pub fn string(&self, name: &str) -> Result<&'a str, Refusal> {
+        match self.present(name) {
+            None => Err(Refusal::new("missing_parameter", format!("{name} is required"))),
+            Some(Value::String(s)) => Ok(s),
+            Some(v) => Err(Refusal::new("invalid_type", format!("{name} = {} is not a string", describe(v)))),
+        }
+    }
+
+    /// An optional string.
+    pub fn opt_string(&self, name: &str) -> Result<Option<&'a str>, Refusal> {
+        self.present(name).map(|_| self.string(name)).transpose()
+    }
+
+    /// A required array of finite-or-not numbers (the limit check judges finiteness).
+    pub fn numbers(&self, name: &str) -> Result<Vec<f64>, Refusal> {
+        let list = match self.map.get(name) {
+            None | Some(Value::Null) => {
+                return Err(Refusal::new("missing_parameter", format!("{name} is required: one value (rad) per joint")))
+            }
+            Some(Value::Array(a)) => a,
+            Some(v) => {
+                return Err(Refusal::new("invalid_type", format!("{name} = {} is not a list of numbers", describe(v))))
+            }
+        };
+        list.iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                Value::Number(n) => n.as_f64().ok_or_else(|| {
+                    Refusal::new("invalid_type", format!("{name}[{i}] = {n} is not a usable number"))
+                }),
+                // JSON has no NaN or infinity; clients send null or a string for them.
+                Value::Null => Err(Refusal::new(
+                    "not_finite",
+                    format!("joint {} is null (NaN or infinity?); every joint needs a finite number", i + 1),
+                )),
+                Value::String(s) if s.trim().parse::<f64>().is_ok() => Err(Refusal::new(
+                    "not_finite",
+                    format!("joint {} = \"{s}\" is a string; give a finite number in radians", i + 1),
+                )),
+                other => Err(Refusal::new(
+                    "invalid_type",
+                    format!("joint {} = {} is not a number", i + 1, describe(other)),
+                )),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,106 @@
+//! The running plugin: config, robot, executor, registry, variables and audit, wired.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::audit::Audit;
+use crate::config::{BackendKind, Config};
+use crate::hal::{limits::LimitedArm, sim::SimArm, RobotArm};
+use crate::motion::ExecutorHandle;
+use crate::tasks::{supervisor, JournalError, Registry};
+use crate::vars::{VarStore, VarsError};
+
+/// Why the plugin could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The state directory could not be created.
+    #[error("cannot create state directory {dir}: {source}")]
+    StateDir {
+        /// The directory.
+        dir: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Installation variables could not be opened.
+    #[error(transparent)]
+    Vars(#[from] VarsError),
+    /// The task journal could not be opened.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// A thread could not be started.
+    #[error("cannot start the {what} thread: {source}")]
+    Thread {
+        /// Which.
+        what: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Everything a tool call needs.
+pub struct App {
+    /// The configuration.
+    pub config: Config,
+    /// The motion executor of the (one) arm.
+    pub executor: ExecutorHandle,
+    /// Its tasks.
+    pub registry: Arc<Registry>,
+    /// Installation variables.
+    pub vars: VarStore,
+    /// The audit log.
+    pub audit: Audit,
+    /// The state directory.
+    pub state_dir: PathBuf,
+    /// When the plugin started.
+    pub started_at: Instant,
+}
+
+impl App {
+    /// Opens the state, starts the executor and the supervisor.
+    pub fn start(config: Config, state_dir: &Path) -> Result<Arc<Self>, StartError> {
+        std::fs::create_dir_all(state_dir)
+            .map_err(|source| StartError::StateDir { dir: state_dir.display().to_string(), source })?;
+        let vars = VarStore::open(state_dir)?;
+        let (registry, report) = Registry::open(state_dir, vars.clone(), config.tasks.retention)?;
+        if !report.damaged_lines.is_empty() {
+            tracing::warn!(
+                lines = ?report.damaged_lines,
+                kept = ?report.kept_copy,
+                intact = report.records.len(),
+                "the task journal had damaged lines; they were skipped and the intact records kept"
+            );
+        }
+        let registry = Arc::new(registry);
+        let audit = Audit::open(state_dir).map_err(|source| StartError::Thread { what: "audit", source })?;
+        let arm: Box<dyn RobotArm> = match config.backend.kind {
+            BackendKind::Sim => Box::new(LimitedArm::new(
+                SimArm::new(&config.robot, config.sim.faults(), Instant::now()),
+                config.robot.joints.clone(),
+            )),
+        };
+        let executor = ExecutorHandle::spawn(arm, config.robot.joints.clone(), config.executor())
+            .map_err(|source| StartError::Thread { what: "motion", source })?;
+        if let Some(events) = executor.take_events() {
+            supervisor::spawn(events, registry.clone())
+                .map_err(|source| StartError::Thread { what: "supervisor", source })?;
+        }
+        Ok(Arc::new(Self {
+            config,
+            executor,
+            registry,
+            vars,
+            audit,
+            state_dir: state_dir.to_path_buf(),
+            started_at: Instant::now(),
+        }))
+    }
+
+    /// Stops any motion under control, then the threads; flushes the variables.
+    pub fn shutdown(&self) {
+        self.executor.shutdown();
+        // Let the supervisor record the final events before the variables close.
+        std::thread::sleep(Duration::from_millis(50));
+        self.vars.close();
+    }
+}

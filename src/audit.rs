@@ -1,0 +1,91 @@
+//! The audit log: every invocation (who, what, params, outcome), appended as JSON lines.
+//!
+//! Appends go through a writer thread, so a tool call never waits on the disk.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender};
+
+use serde::Serialize;
+
+use crate::tasks::now_rfc3339;
+
+/// The audit log's file name in the state directory.
+pub const AUDIT_FILE: &str = "audit.log";
+
+/// One audited invocation.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    /// When (RFC 3339).
+    pub time: String,
+    /// Who.
+    pub operator: String,
+    /// Which tool.
+    pub tool: String,
+    /// With what.
+    pub params: serde_json::Value,
+    /// `ok` or `refused`.
+    pub outcome: &'static str,
+    /// The refusal's code, when refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The task it created or touched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+}
+
+/// A handle to the audit writer.
+#[derive(Clone)]
+pub struct Audit {
+    tx: Sender<AuditEntry>,
+}
+
+impl Audit {
+    /// Starts the writer for `state_dir/audit.log`.
+    pub fn open(state_dir: &Path) -> std::io::Result<Self> {
+        let path: PathBuf = state_dir.join(AUDIT_FILE);
+        let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let (tx, rx) = mpsc::channel::<AuditEntry>();
+        std::thread::Builder::new().name("armature-audit".into()).spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                batch.extend(rx.try_iter());
+                let mut text = String::new();
+                for e in &batch {
+                    if let Ok(line) = serde_json::to_string(e) {
+                        text.push_str(&line);
+                        text.push('\n');
+                    }
+                }
+                if let Err(e) = file.write_all(text.as_bytes()).and_then(|()| file.sync_data()) {
+                    tracing::error!(file = %path.display(), error = %e, "cannot append to the audit log");
+                }
+            }
+        })?;
+        Ok(Self { tx })
+    }
+
+    /// Appends an entry (timestamped now).
+    pub fn record(
+        &self,
+        operator: &str,
+        tool: &str,
+        params: serde_json::Value,
+        refusal: Option<&str>,
+        task_id: Option<String>,
+    ) {
+        let entry = AuditEntry {
+            time: now_rfc3339(),
+            operator: operator.into(),
+            tool: tool.into(),
+            params,
+            outcome: if refusal.is_some() { "refused" } else { "ok" },
+            code: refusal.map(str::to_owned),
+            task_id,
+        };
+        if self.tx.send(entry).is_err() {
+            tracing::error!(tool, "the audit writer has stopped; entry lost");
+        }
+    }
+}

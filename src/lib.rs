@@ -1,0 +1,18 @@
+//! Armature: lets an AI assistant command a robot arm safely.
+//!
+//! Motion tools answer at once with a task id; the motion runs on a real-time thread
+//! (`motion`), its progress goes to durable tasks (`tasks`) and installation variables
+//! (`vars`), and background tools answer while the arm moves. See `DESIGN.md`.
+
+pub mod actions;
+pub mod app;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod durable;
+pub mod hal;
+pub mod mcp;
+pub mod motion;
+pub mod robot;
+pub mod tasks;
+pub mod vars;

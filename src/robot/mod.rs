@@ -1,0 +1,9 @@
+//! Robot definitions: joints, limits, named positions and kinematics, loaded from TOML.
+
+mod definition;
+mod kinematics;
+mod limits;
+
+pub use definition::{DefinitionError, JointSpec, RobotDefinition, BUILTIN_UR5E};
+pub use kinematics::{DhParameters, TcpPose};
+pub use limits::{check_target, check_speed, LimitError};

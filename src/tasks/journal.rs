@@ -1,0 +1,198 @@
+//! The durable task journal: one checksummed JSON record per line, fsynced on append.
+//!
+//! A line is `CRC32HEX JSON`. At load, a line that is truncated or fails its checksum is
+//! reported and skipped; every intact record is kept, and the damaged file is copied
+//! aside before the journal is compacted.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use uuid::Uuid;
+
+use super::TaskRecord;
+use crate::durable;
+
+/// The journal's file name inside the state directory.
+pub const JOURNAL_FILE: &str = "tasks.journal";
+
+/// Why the journal could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// An I/O error on the journal file.
+    #[error("task journal {file}: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// What loading found.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Intact records, latest version of each task, in first-seen order.
+    pub records: Vec<TaskRecord>,
+    /// Damaged lines (1-based numbers) that were skipped.
+    pub damaged_lines: Vec<usize>,
+    /// Where the damaged journal was copied, if it was.
+    pub kept_copy: Option<PathBuf>,
+}
+
+/// The open journal.
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    lines: usize,
+}
+
+fn encode(record: &TaskRecord) -> Result<String, serde_json::Error> {
+    let json = serde_json::to_string(record)?;
+    Ok(format!("{:08x} {json}\n", crc32fast::hash(json.as_bytes())))
+}
+
+fn decode(line: &str) -> Option<TaskRecord> {
+    let (crc, json) = line.split_once(' ')?;
+    let crc = u32::from_str_radix(crc, 16).ok()?;
+    (crc32fast::hash(json.as_bytes()) == crc).then(|| serde_json::from_str(json).ok()).flatten()
+}
+
+impl Journal {
+    /// Opens (or creates) the journal in `state_dir` and loads its intact records.
+    pub fn open(state_dir: &Path) -> Result<(Self, LoadReport), JournalError> {
+        let path = state_dir.join(JOURNAL_FILE);
+        let io = |source| JournalError::Io { file: path.display().to_string(), source };
+        let mut report = LoadReport::default();
+        let mut order: Vec<Uuid> = Vec::new();
+        let mut latest: HashMap<Uuid, TaskRecord> = HashMap::new();
+        let mut lines = 0;
+        match File::open(&path) {
+            Ok(f) => {
+                for (i, line) in BufReader::new(f).split(b'\n').enumerate() {
+                    let line = line.map_err(io)?;
+                    lines += 1;
+                    match std::str::from_utf8(&line).ok().and_then(decode) {
+                        Some(rec) => {
+                            if !latest.contains_key(&rec.task_id) {
+                                order.push(rec.task_id);
+                            }
+                            latest.insert(rec.task_id, rec);
+                        }
+                        None => report.damaged_lines.push(i + 1),
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+        report.records = order.into_iter().filter_map(|id| latest.remove(&id)).collect();
+        if !report.damaged_lines.is_empty() {
+            report.kept_copy = Some(durable::quarantine(&path).map_err(io)?);
+        }
+        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io)?;
+        let mut journal = Self { path, file, lines };
+        if !report.damaged_lines.is_empty() {
+            // Rewrite without the damaged lines so later appends follow intact ones.
+            journal.compact(&report.records)?;
+        }
+        Ok((journal, report))
+    }
+
+    /// Appends one record and makes it durable.
+    pub fn append(&mut self, record: &TaskRecord) -> Result<(), JournalError> {
+        let line = encode(record).map_err(|e| self.io(std::io::Error::other(e)))?;
+        self.file.write_all(line.as_bytes()).map_err(|e| self.io(e))?;
+        self.file.sync_data().map_err(|e| self.io(e))?;
+        self.lines += 1;
+        Ok(())
+    }
+
+    /// Lines in the file (records, including superseded versions).
+    pub fn lines(&self) -> usize {
+        self.lines
+    }
+
+    /// Replaces the file with just `records`, atomically.
+    pub fn compact(&mut self, records: &[TaskRecord]) -> Result<(), JournalError> {
+        let mut text = String::new();
+        for r in records {
+            text.push_str(&encode(r).map_err(|e| self.io(std::io::Error::other(e)))?);
+        }
+        durable::write_atomic(&self.path, text.as_bytes()).map_err(|e| self.io(e))?;
+        self.file = OpenOptions::new().append(true).open(&self.path).map_err(|e| self.io(e))?;
+        self.lines = records.len();
+        Ok(())
+    }
+
+    fn io(&self, source: std::io::Error) -> JournalError {
+        JournalError::Io { file: self.path.display().to_string(), source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::{now_rfc3339, TaskState};
+
+    fn record(state: TaskState) -> TaskRecord {
+        TaskRecord {
+            task_id: Uuid::new_v4(),
+            action: "home".into(),
+            params: serde_json::json!({}),
+            state,
+            progress: 0.0,
+            message: "m".into(),
+            created_at: now_rfc3339(),
+            updated_at: now_rfc3339(),
+            finished_at: None,
+            eta_s: None,
+            error: None,
+            owner: "local".into(),
+        }
+    }
+
+    #[test]
+    fn the_latest_version_of_each_task_is_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(dir.path()).unwrap();
+        let mut a = record(TaskState::Running);
+        j.append(&a).unwrap();
+        let b = record(TaskState::Running);
+        j.append(&b).unwrap();
+        a.state = TaskState::Succeeded;
+        j.append(&a).unwrap();
+        drop(j);
+        let (_, report) = Journal::open(dir.path()).unwrap();
+        assert_eq!(report.records, vec![a, b]);
+        assert!(report.damaged_lines.is_empty());
+    }
+
+    #[test]
+    fn a_torn_or_corrupt_line_is_skipped_and_intact_records_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(dir.path()).unwrap();
+        let a = record(TaskState::Running);
+        let b = record(TaskState::Succeeded);
+        j.append(&a).unwrap();
+        j.append(&b).unwrap();
+        drop(j);
+        let path = dir.path().join(JOURNAL_FILE);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        // Flip a byte in the first record and tear the end of a third.
+        text = text.replacen("\"home\"", "\"hame\"", 1);
+        text.push_str("0badc0de {\"task_id\": \"trunc");
+        std::fs::write(&path, text).unwrap();
+        let (mut j, report) = Journal::open(dir.path()).unwrap();
+        assert_eq!(report.records, vec![b.clone()]);
+        assert_eq!(report.damaged_lines, vec![1, 3]);
+        assert!(report.kept_copy.unwrap().exists());
+        // Appending after the repair gives a clean journal.
+        j.append(&a).unwrap();
+        drop(j);
+        let (_, report) = Journal::open(dir.path()).unwrap();
+        assert_eq!(report.records, vec![b, a]);
+        assert!(report.damaged_lines.is_empty());
+    }
+}

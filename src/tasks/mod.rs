@@ -1,0 +1,10 @@
+//! Tasks: ids, the state machine, the registry and its durable journal.
+
+mod journal;
+mod record;
+mod registry;
+pub mod supervisor;
+
+pub use journal::{Journal, JournalError, LoadReport, JOURNAL_FILE};
+pub use record::{now_rfc3339, TaskError, TaskRecord, TaskState};
+pub use registry::{short_id as registry_short_id, Busy, Registry};

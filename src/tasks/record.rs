@@ -1,0 +1,132 @@
+//! The task status record and its state machine.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A task's state (DESIGN.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Waiting for an operator's confirmation.
+    AwaitingConfirmation,
+    /// Accepted, waiting for the arm.
+    Queued,
+    /// The arm is moving for it.
+    Running,
+    /// Done as asked.
+    Succeeded,
+    /// Ended by an error.
+    Failed,
+    /// Stopped on request.
+    Cancelled,
+    /// The plugin stopped while it ran; never resumed by itself.
+    Interrupted,
+}
+
+impl TaskState {
+    /// Whether the task has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled | Self::Interrupted)
+    }
+
+    /// Whether the state machine allows going from `self` to `next`.
+    pub fn can_become(self, next: TaskState) -> bool {
+        use TaskState::*;
+        match self {
+            AwaitingConfirmation => matches!(next, Queued | Running | Cancelled | Failed),
+            Queued => matches!(next, Running | Cancelled | Failed | Interrupted),
+            Running => matches!(next, Succeeded | Failed | Cancelled | Interrupted),
+            Succeeded | Failed | Cancelled | Interrupted => false,
+        }
+    }
+
+    /// The name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingConfirmation => "awaiting_confirmation",
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A task's error: a stable code and a speakable message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskError {
+    /// Machine-readable, e.g. `stale_state`.
+    pub code: String,
+    /// For a person.
+    pub message: String,
+}
+
+/// The status record of one task (DESIGN.md "Task status record").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// Its id.
+    pub task_id: Uuid,
+    /// The action (tool) that created it.
+    pub action: String,
+    /// The parameters it was called with.
+    pub params: serde_json::Value,
+    /// Where it is in its life.
+    pub state: TaskState,
+    /// 0 to 100.
+    pub progress: f64,
+    /// A short speakable sentence.
+    pub message: String,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// Seconds left, while it runs.
+    pub eta_s: Option<f64>,
+    /// Why it failed.
+    pub error: Option<TaskError>,
+    /// Who started it.
+    pub owner: String,
+}
+
+/// Now, as RFC 3339 UTC with milliseconds.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(now.millisecond() as u32 * 1_000_000).unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TaskState::*;
+
+    #[test]
+    fn terminal_states_never_change() {
+        for end in [Succeeded, Failed, Cancelled, Interrupted] {
+            assert!(end.is_terminal());
+            for next in [AwaitingConfirmation, Queued, Running, Succeeded, Failed, Cancelled, Interrupted] {
+                assert!(!end.can_become(next), "{end:?} -> {next:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_running_task_ends_but_never_goes_back() {
+        assert!(Running.can_become(Succeeded));
+        assert!(Running.can_become(Interrupted));
+        assert!(!Running.can_become(Queued));
+        assert!(!Running.can_become(AwaitingConfirmation));
+        assert!(Queued.can_become(Running));
+        assert!(AwaitingConfirmation.can_become(Queued));
+        assert!(!Queued.can_become(Succeeded));
+    }
+
+    #[test]
+    fn states_use_the_designed_names() {
+        assert_eq!(serde_json::to_string(&AwaitingConfirmation).unwrap(), "\"awaiting_confirmation\"");
+        assert_eq!(Interrupted.as_str(), "interrupted");
+    }
+}
