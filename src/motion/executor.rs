@@ -313,6 +313,8 @@ struct Executor {
     setpoint: Joints,
     velocity: Joints,
     initialized: bool,
+    /// Consecutive cycles the arm has been within tolerance and still.
+    settled_cycles: u32,
     last_progress_event: Instant,
     /// A `Finished` event the channel had no room for; retried every cycle.
     pending: Option<Event>,
@@ -342,6 +344,7 @@ impl Executor {
             setpoint: Joints::zeros(n),
             velocity: Joints::zeros(n),
             initialized: false,
+            settled_cycles: 0,
             last_progress_event: Instant::now(),
             pending: None,
             shutting_down: false,
@@ -371,7 +374,9 @@ impl Executor {
             // Write.
             if let Err(e) = self.arm.write(&command) {
                 self.hold_at(state.positions);
-                self.finish(Outcome::Failed(MotionError::Command(e)), now);
+                if let Activity::Moving { id, progress, .. } | Activity::Stopping { id, progress, .. } = self.activity {
+                    self.finish(id, progress, Outcome::Failed(MotionError::Command(e)));
+                }
             }
 
             self.publish(state, now);
@@ -426,6 +431,7 @@ impl Executor {
         let plan = Plan::new(&self.joints, self.setpoint, target, speed);
         self.emit(Event::Started { motion_id, duration_s: plan.duration() });
         self.activity = Activity::Moving { id: motion_id, plan, started: now, progress: 0.0 };
+        self.settled_cycles = 0;
         self.last_progress_event = now;
     }
 
@@ -437,6 +443,7 @@ impl Executor {
             }
             let (s, rate) = plan.path_at(now.duration_since(started).as_secs_f64());
             let stop = StopProfile::new(s, rate, plan.stop_accel);
+            self.settled_cycles = 0;
             self.activity = Activity::Stopping { id, plan, stop, began: now, progress, outcome };
         }
     }
@@ -447,80 +454,70 @@ impl Executor {
         }
         let age = now.saturating_duration_since(state.sampled_at);
         let stale = age > self.config.stale_after;
-        let (phase, motion_id, target, speed) = match self.activity {
-            Activity::Idle => (Phase::Idle, 0, self.setpoint, 0.0),
-            Activity::Moving { id, plan, started, mut progress } => {
+        // Take the activity out; every branch puts back what follows.
+        match std::mem::replace(&mut self.activity, Activity::Idle) {
+            Activity::Idle => self.command(Phase::Idle, 0, self.setpoint, 0.0),
+            Activity::Moving { id, plan, started, progress } => {
                 let t = now.duration_since(started).as_secs_f64();
                 if let Some(fault) = state.fault {
+                    // The controller has braked already; hold where the arm is.
                     self.hold_at(state.positions);
-                    self.finish(Outcome::Failed(MotionError::Fault(fault)), now);
-                    return self.command(Phase::Idle, 0, self.setpoint, 0.0);
+                    return self.finish(id, progress, Outcome::Failed(MotionError::Fault(fault)));
                 }
                 if stale {
                     let error = MotionError::StaleState {
                         age_ms: age.as_secs_f64() * 1e3,
                         limit_ms: self.config.stale_after.as_secs_f64() * 1e3,
                     };
+                    self.activity = Activity::Moving { id, plan, started, progress };
                     self.stop(Some(id), now, Outcome::Failed(error));
                     return self.update(now, state);
                 }
                 if let Some(error) = self.following_error(state) {
                     self.hold_at(state.positions);
-                    self.finish(Outcome::Failed(error), now);
-                    return self.command(Phase::Idle, 0, self.setpoint, 0.0);
+                    return self.finish(id, progress, Outcome::Failed(error));
                 }
-                progress = progress.max(plan.progress_of(&state.positions));
-                let limit_s = plan.duration() * 1.5 + 1.0;
-                if t > plan.duration() && self.settled(state, &plan.target) {
-                    self.activity = Activity::Moving { id, plan, started, progress: 1.0 };
+                let progress = progress.max(plan.progress_of(&state.positions));
+                if t > plan.duration() && self.settled_for_a_while(state, &plan.target) {
                     self.hold_at(plan.target);
-                    self.finish(Outcome::Succeeded, now);
-                    return self.command(Phase::Idle, 0, self.setpoint, 0.0);
+                    return self.finish(id, 1.0, Outcome::Succeeded);
                 }
+                let limit_s = plan.duration() * 1.5 + 1.0;
                 if t > limit_s {
                     self.hold_at(state.positions);
-                    self.finish(Outcome::Failed(MotionError::Timeout { elapsed_s: t, limit_s }), now);
-                    return self.command(Phase::Idle, 0, self.setpoint, 0.0);
+                    return self.finish(id, progress, Outcome::Failed(MotionError::Timeout { elapsed_s: t, limit_s }));
                 }
                 let (s, rate) = plan.path_at(t);
                 (self.setpoint, self.velocity) = plan.joints_at(s, rate);
                 self.activity = Activity::Moving { id, plan, started, progress };
                 self.maybe_progress(now, id, progress, (plan.duration() - t).max(0.0), false);
-                (Phase::Moving, id, plan.target, plan.speed)
+                self.command(Phase::Moving, id, plan.target, plan.speed)
             }
-            Activity::Stopping { id, plan, stop, began, mut progress, ref outcome } => {
+            Activity::Stopping { id, plan, stop, began, progress, outcome } => {
                 let tau = now.duration_since(began).as_secs_f64();
-                if state.fault.is_some() {
-                    let outcome = match state.fault {
-                        Some(f) if *outcome == Outcome::Cancelled => Outcome::Failed(MotionError::Fault(f)),
-                        _ => outcome.clone(),
+                if let Some(fault) = state.fault {
+                    let outcome = match outcome {
+                        Outcome::Cancelled => Outcome::Failed(MotionError::Fault(fault)),
+                        other => other,
                     };
                     self.hold_at(state.positions);
-                    self.finish(outcome, now);
-                    return self.command(Phase::Idle, 0, self.setpoint, 0.0);
+                    return self.finish(id, progress, outcome);
                 }
                 let (s, rate) = stop.at(tau);
                 (self.setpoint, self.velocity) = plan.joints_at(s, rate);
-                if !stale {
-                    progress = progress.max(plan.progress_of(&state.positions));
-                }
+                let progress = if stale { progress } else { progress.max(plan.progress_of(&state.positions)) };
                 let braked = tau >= stop.duration();
+                let setpoint = self.setpoint;
                 // A stale state cannot confirm standstill; trust the braking profile then.
-                let still = stale || state.velocities.max_abs() < 0.01;
-                if braked && (still || tau > stop.duration() + 1.0) {
-                    let outcome = outcome.clone();
-                    self.activity = Activity::Stopping { id, plan, stop, began, progress, outcome: outcome.clone() };
-                    self.velocity = Joints::zeros(self.velocity.len());
-                    self.finish(outcome, now);
-                    return self.command(Phase::Idle, 0, self.setpoint, 0.0);
+                let still = braked && (stale || self.settled_for_a_while(state, &setpoint));
+                if still || tau > stop.duration() + 1.0 {
+                    return self.finish(id, progress, outcome);
                 }
-                let outcome = outcome.clone();
                 self.activity = Activity::Stopping { id, plan, stop, began, progress, outcome };
                 self.maybe_progress(now, id, progress, (stop.duration() - tau).max(0.0), true);
-                (Phase::Stopping, id, plan.target, plan.speed)
+                self.command(Phase::Stopping, id, plan.target, plan.speed)
             }
-        };
-        self.command(phase, motion_id, target, speed)
+        }
     }
 
     fn command(&self, phase: Phase, motion_id: u64, target: Joints, speed: f64) -> ArmCommand {
@@ -545,10 +542,14 @@ impl Executor {
         })
     }
 
-    fn settled(&self, state: &ArmState, target: &Joints) -> bool {
+    /// Whether the arm has been at `target` and still for 20 ms (so a servo's settling
+    /// overshoot is over before a motion is reported done).
+    fn settled_for_a_while(&mut self, state: &ArmState, target: &Joints) -> bool {
         let tol = self.config.goal_tolerance;
-        state.positions.iter().zip(target.iter()).all(|(q, t)| (q - t).abs() <= tol)
-            && state.velocities.max_abs() < 0.01
+        let settled = state.positions.iter().zip(target.iter()).all(|(q, t)| (q - t).abs() <= tol)
+            && state.velocities.max_abs() < 0.005;
+        self.settled_cycles = if settled { self.settled_cycles + 1 } else { 0 };
+        self.settled_cycles >= (self.config.rate_hz / 50).max(1)
     }
 
     fn maybe_progress(&mut self, now: Instant, motion_id: u64, progress: f64, remaining_s: f64, stopping: bool) {
@@ -559,14 +560,12 @@ impl Executor {
         }
     }
 
-    fn finish(&mut self, outcome: Outcome, _now: Instant) {
-        let (motion_id, progress) = match self.activity {
-            Activity::Idle => return,
-            Activity::Moving { id, progress, .. } | Activity::Stopping { id, progress, .. } => (id, progress),
-        };
+    /// Ends motion `id`: the arm holds its setpoint and the async side hears how it ended.
+    fn finish(&mut self, id: u64, progress: f64, outcome: Outcome) -> ArmCommand {
         self.activity = Activity::Idle;
         self.velocity = Joints::zeros(self.velocity.len());
-        self.emit(Event::Finished { motion_id, outcome, progress });
+        self.emit(Event::Finished { motion_id: id, outcome, progress });
+        self.command(Phase::Idle, 0, self.setpoint, 0.0)
     }
 
     /// Sends an event that must not be lost; keeps it for the next cycle if there is no room.

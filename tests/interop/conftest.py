@@ -1,0 +1,179 @@
+"""Fixtures: the real `armature` binary, served over HTTP or stdio, and an official-SDK MCP client."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+try:
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+    from mcp.client.streamable_http import streamable_http_client
+except ImportError as e:  # pragma: no cover - the message is the point
+    raise RuntimeError(
+        "the interop tests need the official Python MCP SDK (package `mcp`): "
+        "run ./scripts/test, or `python3 -m venv .venv && .venv/bin/pip install -r tests/interop/requirements.txt`"
+    ) from e
+
+
+def armature_bin() -> str:
+    path = Path(os.environ.get("ARMATURE_BIN", ROOT / "target" / "release" / "armature"))
+    if not path.exists():
+        raise RuntimeError(f"the armature binary is missing at {path}: run `cargo build --release` (./scripts/test does)")
+    return str(path)
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A running `armature serve --http` process with its own state directory."""
+
+    def __init__(self, state_dir: Path, config: Path | None = None):
+        self.state_dir = state_dir
+        self.config = config
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/mcp"
+        self.proc: subprocess.Popen | None = None
+        self.log: list[str] = []
+
+    def start(self) -> "Server":
+        args = [armature_bin(), "serve", "--http", f"127.0.0.1:{self.port}", "--state-dir", str(self.state_dir)]
+        if self.config:
+            args += ["--config", str(self.config)]
+        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        ready = threading.Event()
+
+        def pump():
+            assert self.proc and self.proc.stderr
+            for line in self.proc.stderr:
+                self.log.append(line)
+                if "is listening on" in line:
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(15):
+            self.stop()
+            raise RuntimeError("armature did not start listening:\n" + "".join(self.log))
+        return self
+
+    def kill9(self):
+        assert self.proc
+        self.proc.kill()
+        self.proc.wait(5)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(tmp_path / "state").start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """Starts servers on demand (e.g. with a fault-injection config, or twice on one state dir)."""
+    started: list[Server] = []
+
+    def make(config_text: str | None = None, state_dir: Path | None = None) -> Server:
+        config = None
+        if config_text is not None:
+            config = tmp_path / f"config{len(started)}.toml"
+            config.write_text(config_text)
+        s = Server(state_dir or tmp_path / "state", config).start()
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        s.stop()
+
+
+class Client:
+    """A thin helper over the SDK session: returns (is_error, text, structured)."""
+
+    def __init__(self, session: ClientSession):
+        self.session = session
+
+    async def call(self, name: str, args: dict | None = None):
+        r = await self.session.call_tool(name, args or {})
+        text = r.content[0].text if r.content else ""
+        return bool(r.is_error), text, r.structured_content
+
+    async def ok(self, name: str, args: dict | None = None):
+        err, text, sc = await self.call(name, args)
+        assert not err, f"{name} refused: {text}"
+        return text, sc
+
+    async def state(self):
+        return (await self.ok("robot_state"))[1]
+
+    async def wait_done(self, task_id: str, timeout: float = 20.0):
+        """Polls task_status until the task ends; returns every record seen."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            _, rec = await self.ok("task_status", {"task_id": task_id})
+            seen.append(rec)
+            if rec["state"] not in ("running", "queued", "awaiting_confirmation"):
+                return seen
+            import anyio
+
+            await anyio.sleep(0.1)
+        raise AssertionError(f"task {task_id} still {seen[-1]['state']} after {timeout} s")
+
+
+@asynccontextmanager
+async def http_client(url: str):
+    async with streamable_http_client(url) as streams:
+        async with ClientSession(streams[0], streams[1]) as session:
+            await session.initialize()
+            yield Client(session)
+
+
+@asynccontextmanager
+async def stdio_client_for(state_dir: Path):
+    params = StdioServerParameters(command=armature_bin(), args=["serve", "--stdio", "--state-dir", str(state_dir)])
+    async with stdio_client(params) as streams:
+        async with ClientSession(streams[0], streams[1]) as session:
+            await session.initialize()
+            yield Client(session)
+
+
+def vars_list(state_dir: Path) -> dict:
+    out = subprocess.run(
+        [armature_bin(), "vars", "list", "--state-dir", str(state_dir), "--json"],
+        capture_output=True, text=True, timeout=10, check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def distance(a, b) -> float:
+    return max(abs(x - y) for x, y in zip(a, b))
