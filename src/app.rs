@@ -59,8 +59,10 @@ pub struct App {
 impl App {
     /// Opens the state, starts the executor and the supervisor.
     pub fn start(config: Config, state_dir: &Path) -> Result<Arc<Self>, StartError> {
-        std::fs::create_dir_all(state_dir)
-            .map_err(|source| StartError::StateDir { dir: state_dir.display().to_string(), source })?;
+        std::fs::create_dir_all(state_dir).map_err(|source| StartError::StateDir {
+            dir: state_dir.display().to_string(),
+            source,
+        })?;
         let vars = VarStore::open(state_dir)?;
         let (registry, report) = Registry::open(state_dir, vars.clone(), config.tasks.retention)?;
         if !report.damaged_lines.is_empty() {
@@ -72,7 +74,10 @@ impl App {
             );
         }
         let registry = Arc::new(registry);
-        let audit = Audit::open(state_dir).map_err(|source| StartError::Thread { what: "audit", source })?;
+        let audit = Audit::open(state_dir).map_err(|source| StartError::Thread {
+            what: "audit",
+            source,
+        })?;
         let arm: Box<dyn RobotArm> = match config.backend.kind {
             BackendKind::Sim => Box::new(LimitedArm::new(
                 SimArm::new(&config.robot, config.sim.faults(), Instant::now()),
@@ -80,10 +85,15 @@ impl App {
             )),
         };
         let executor = ExecutorHandle::spawn(arm, config.robot.joints.clone(), config.executor())
-            .map_err(|source| StartError::Thread { what: "motion", source })?;
+            .map_err(|source| StartError::Thread {
+            what: "motion",
+            source,
+        })?;
         if let Some(events) = executor.take_events() {
-            supervisor::spawn(events, registry.clone())
-                .map_err(|source| StartError::Thread { what: "supervisor", source })?;
+            supervisor::spawn(events, registry.clone()).map_err(|source| StartError::Thread {
+                what: "supervisor",
+                source,
+            })?;
         }
         Ok(Arc::new(Self {
             config,

@@ -123,10 +123,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Command::Vars { command: VarsCommand::List { state_dir, json } } => {
+        Command::Vars {
+            command: VarsCommand::List { state_dir, json },
+        } => {
             let vars = VarStore::read(&state_dir.unwrap_or_else(default_state_dir))?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&vars).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&vars).unwrap_or_default()
+                );
             } else {
                 for (k, v) in vars {
                     println!("{k} = {v}");
@@ -134,7 +139,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Vars { command: VarsCommand::Get { name, state_dir, json } } => {
+        Command::Vars {
+            command:
+                VarsCommand::Get {
+                    name,
+                    state_dir,
+                    json,
+                },
+        } => {
             let vars = VarStore::read(&state_dir.unwrap_or_else(default_state_dir))?;
             let v = vars.get(&name).ok_or(CliError::NoSuchVariable(name))?;
             if json {
@@ -151,7 +163,9 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     let config = load_config(args.config.as_ref())?;
     let state_dir = args.state_dir.unwrap_or_else(default_state_dir);
     let http = args.http.unwrap_or(config.server.http);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let app = App::start(config, &state_dir)?;
     tracing::info!(state_dir = %state_dir.display(), robot = %app.config.robot.name, "armature started");
     let shutdown = CancellationToken::new();
@@ -165,7 +179,10 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
             crate::mcp::serve_stdio(app.clone(), shutdown.clone()).await
         } else {
             crate::mcp::serve_http(app.clone(), http, shutdown.clone(), |bound| {
-                eprintln!("Armature is listening on http://{bound}/mcp (state in {})", state_dir.display());
+                eprintln!(
+                    "Armature is listening on http://{bound}/mcp (state in {})",
+                    state_dir.display()
+                );
             })
             .await
         }
@@ -180,7 +197,9 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}

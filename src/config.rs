@@ -201,14 +201,19 @@ impl Config {
     /// Loads a configuration file; a relative robot path is taken from the file's folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::parse(&text, &file, base)
     }
 
     fn parse(text: &str, file: &str, base: &Path) -> Result<Self, ConfigError> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.into(), message: e.to_string() })?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.into(),
+            message: e.to_string(),
+        })?;
         let robot = match raw.robot.as_str() {
             "builtin:ur5e" => RobotDefinition::parse(BUILTIN_UR5E, "builtin:ur5e")?,
             path => RobotDefinition::load(&resolve(base, path))?,
@@ -221,15 +226,32 @@ impl Config {
             goal_tolerance_rad: d_tol(),
             max_speed: d_speed(),
         });
-        let invalid = |field, value: String, limit| ConfigError::Invalid { file: file.into(), field, value, limit };
+        let invalid = |field, value: String, limit| ConfigError::Invalid {
+            file: file.into(),
+            field,
+            value,
+            limit,
+        };
         if !(10..=2000).contains(&motion.rate_hz) {
-            return Err(invalid("motion.rate_hz", motion.rate_hz.to_string(), "must be 10 to 2000"));
+            return Err(invalid(
+                "motion.rate_hz",
+                motion.rate_hz.to_string(),
+                "must be 10 to 2000",
+            ));
         }
         if !(1..=99).contains(&motion.rt_priority) {
-            return Err(invalid("motion.rt_priority", motion.rt_priority.to_string(), "must be 1 to 99"));
+            return Err(invalid(
+                "motion.rt_priority",
+                motion.rt_priority.to_string(),
+                "must be 1 to 99",
+            ));
         }
         if !(motion.max_speed > 0.0 && motion.max_speed <= 1.0) {
-            return Err(invalid("motion.max_speed", motion.max_speed.to_string(), "must be in (0, 1]"));
+            return Err(invalid(
+                "motion.max_speed",
+                motion.max_speed.to_string(),
+                "must be in (0, 1]",
+            ));
         }
         if !(motion.following_error_rad > 0.0 && motion.goal_tolerance_rad > 0.0) {
             return Err(invalid(
@@ -239,18 +261,30 @@ impl Config {
             ));
         }
         if motion.stale_state_ms == 0 {
-            return Err(invalid("motion.stale_state_ms", "0".into(), "must be above 0"));
+            return Err(invalid(
+                "motion.stale_state_ms",
+                "0".into(),
+                "must be above 0",
+            ));
         }
         if let Some(j) = raw.sim.stall_joint.filter(|&j| j == 0 || j > robot.dof()) {
-            return Err(invalid("sim.stall_joint", j.to_string(), "must be a joint number from 1 to the robot's count"));
+            return Err(invalid(
+                "sim.stall_joint",
+                j.to_string(),
+                "must be a joint number from 1 to the robot's count",
+            ));
         }
         Ok(Self {
             source: file.into(),
             robot,
-            server: raw.server.unwrap_or(ServerConfig { http: default_http() }),
+            server: raw.server.unwrap_or(ServerConfig {
+                http: default_http(),
+            }),
             backend: raw.backend,
             motion,
-            tasks: raw.tasks.unwrap_or(TasksConfig { retention: d_retention() }),
+            tasks: raw.tasks.unwrap_or(TasksConfig {
+                retention: d_retention(),
+            }),
             sim: raw.sim,
         })
     }
@@ -301,10 +335,17 @@ mod tests {
     #[test]
     fn bad_values_name_the_field() {
         let text = DEFAULT_CONFIG.replace("max_speed = 0.25", "max_speed = 1.5");
-        let err = Config::parse(&text, "c.toml", Path::new(".")).unwrap_err().to_string();
-        assert_eq!(err, "config c.toml: motion.max_speed = 1.5: must be in (0, 1]");
+        let err = Config::parse(&text, "c.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "config c.toml: motion.max_speed = 1.5: must be in (0, 1]"
+        );
         let text = DEFAULT_CONFIG.replace("rate_hz = 500", "rate_hz = 500\nrate = 1");
-        let err = Config::parse(&text, "c.toml", Path::new(".")).unwrap_err().to_string();
+        let err = Config::parse(&text, "c.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown field `rate`"), "{err}");
     }
 }

@@ -11,10 +11,24 @@ fn ur5e() -> RobotDefinition {
     RobotDefinition::parse(BUILTIN_UR5E, "ur5e.toml").unwrap()
 }
 
-fn spawn(faults: FaultPlan) -> (ExecutorHandle, std::sync::mpsc::Receiver<Event>, RobotDefinition) {
+fn spawn(
+    faults: FaultPlan,
+) -> (
+    ExecutorHandle,
+    std::sync::mpsc::Receiver<Event>,
+    RobotDefinition,
+) {
     let robot = ur5e();
-    let arm = LimitedArm::new(SimArm::new(&robot, faults, Instant::now()), robot.joints.clone());
-    let exec = ExecutorHandle::spawn(Box::new(arm), robot.joints.clone(), ExecutorConfig::default()).unwrap();
+    let arm = LimitedArm::new(
+        SimArm::new(&robot, faults, Instant::now()),
+        robot.joints.clone(),
+    );
+    let exec = ExecutorHandle::spawn(
+        Box::new(arm),
+        robot.joints.clone(),
+        ExecutorConfig::default(),
+    )
+    .unwrap();
     let events = exec.take_events().unwrap();
     (exec, events, robot)
 }
@@ -27,7 +41,11 @@ fn target(robot: &RobotDefinition, offset: f64) -> Joints {
 }
 
 /// Waits for the motion's `Finished` event; returns it with the largest |velocity| seen.
-fn finish(exec: &ExecutorHandle, events: &std::sync::mpsc::Receiver<Event>, within: Duration) -> (Outcome, f64) {
+fn finish(
+    exec: &ExecutorHandle,
+    events: &std::sync::mpsc::Receiver<Event>,
+    within: Duration,
+) -> (Outcome, f64) {
     let deadline = Instant::now() + within;
     let mut peak = 0.0_f64;
     while Instant::now() < deadline {
@@ -46,14 +64,27 @@ fn a_move_reaches_its_target_within_the_speed_limit() {
     let (exec, events, robot) = spawn(FaultPlan::default());
     std::thread::sleep(Duration::from_millis(50));
     let t = target(&robot, 0.6);
-    exec.send(Request::Start { motion_id: 1, target: t, speed: 0.5 }).unwrap();
+    exec.send(Request::Start {
+        motion_id: 1,
+        target: t,
+        speed: 0.5,
+    })
+    .unwrap();
     let (outcome, peak) = finish(&exec, &events, Duration::from_secs(5));
     assert_eq!(outcome, Outcome::Succeeded);
     let state = exec.snapshot().state.unwrap();
     for i in 0..6 {
-        assert!((state.positions[i] - t[i]).abs() < 0.002, "joint {i} at {} not {}", state.positions[i], t[i]);
+        assert!(
+            (state.positions[i] - t[i]).abs() < 0.002,
+            "joint {i} at {} not {}",
+            state.positions[i],
+            t[i]
+        );
     }
-    assert!(peak <= std::f64::consts::PI * 0.5 + 1e-6, "peak speed {peak}");
+    assert!(
+        peak <= std::f64::consts::PI * 0.5 + 1e-6,
+        "peak speed {peak}"
+    );
     let stats = exec.snapshot().stats;
     assert!(stats.cycles > 0);
     exec.shutdown();
@@ -63,7 +94,12 @@ fn a_move_reaches_its_target_within_the_speed_limit() {
 fn stop_decelerates_to_standstill_part_way() {
     let (exec, events, robot) = spawn(FaultPlan::default());
     std::thread::sleep(Duration::from_millis(50));
-    exec.send(Request::Start { motion_id: 7, target: target(&robot, 3.0), speed: 1.0 }).unwrap();
+    exec.send(Request::Start {
+        motion_id: 7,
+        target: target(&robot, 3.0),
+        speed: 1.0,
+    })
+    .unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let moving = exec.snapshot().state.unwrap().velocities.max_abs();
     assert!(moving > 1.0, "should be moving fast, at {moving}");
@@ -73,35 +109,67 @@ fn stop_decelerates_to_standstill_part_way() {
     let braking = exec.snapshot();
     assert_eq!(braking.phase, Phase::Stopping);
     let v = braking.state.unwrap().velocities.max_abs();
-    assert!(v > 0.05 && v < moving, "velocity {v} while braking from {moving}");
+    assert!(
+        v > 0.05 && v < moving,
+        "velocity {v} while braking from {moving}"
+    );
     let (outcome, _) = finish(&exec, &events, Duration::from_secs(3));
     assert_eq!(outcome, Outcome::Cancelled);
     let still = exec.snapshot().state.unwrap();
     assert!(still.velocities.max_abs() < 0.01);
-    assert!((still.positions[0] - target(&robot, 3.0)[0]).abs() > 1.0, "stopped short of the target");
+    assert!(
+        (still.positions[0] - target(&robot, 3.0)[0]).abs() > 1.0,
+        "stopped short of the target"
+    );
     exec.shutdown();
 }
 
 #[test]
 fn a_protective_stop_fails_the_motion() {
-    let (exec, events, robot) =
-        spawn(FaultPlan { protective_stop_at_s: Some(0.4), ..Default::default() });
+    let (exec, events, robot) = spawn(FaultPlan {
+        protective_stop_at_s: Some(0.4),
+        ..Default::default()
+    });
     std::thread::sleep(Duration::from_millis(50));
-    exec.send(Request::Start { motion_id: 1, target: target(&robot, 1.5), speed: 0.5 }).unwrap();
+    exec.send(Request::Start {
+        motion_id: 1,
+        target: target(&robot, 1.5),
+        speed: 0.5,
+    })
+    .unwrap();
     let (outcome, _) = finish(&exec, &events, Duration::from_secs(5));
-    assert_eq!(outcome, Outcome::Failed(MotionError::Fault(armature::hal::Fault::ProtectiveStop)));
+    assert_eq!(
+        outcome,
+        Outcome::Failed(MotionError::Fault(armature::hal::Fault::ProtectiveStop))
+    );
     // A new motion is refused while the robot is in protective stop.
-    exec.send(Request::Start { motion_id: 2, target: target(&robot, 0.0), speed: 0.5 }).unwrap();
+    exec.send(Request::Start {
+        motion_id: 2,
+        target: target(&robot, 0.0),
+        speed: 0.5,
+    })
+    .unwrap();
     let (outcome, _) = finish(&exec, &events, Duration::from_secs(1));
-    assert!(matches!(outcome, Outcome::Failed(MotionError::Fault(_))), "{outcome:?}");
+    assert!(
+        matches!(outcome, Outcome::Failed(MotionError::Fault(_))),
+        "{outcome:?}"
+    );
     exec.shutdown();
 }
 
 #[test]
 fn stale_state_aborts_the_motion() {
-    let (exec, events, robot) = spawn(FaultPlan { freeze_state_at_s: Some(0.5), ..Default::default() });
+    let (exec, events, robot) = spawn(FaultPlan {
+        freeze_state_at_s: Some(0.5),
+        ..Default::default()
+    });
     std::thread::sleep(Duration::from_millis(50));
-    exec.send(Request::Start { motion_id: 1, target: target(&robot, 1.5), speed: 0.5 }).unwrap();
+    exec.send(Request::Start {
+        motion_id: 1,
+        target: target(&robot, 1.5),
+        speed: 0.5,
+    })
+    .unwrap();
     let (outcome, _) = finish(&exec, &events, Duration::from_secs(5));
     match outcome {
         Outcome::Failed(e @ MotionError::StaleState { .. }) => {
@@ -114,13 +182,25 @@ fn stale_state_aborts_the_motion() {
 
 #[test]
 fn a_stalled_joint_is_caught_by_the_following_error() {
-    let (exec, events, robot) =
-        spawn(FaultPlan { stall: Some(StallFault { joint: 2, at_s: 0.3 }), ..Default::default() });
+    let (exec, events, robot) = spawn(FaultPlan {
+        stall: Some(StallFault {
+            joint: 2,
+            at_s: 0.3,
+        }),
+        ..Default::default()
+    });
     std::thread::sleep(Duration::from_millis(50));
-    exec.send(Request::Start { motion_id: 1, target: target(&robot, 1.5), speed: 0.5 }).unwrap();
+    exec.send(Request::Start {
+        motion_id: 1,
+        target: target(&robot, 1.5),
+        speed: 0.5,
+    })
+    .unwrap();
     let (outcome, _) = finish(&exec, &events, Duration::from_secs(5));
     match outcome {
-        Outcome::Failed(MotionError::FollowingError { joint, limit_rad, .. }) => {
+        Outcome::Failed(MotionError::FollowingError {
+            joint, limit_rad, ..
+        }) => {
             assert_eq!(joint, 3);
             assert_eq!(limit_rad, 0.1);
         }
@@ -133,8 +213,18 @@ fn a_stalled_joint_is_caught_by_the_following_error() {
 fn a_second_start_while_moving_is_refused() {
     let (exec, events, robot) = spawn(FaultPlan::default());
     std::thread::sleep(Duration::from_millis(50));
-    exec.send(Request::Start { motion_id: 1, target: target(&robot, 1.0), speed: 0.5 }).unwrap();
-    exec.send(Request::Start { motion_id: 2, target: target(&robot, -1.0), speed: 0.5 }).unwrap();
+    exec.send(Request::Start {
+        motion_id: 1,
+        target: target(&robot, 1.0),
+        speed: 0.5,
+    })
+    .unwrap();
+    exec.send(Request::Start {
+        motion_id: 2,
+        target: target(&robot, -1.0),
+        speed: 0.5,
+    })
+    .unwrap();
     let (outcome, _) = finish(&exec, &events, Duration::from_secs(2));
     assert_eq!(outcome, Outcome::Failed(MotionError::Busy(1)));
     let (outcome, _) = finish(&exec, &events, Duration::from_secs(5));

@@ -63,7 +63,13 @@ impl ArmModel {
     pub fn new(limits: Vec<JointLimit>, initial: &[f64], faults: FaultPlan) -> Self {
         let n = limits.len();
         let positions: Vec<f64> = (0..n)
-            .map(|i| initial.get(i).copied().unwrap_or(0.0).clamp(limits[i].min, limits[i].max))
+            .map(|i| {
+                initial
+                    .get(i)
+                    .copied()
+                    .unwrap_or(0.0)
+                    .clamp(limits[i].min, limits[i].max)
+            })
             .collect();
         Self {
             setpoint: positions.clone(),
@@ -141,7 +147,8 @@ impl ArmModel {
                     // Never faster than a speed from which the joint can still brake in time.
                     let error = self.setpoint[i] - self.positions[i];
                     let braking = (2.0 * limit.max_acceleration * error.abs()).sqrt();
-                    self.feed_forward[i] + error.signum() * (TRACKING_GAIN * error.abs()).min(braking)
+                    self.feed_forward[i]
+                        + error.signum() * (TRACKING_GAIN * error.abs()).min(braking)
                 }
             };
             let dv_max = limit.max_acceleration * dt;
@@ -175,7 +182,11 @@ impl ArmModel {
     pub fn state(&self) -> ModelState<'_> {
         let (sampled_at_s, positions, velocities) = match &self.frozen {
             Some((t, p, v)) => (*t, p.as_slice(), v.as_slice()),
-            None => (self.time_s, self.positions.as_slice(), self.velocities.as_slice()),
+            None => (
+                self.time_s,
+                self.positions.as_slice(),
+                self.velocities.as_slice(),
+            ),
         };
         ModelState {
             sampled_at_s,
@@ -199,7 +210,12 @@ mod tests {
 
     fn limits(n: usize) -> Vec<JointLimit> {
         vec![
-            JointLimit { min: -6.0, max: 6.0, max_velocity: 1.0, max_acceleration: 2.0 };
+            JointLimit {
+                min: -6.0,
+                max: 6.0,
+                max_velocity: 1.0,
+                max_acceleration: 2.0
+            };
             n
         ]
     }
@@ -241,7 +257,10 @@ mod tests {
 
     #[test]
     fn protective_stop_brakes_and_ignores_commands() {
-        let faults = FaultPlan { protective_stop_at_s: Some(0.5), ..Default::default() };
+        let faults = FaultPlan {
+            protective_stop_at_s: Some(0.5),
+            ..Default::default()
+        };
         let mut m = ArmModel::new(limits(1), &[0.0], faults);
         m.command(&[5.0], &[0.0]);
         run(&mut m, 2.0);
@@ -253,7 +272,10 @@ mod tests {
 
     #[test]
     fn frozen_state_keeps_its_sample_time() {
-        let faults = FaultPlan { freeze_state_at_s: Some(0.2), ..Default::default() };
+        let faults = FaultPlan {
+            freeze_state_at_s: Some(0.2),
+            ..Default::default()
+        };
         let mut m = ArmModel::new(limits(1), &[0.0], faults);
         m.command(&[3.0], &[0.0]);
         run(&mut m, 1.0);
@@ -264,8 +286,13 @@ mod tests {
 
     #[test]
     fn a_stalled_joint_does_not_move() {
-        let faults =
-            FaultPlan { stall: Some(StallFault { joint: 1, at_s: 0.0 }), ..Default::default() };
+        let faults = FaultPlan {
+            stall: Some(StallFault {
+                joint: 1,
+                at_s: 0.0,
+            }),
+            ..Default::default()
+        };
         let mut m = ArmModel::new(limits(2), &[0.0, 0.0], faults);
         m.command(&[1.0, 1.0], &[0.0, 0.0]);
         run(&mut m, 3.0);

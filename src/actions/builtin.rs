@@ -17,46 +17,94 @@ use crate::vars::VarValue;
 const POSITION_PREFIX: &str = "position.";
 
 /// Runs the tool `name` for `caller`; audits the call either way.
-pub async fn call(app: &App, caller: &Caller, name: &str, args: Option<&Map<String, Value>>) -> Result<ActionOutput, Refusal> {
+pub async fn call(
+    app: &App,
+    caller: &Caller,
+    name: &str,
+    args: Option<&Map<String, Value>>,
+) -> Result<ActionOutput, Refusal> {
     let empty = Map::new();
     let args = args.unwrap_or(&empty);
     let result = dispatch(app, caller, name, args);
     let params = Value::Object(args.clone());
     match &result {
-        Ok(out) => app.audit.record(&caller.operator, name, params, None, out.task_id.clone()),
-        Err(r) => app.audit.record(&caller.operator, name, params, Some(r.code), None),
+        Ok(out) => app
+            .audit
+            .record(&caller.operator, name, params, None, out.task_id.clone()),
+        Err(r) => app
+            .audit
+            .record(&caller.operator, name, params, Some(r.code), None),
     }
     result
 }
 
-fn dispatch(app: &App, caller: &Caller, name: &str, args: &Map<String, Value>) -> Result<ActionOutput, Refusal> {
+fn dispatch(
+    app: &App,
+    caller: &Caller,
+    name: &str,
+    args: &Map<String, Value>,
+) -> Result<ActionOutput, Refusal> {
     match name {
         "move_joints" => {
             let a = Args::new(name, args, &["joints", "speed"])?;
             let joints = a.numbers("joints")?;
             let speed = a.number("speed")?;
-            start_motion(app, caller, name, args, &joints, speed, "Moving the arm".into(), "Arrived at the joint target.".into())
+            start_motion(
+                app,
+                caller,
+                name,
+                args,
+                &joints,
+                speed,
+                "Moving the arm".into(),
+                "Arrived at the joint target.".into(),
+            )
         }
         "move_to" => {
             let a = Args::new(name, args, &["position", "speed"])?;
             let position = a.string("position")?;
             let speed = a.number("speed")?;
             let joints = find_position(app, position)?;
-            start_motion(app, caller, name, args, &joints, speed, format!("Moving to {position}"), format!("Arrived at {position}."))
+            start_motion(
+                app,
+                caller,
+                name,
+                args,
+                &joints,
+                speed,
+                format!("Moving to {position}"),
+                format!("Arrived at {position}."),
+            )
         }
         "home" => {
             let a = Args::new(name, args, &["speed"])?;
             let speed = a.number("speed")?;
             let joints = app.config.robot.home().to_vec();
-            start_motion(app, caller, name, args, &joints, speed, "Moving to home".into(), "Arrived at home.".into())
+            start_motion(
+                app,
+                caller,
+                name,
+                args,
+                &joints,
+                speed,
+                "Moving to home".into(),
+                "Arrived at home.".into(),
+            )
         }
         "task_status" => {
             let a = Args::new(name, args, &["task_id"])?;
             let rec = match a.opt_string("task_id")? {
                 Some(id) => find_task(app, id)?,
-                None => app.registry.latest().ok_or_else(|| Refusal::new("no_tasks", "There are no tasks yet."))?,
+                None => app
+                    .registry
+                    .latest()
+                    .ok_or_else(|| Refusal::new("no_tasks", "There are no tasks yet."))?,
             };
-            Ok(ActionOutput { text: rec.message.clone(), task_id: Some(rec.task_id.to_string()), structured: record_json(&rec) })
+            Ok(ActionOutput {
+                text: rec.message.clone(),
+                task_id: Some(rec.task_id.to_string()),
+                structured: record_json(&rec),
+            })
         }
         "cancel_task" => {
             let a = Args::new(name, args, &["task_id"])?;
@@ -71,14 +119,27 @@ fn dispatch(app: &App, caller: &Caller, name: &str, args: &Map<String, Value>) -
             let a = Args::new(name, args, &["limit"])?;
             let limit = a.number("limit")?.unwrap_or(10.0);
             if !(limit.fract() == 0.0 && (1.0..=100.0).contains(&limit)) {
-                return Err(Refusal::new("out_of_range", format!("limit {limit} must be a whole number from 1 to 100")));
+                return Err(Refusal::new(
+                    "out_of_range",
+                    format!("limit {limit} must be a whole number from 1 to 100"),
+                ));
             }
             let tasks = app.registry.list(limit as usize);
             let text = match tasks.first() {
                 None => "There are no tasks yet.".to_owned(),
-                Some(t) => format!("{} tasks; the latest is {} ({}), {}.", tasks.len(), registry_short_id(&t.task_id), t.action, t.state.as_str()),
+                Some(t) => format!(
+                    "{} tasks; the latest is {} ({}), {}.",
+                    tasks.len(),
+                    registry_short_id(&t.task_id),
+                    t.action,
+                    t.state.as_str()
+                ),
             };
-            Ok(ActionOutput { text, task_id: None, structured: json!({"tasks": tasks.iter().map(record_json).collect::<Vec<_>>()}) })
+            Ok(ActionOutput {
+                text,
+                task_id: None,
+                structured: json!({"tasks": tasks.iter().map(record_json).collect::<Vec<_>>()}),
+            })
         }
         "robot_state" => {
             Args::new(name, args, &[])?;
@@ -92,7 +153,10 @@ fn dispatch(app: &App, caller: &Caller, name: &str, args: &Map<String, Value>) -
             Args::new(name, args, &[])?;
             Ok(list_positions(app))
         }
-        other => Err(Refusal::new("unknown_tool", format!("there is no tool named \"{other}\""))),
+        other => Err(Refusal::new(
+            "unknown_tool",
+            format!("there is no tool named \"{other}\""),
+        )),
     }
 }
 
@@ -113,29 +177,51 @@ fn start_motion(
 ) -> Result<ActionOutput, Refusal> {
     let robot = &app.config.robot;
     check_target(robot, joints).map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
-    let asked = speed.map(check_speed).transpose().map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+    let asked = speed
+        .map(check_speed)
+        .transpose()
+        .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
     let cap = app.config.motion.max_speed;
     let speed = asked.unwrap_or(cap).min(cap);
     let capped = asked.is_some_and(|s| s > cap);
 
     let snap = app.executor.snapshot();
-    let state = snap.state.ok_or_else(|| Refusal::new("robot_not_ready", "No state has arrived from the robot yet."))?;
-    let age = snap.published_at.saturating_duration_since(state.sampled_at);
+    let state = snap.state.ok_or_else(|| {
+        Refusal::new(
+            "robot_not_ready",
+            "No state has arrived from the robot yet.",
+        )
+    })?;
+    let age = snap
+        .published_at
+        .saturating_duration_since(state.sampled_at);
     if age.as_millis() as u64 > app.config.motion.stale_state_ms {
         return Err(Refusal::new(
             "stale_state",
-            format!("The robot's state is {} ms old (limit {} ms); not moving.", age.as_millis(), app.config.motion.stale_state_ms),
+            format!(
+                "The robot's state is {} ms old (limit {} ms); not moving.",
+                age.as_millis(),
+                app.config.motion.stale_state_ms
+            ),
         ));
     }
     if let Some(fault) = state.fault {
         return Err(Refusal::new("robot_fault", format!("Not moving: {fault}.")));
     }
     if state.mode != RobotMode::Running {
-        return Err(Refusal::new("robot_not_ready", format!("Not moving: the robot is in mode {:?}.", state.mode)));
+        return Err(Refusal::new(
+            "robot_not_ready",
+            format!("Not moving: the robot is in mode {:?}.", state.mode),
+        ));
     }
     // Checked above: a joint count equal to the robot's, which is at most MAX_JOINTS.
-    let target = Joints::from_slice(joints).ok_or_else(|| Refusal::new("out_of_range", "too many joints"))?;
-    let start = if snap.phase == Phase::Idle { snap.setpoint } else { state.positions };
+    let target = Joints::from_slice(joints)
+        .ok_or_else(|| Refusal::new("out_of_range", "too many joints"))?;
+    let start = if snap.phase == Phase::Idle {
+        snap.setpoint
+    } else {
+        state.positions
+    };
     let eta = Plan::new(&robot.joints, start, target, speed).duration();
 
     let (rec, motion_id) = app
@@ -152,12 +238,28 @@ fn start_motion(
                 ),
             )
         })?;
-    if let Err(e) = app.executor.send(Request::Start { motion_id, target, speed }) {
+    if let Err(e) = app.executor.send(Request::Start {
+        motion_id,
+        target,
+        speed,
+    }) {
         let message = e.to_string();
-        app.registry.on_finished(motion_id, TaskState::Failed, 0.0, Some(TaskError { code: "executor".into(), message: message.clone() }));
+        app.registry.on_finished(
+            motion_id,
+            TaskState::Failed,
+            0.0,
+            Some(TaskError {
+                code: "executor".into(),
+                message: message.clone(),
+            }),
+        );
         return Err(Refusal::new("executor", message));
     }
-    let mut text = format!("{doing}, {}. Task {}.", about(eta), registry_short_id(&rec.task_id));
+    let mut text = format!(
+        "{doing}, {}. Task {}.",
+        about(eta),
+        registry_short_id(&rec.task_id)
+    );
     if capped {
         text.push_str(&format!(" Speed capped at {}.", percent(cap)));
     }
@@ -186,7 +288,13 @@ fn find_position(app: &App, name: &str) -> Result<Vec<f64>, Refusal> {
     }
     let mut known: Vec<String> = app.config.robot.positions.keys().cloned().collect();
     known.extend(saved_positions(app).into_iter().map(|(n, _)| n));
-    Err(Refusal::new("unknown_position", format!("There is no position named \"{name}\". Known positions: {}.", known.join(", "))))
+    Err(Refusal::new(
+        "unknown_position",
+        format!(
+            "There is no position named \"{name}\". Known positions: {}.",
+            known.join(", ")
+        ),
+    ))
 }
 
 fn saved_positions(app: &App) -> Vec<(String, Vec<f64>)> {
@@ -203,18 +311,34 @@ fn saved_positions(app: &App) -> Vec<(String, Vec<f64>)> {
 fn find_task(app: &App, id: &str) -> Result<TaskRecord, Refusal> {
     let id = id.trim();
     if let Ok(uuid) = Uuid::parse_str(id) {
-        return app.registry.get(&uuid).ok_or_else(|| Refusal::new("unknown_task", format!("There is no task {id}.")));
+        return app
+            .registry
+            .get(&uuid)
+            .ok_or_else(|| Refusal::new("unknown_task", format!("There is no task {id}.")));
     }
     let prefix = id.to_ascii_lowercase();
     if prefix.len() < 4 || prefix.len() > 32 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(Refusal::new("invalid_task_id", format!("\"{id}\" is not a task id: give the UUID or its first 4 or more characters.")));
+        return Err(Refusal::new(
+            "invalid_task_id",
+            format!("\"{id}\" is not a task id: give the UUID or its first 4 or more characters."),
+        ));
     }
-    let matches: Vec<TaskRecord> =
-        app.registry.list(usize::MAX).into_iter().filter(|t| t.task_id.simple().to_string().starts_with(&prefix)).collect();
+    let matches: Vec<TaskRecord> = app
+        .registry
+        .list(usize::MAX)
+        .into_iter()
+        .filter(|t| t.task_id.simple().to_string().starts_with(&prefix))
+        .collect();
     match matches.len() {
-        0 => Err(Refusal::new("unknown_task", format!("There is no task {id}."))),
+        0 => Err(Refusal::new(
+            "unknown_task",
+            format!("There is no task {id}."),
+        )),
         1 => Ok(matches.into_iter().next().unwrap_or_else(|| unreachable!())),
-        n => Err(Refusal::new("ambiguous_task_id", format!("{n} tasks start with {id}; give more characters."))),
+        n => Err(Refusal::new(
+            "ambiguous_task_id",
+            format!("{n} tasks start with {id}; give more characters."),
+        )),
     }
 }
 
@@ -222,11 +346,25 @@ fn cancel(app: &App, rec: &TaskRecord) -> Result<ActionOutput, Refusal> {
     let short = registry_short_id(&rec.task_id);
     match app.registry.live() {
         Some((id, motion_id)) if id == rec.task_id => {
-            app.executor.send(Request::Stop { motion_id: Some(motion_id) }).map_err(|e| Refusal::new("executor", e.to_string()))?;
+            app.executor
+                .send(Request::Stop {
+                    motion_id: Some(motion_id),
+                })
+                .map_err(|e| Refusal::new("executor", e.to_string()))?;
             let text = format!("Stopping task {short}; the arm is braking to a standstill.");
-            Ok(ActionOutput { text, task_id: Some(rec.task_id.to_string()), structured: json!({"task_id": rec.task_id, "stopping": true, "state": rec.state}) })
+            Ok(ActionOutput {
+                text,
+                task_id: Some(rec.task_id.to_string()),
+                structured: json!({"task_id": rec.task_id, "stopping": true, "state": rec.state}),
+            })
         }
-        _ => Err(Refusal::new("not_running", format!("Task {short} is {}; there is nothing to cancel.", rec.state.as_str()))),
+        _ => Err(Refusal::new(
+            "not_running",
+            format!(
+                "Task {short} is {}; there is nothing to cancel.",
+                rec.state.as_str()
+            ),
+        )),
     }
 }
 
@@ -234,15 +372,28 @@ fn stop(app: &App) -> Result<ActionOutput, Refusal> {
     let live = app.registry.live();
     let moving = app.executor.snapshot().phase != Phase::Idle;
     if live.is_none() && !moving {
-        return Ok(ActionOutput { text: "Nothing is moving.".into(), task_id: None, structured: json!({"stopping": false, "task_id": null}) });
+        return Ok(ActionOutput {
+            text: "Nothing is moving.".into(),
+            task_id: None,
+            structured: json!({"stopping": false, "task_id": null}),
+        });
     }
-    app.executor.send(Request::Stop { motion_id: None }).map_err(|e| Refusal::new("executor", e.to_string()))?;
+    app.executor
+        .send(Request::Stop { motion_id: None })
+        .map_err(|e| Refusal::new("executor", e.to_string()))?;
     let task = live.map(|(id, _)| id);
     let text = match task {
-        Some(id) => format!("Stopping the arm. Task {} will end cancelled.", registry_short_id(&id)),
+        Some(id) => format!(
+            "Stopping the arm. Task {} will end cancelled.",
+            registry_short_id(&id)
+        ),
         None => "Stopping the arm.".into(),
     };
-    Ok(ActionOutput { text, task_id: task.map(|t| t.to_string()), structured: json!({"stopping": true, "task_id": task}) })
+    Ok(ActionOutput {
+        text,
+        task_id: task.map(|t| t.to_string()),
+        structured: json!({"stopping": true, "task_id": task}),
+    })
 }
 
 fn robot_state(app: &App) -> ActionOutput {
@@ -256,12 +407,21 @@ fn robot_state(app: &App) -> ActionOutput {
             s.velocities.to_vec(),
             s.mode,
             s.fault,
-            Some(snap.published_at.saturating_duration_since(s.sampled_at).as_secs_f64() * 1e3),
+            Some(
+                snap.published_at
+                    .saturating_duration_since(s.sampled_at)
+                    .as_secs_f64()
+                    * 1e3,
+            ),
         ),
         None => (vec![], vec![], RobotMode::Disconnected, None, None),
     };
     let connected = age_ms.is_some_and(|a| a <= app.config.motion.stale_state_ms as f64);
-    let tcp = robot.kinematics.as_ref().filter(|_| !positions.is_empty()).map(|k| k.forward(&positions));
+    let tcp = robot
+        .kinematics
+        .as_ref()
+        .filter(|_| !positions.is_empty())
+        .map(|k| k.forward(&positions));
     let joints: Vec<Value> = robot
         .joints
         .iter()
@@ -276,7 +436,10 @@ fn robot_state(app: &App) -> ActionOutput {
         (Phase::Stopping, _) => "braking to a stop".to_owned(),
         (Phase::Moving, None) => "moving".to_owned(),
     };
-    let mode_name = serde_json::to_value(mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let mode_name = serde_json::to_value(mode)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
     let text = format!(
         "{} ({}) is {}, mode {}{}. Motion loop: {} at {:.0} Hz, wake-up p99 {:.0} µs.",
         robot.name,
@@ -326,7 +489,9 @@ fn save_position(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
     let valid = !name.is_empty()
         && name.len() <= 32
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !valid {
         return Err(Refusal::new(
             "invalid_name",
@@ -334,19 +499,53 @@ fn save_position(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
         ));
     }
     if app.config.robot.positions.contains_key(name) {
-        return Err(Refusal::new("reserved_name", format!("\"{name}\" is defined by the robot file {}; choose another name", app.config.robot.source)));
+        return Err(Refusal::new(
+            "reserved_name",
+            format!(
+                "\"{name}\" is defined by the robot file {}; choose another name",
+                app.config.robot.source
+            ),
+        ));
     }
     let snap = app.executor.snapshot();
-    let state = snap.state.ok_or_else(|| Refusal::new("robot_not_ready", "No state has arrived from the robot yet."))?;
+    let state = snap.state.ok_or_else(|| {
+        Refusal::new(
+            "robot_not_ready",
+            "No state has arrived from the robot yet.",
+        )
+    })?;
     let joints = state.positions.to_vec();
-    app.vars.set_many([(format!("{POSITION_PREFIX}{name}"), VarValue::List(joints.clone()))], true);
-    Ok(ActionOutput { text: format!("Saved the current position as {name}."), task_id: None, structured: json!({"name": name, "joints": joints}) })
+    app.vars.set_many(
+        [(
+            format!("{POSITION_PREFIX}{name}"),
+            VarValue::List(joints.clone()),
+        )],
+        true,
+    );
+    Ok(ActionOutput {
+        text: format!("Saved the current position as {name}."),
+        task_id: None,
+        structured: json!({"name": name, "joints": joints}),
+    })
 }
 
 fn list_positions(app: &App) -> ActionOutput {
-    let mut list: Vec<Value> =
-        app.config.robot.positions.iter().map(|(n, j)| json!({"name": n, "joints": j, "source": "robot"})).collect();
-    list.extend(saved_positions(app).into_iter().map(|(n, j)| json!({"name": n, "joints": j, "source": "saved"})));
+    let mut list: Vec<Value> = app
+        .config
+        .robot
+        .positions
+        .iter()
+        .map(|(n, j)| json!({"name": n, "joints": j, "source": "robot"}))
+        .collect();
+    list.extend(
+        saved_positions(app)
+            .into_iter()
+            .map(|(n, j)| json!({"name": n, "joints": j, "source": "saved"})),
+    );
     let names: Vec<&str> = list.iter().filter_map(|p| p["name"].as_str()).collect();
-    ActionOutput { text: format!("{} positions: {}.", names.len(), names.join(", ")), task_id: None, structured: json!({"positions": list}) }
+    ActionOutput {
+        text: format!("{} positions: {}.", names.len(), names.join(", ")),
+        task_id: None,
+        structured: json!({"positions": list}),
+    }
 }

@@ -90,8 +90,11 @@ pub fn catalog(config: &Config) -> Vec<ActionSpec> {
     let cap = config.motion.max_speed;
     let n = robot.dof();
     let names: Vec<&str> = robot.joints.iter().map(|j| j.name.as_str()).collect();
-    let ranges: Vec<String> =
-        robot.joints.iter().map(|j| format!("{} [{:.3}, {:.3}]", j.name, j.min, j.max)).collect();
+    let ranges: Vec<String> = robot
+        .joints
+        .iter()
+        .map(|j| format!("{} [{:.3}, {:.3}]", j.name, j.min, j.max))
+        .collect();
     vec![
         ActionSpec {
             name: "move_joints",

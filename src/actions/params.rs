@@ -12,7 +12,10 @@ pub struct Args<'a> {
 fn describe(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 60 {
-        format!("{}…", &s[..s.char_indices().nth(57).map(|c| c.0).unwrap_or(s.len())])
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(57).map(|c| c.0).unwrap_or(s.len())]
+        )
     } else {
         s
     }
@@ -22,7 +25,11 @@ impl<'a> Args<'a> {
     /// Wraps `map`, refusing any name not in `allowed`.
     pub fn new(tool: &str, map: &'a Map<String, Value>, allowed: &[&str]) -> Result<Self, Refusal> {
         if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-            let takes = if allowed.is_empty() { "no parameters".to_owned() } else { allowed.join(", ") };
+            let takes = if allowed.is_empty() {
+                "no parameters".to_owned()
+            } else {
+                allowed.join(", ")
+            };
             return Err(Refusal::new(
                 "unknown_parameter",
                 format!("{tool} has no parameter \"{unknown}\"; it takes {takes}"),
@@ -40,7 +47,10 @@ impl<'a> Args<'a> {
         match self.present(name) {
             None => Ok(None),
             Some(v) => v.as_f64().map(Some).ok_or_else(|| {
-                Refusal::new("invalid_type", format!("{name} = {} is not a number", describe(v)))
+                Refusal::new(
+                    "invalid_type",
+                    format!("{name} = {} is not a number", describe(v)),
+                )
             }),
         }
     }
@@ -48,9 +58,15 @@ impl<'a> Args<'a> {
     /// A required string.
     pub fn string(&self, name: &str) -> Result<&'a str, Refusal> {
         match self.present(name) {
-            None => Err(Refusal::new("missing_parameter", format!("{name} is required"))),
+            None => Err(Refusal::new(
+                "missing_parameter",
+                format!("{name} is required"),
+            )),
             Some(Value::String(s)) => Ok(s),
-            Some(v) => Err(Refusal::new("invalid_type", format!("{name} = {} is not a string", describe(v)))),
+            Some(v) => Err(Refusal::new(
+                "invalid_type",
+                format!("{name} = {} is not a string", describe(v)),
+            )),
         }
     }
 
@@ -63,27 +79,42 @@ impl<'a> Args<'a> {
     pub fn numbers(&self, name: &str) -> Result<Vec<f64>, Refusal> {
         let list = match self.map.get(name) {
             None | Some(Value::Null) => {
-                return Err(Refusal::new("missing_parameter", format!("{name} is required: one value (rad) per joint")))
+                return Err(Refusal::new(
+                    "missing_parameter",
+                    format!("{name} is required: one value (rad) per joint"),
+                ))
             }
             Some(Value::Array(a)) => a,
             Some(v) => {
-                return Err(Refusal::new("invalid_type", format!("{name} = {} is not a list of numbers", describe(v))))
+                return Err(Refusal::new(
+                    "invalid_type",
+                    format!("{name} = {} is not a list of numbers", describe(v)),
+                ))
             }
         };
         list.iter()
             .enumerate()
             .map(|(i, v)| match v {
                 Value::Number(n) => n.as_f64().ok_or_else(|| {
-                    Refusal::new("invalid_type", format!("{name}[{i}] = {n} is not a usable number"))
+                    Refusal::new(
+                        "invalid_type",
+                        format!("{name}[{i}] = {n} is not a usable number"),
+                    )
                 }),
                 // JSON has no NaN or infinity; clients send null or a string for them.
                 Value::Null => Err(Refusal::new(
                     "not_finite",
-                    format!("joint {} is null (NaN or infinity?); every joint needs a finite number", i + 1),
+                    format!(
+                        "joint {} is null (NaN or infinity?); every joint needs a finite number",
+                        i + 1
+                    ),
                 )),
                 Value::String(s) if s.trim().parse::<f64>().is_ok() => Err(Refusal::new(
                     "not_finite",
-                    format!("joint {} = \"{s}\" is a string; give a finite number in radians", i + 1),
+                    format!(
+                        "joint {} = \"{s}\" is a string; give a finite number in radians",
+                        i + 1
+                    ),
                 )),
                 other => Err(Refusal::new(
                     "invalid_type",

@@ -15,7 +15,10 @@ pub struct Joints {
 impl Joints {
     /// `n` zeros (`n` is capped at [`MAX_JOINTS`]).
     pub fn zeros(n: usize) -> Self {
-        Self { len: n.min(MAX_JOINTS) as u8, values: [0.0; MAX_JOINTS] }
+        Self {
+            len: n.min(MAX_JOINTS) as u8,
+            values: [0.0; MAX_JOINTS],
+        }
     }
 
     /// A copy of `values`, or `None` if there are more than [`MAX_JOINTS`].

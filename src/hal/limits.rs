@@ -31,10 +31,17 @@ impl<A: RobotArm> LimitedArm<A> {
             });
         }
         for (i, spec) in self.joints.iter().enumerate() {
-            let (p, v) = (command.positions[i], command.velocities.get(i).copied().unwrap_or(0.0));
+            let (p, v) = (
+                command.positions[i],
+                command.velocities.get(i).copied().unwrap_or(0.0),
+            );
             let name = || spec.name.clone();
             if !p.is_finite() {
-                return Err(LimitError::NotFinite { index: i + 1, name: name(), value: p });
+                return Err(LimitError::NotFinite {
+                    index: i + 1,
+                    name: name(),
+                    value: p,
+                });
             }
             if p < spec.min - EPSILON || p > spec.max + EPSILON {
                 return Err(LimitError::OutOfRange {
@@ -100,13 +107,28 @@ mod tests {
             speed: 0.1,
         };
         let err = arm.write(&command).unwrap_err();
-        assert!(err.to_string().contains("joint 3 (elbow_joint) = 3.5 rad is outside"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("joint 3 (elbow_joint) = 3.5 rad is outside"),
+            "{err}"
+        );
         let mut velocities = Joints::zeros(6);
         velocities[0] = 4.0;
-        let err = arm.write(&ArmCommand { positions: start, velocities, ..command }).unwrap_err();
-        assert!(err.to_string().contains("speed 4 rad/s is over its limit"), "{err}");
+        let err = arm
+            .write(&ArmCommand {
+                positions: start,
+                velocities,
+                ..command
+            })
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("speed 4 rad/s is over its limit"),
+            "{err}"
+        );
         // Nothing was commanded: the arm has not moved.
-        let later = arm.read(now + std::time::Duration::from_millis(500)).positions;
+        let later = arm
+            .read(now + std::time::Duration::from_millis(500))
+            .positions;
         assert_eq!(later, start);
     }
 }

@@ -27,7 +27,10 @@ impl SimArm {
                 max_acceleration: j.max_acceleration,
             })
             .collect();
-        Self { model: ArmModel::new(limits, robot.home(), faults), epoch }
+        Self {
+            model: ArmModel::new(limits, robot.home(), faults),
+            epoch,
+        }
     }
 }
 

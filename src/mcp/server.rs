@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, InitializeResult,
-    JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    InitializeResult, JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities,
+    Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -49,8 +50,17 @@ fn tool(spec: ActionSpec) -> Tool {
 impl ArmatureServer {
     /// A handler for one session of `operator`.
     pub fn new(app: Arc<App>, operator: &str) -> Self {
-        let tools = actions::catalog(&app.config).into_iter().map(tool).collect();
-        Self { app, caller: Caller { operator: operator.into() }, tools: Arc::new(tools) }
+        let tools = actions::catalog(&app.config)
+            .into_iter()
+            .map(tool)
+            .collect();
+        Self {
+            app,
+            caller: Caller {
+                operator: operator.into(),
+            },
+            tools: Arc::new(tools),
+        }
     }
 }
 
@@ -79,7 +89,9 @@ impl ServerHandler for ArmatureServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let name = request.name.as_ref();
-        let result = match actions::call(&self.app, &self.caller, name, request.arguments.as_ref()).await {
+        let result = match actions::call(&self.app, &self.caller, name, request.arguments.as_ref())
+            .await
+        {
             Ok(out) => {
                 let mut r = CallToolResult::success(vec![ContentBlock::text(out.text)]);
                 r.structured_content = Some(out.structured);
@@ -87,8 +99,10 @@ impl ServerHandler for ArmatureServer {
             }
             Err(refusal) => {
                 tracing::info!(tool = name, operator = %self.caller.operator, code = refusal.code, reason = %refusal.message, "refused");
-                let mut r = CallToolResult::error(vec![ContentBlock::text(refusal.message.clone())]);
-                r.structured_content = Some(json!({"error": {"code": refusal.code, "message": refusal.message}}));
+                let mut r =
+                    CallToolResult::error(vec![ContentBlock::text(refusal.message.clone())]);
+                r.structured_content =
+                    Some(json!({"error": {"code": refusal.code, "message": refusal.message}}));
                 r
             }
         };

@@ -40,7 +40,11 @@ pub async fn serve_http(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     if !bound.ip().is_loopback() {
         hosts.push(bound.ip().to_string());
     }
@@ -55,5 +59,7 @@ pub async fn serve_http(
     );
     let router = axum::Router::new().nest_service("/mcp", service);
     ready(bound);
-    axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
 }

@@ -74,7 +74,9 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MotionError {
     /// No fresh state from the robot.
-    #[error("no fresh robot state for {age_ms:.0} ms (limit {limit_ms:.0} ms); stopped the motion")]
+    #[error(
+        "no fresh robot state for {age_ms:.0} ms (limit {limit_ms:.0} ms); stopped the motion"
+    )]
     StaleState {
         /// Age of the latest state.
         age_ms: f64,
@@ -229,23 +231,32 @@ impl ExecutorHandle {
             phase: Phase::Idle,
             motion_id: 0,
             progress: 0.0,
-            stats: CycleStats { target_rate_hz: f64::from(config.rate_hz), ..Default::default() },
+            stats: CycleStats {
+                target_rate_hz: f64::from(config.rate_hz),
+                ..Default::default()
+            },
             published_at: Instant::now(),
         };
         let (snap_in, snap_out) = triple_buffer::triple_buffer(&initial);
         let (sched_tx, sched_rx) = mpsc::channel();
-        let thread = std::thread::Builder::new().name("armature-motion".into()).spawn(move || {
-            let report = make_current_thread_realtime(config.priority);
-            let _ = sched_tx.send(report);
-            Executor::new(arm, joints, config, req_rx, ev_tx, snap_in).run();
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("armature-motion".into())
+            .spawn(move || {
+                let report = make_current_thread_realtime(config.priority);
+                let _ = sched_tx.send(report);
+                Executor::new(arm, joints, config, req_rx, ev_tx, snap_in).run();
+            })?;
         let scheduling = sched_rx.recv().map_err(|_| {
             std::io::Error::other("the motion thread ended before reporting its scheduling")
         })?;
         if let Some(note) = &scheduling.note {
             tracing::warn!(policy = scheduling.policy, "{note}");
         } else {
-            tracing::info!(policy = scheduling.policy, priority = scheduling.priority, "motion thread is real-time");
+            tracing::info!(
+                policy = scheduling.policy,
+                priority = scheduling.priority,
+                "motion thread is real-time"
+            );
         }
         Ok(Self {
             requests: req_tx,
@@ -297,8 +308,20 @@ impl ExecutorHandle {
 
 enum Activity {
     Idle,
-    Moving { id: u64, plan: Plan, started: Instant, progress: f64 },
-    Stopping { id: u64, plan: Plan, stop: StopProfile, began: Instant, progress: f64, outcome: Outcome },
+    Moving {
+        id: u64,
+        plan: Plan,
+        started: Instant,
+        progress: f64,
+    },
+    Stopping {
+        id: u64,
+        plan: Plan,
+        stop: StopProfile,
+        began: Instant,
+        progress: f64,
+        outcome: Outcome,
+    },
 }
 
 struct Executor {
@@ -374,7 +397,9 @@ impl Executor {
             // Write.
             if let Err(e) = self.arm.write(&command) {
                 self.hold_at(state.positions);
-                if let Activity::Moving { id, progress, .. } | Activity::Stopping { id, progress, .. } = self.activity {
+                if let Activity::Moving { id, progress, .. }
+                | Activity::Stopping { id, progress, .. } = self.activity
+                {
                     self.finish(id, progress, Outcome::Failed(MotionError::Command(e)));
                 }
             }
@@ -401,7 +426,11 @@ impl Executor {
                 Err(TryRecvError::Disconnected) => Request::Shutdown,
             };
             match request {
-                Request::Start { motion_id, target, speed } => self.start(motion_id, target, speed, now, state),
+                Request::Start {
+                    motion_id,
+                    target,
+                    speed,
+                } => self.start(motion_id, target, speed, now, state),
                 Request::Stop { motion_id } => self.stop(motion_id, now, Outcome::Cancelled),
                 Request::ResetStats => self.stats.reset(now_ns()),
                 Request::Shutdown => {
@@ -413,10 +442,23 @@ impl Executor {
         }
     }
 
-    fn start(&mut self, motion_id: u64, target: Joints, speed: f64, now: Instant, state: &ArmState) {
-        let refuse = |error| Event::Finished { motion_id, outcome: Outcome::Failed(error), progress: 0.0 };
+    fn start(
+        &mut self,
+        motion_id: u64,
+        target: Joints,
+        speed: f64,
+        now: Instant,
+        state: &ArmState,
+    ) {
+        let refuse = |error| Event::Finished {
+            motion_id,
+            outcome: Outcome::Failed(error),
+            progress: 0.0,
+        };
         let refusal = match (&self.activity, state.mode, state.fault) {
-            (Activity::Moving { id, .. } | Activity::Stopping { id, .. }, _, _) => Some(MotionError::Busy(*id)),
+            (Activity::Moving { id, .. } | Activity::Stopping { id, .. }, _, _) => {
+                Some(MotionError::Busy(*id))
+            }
             (_, _, Some(fault)) => Some(MotionError::Fault(fault)),
             (_, mode, None) if mode != RobotMode::Running => Some(MotionError::NotReady(mode)),
             _ => None,
@@ -429,22 +471,43 @@ impl Executor {
             self.hold_at(state.positions);
         }
         let plan = Plan::new(&self.joints, self.setpoint, target, speed);
-        self.emit(Event::Started { motion_id, duration_s: plan.duration() });
-        self.activity = Activity::Moving { id: motion_id, plan, started: now, progress: 0.0 };
+        self.emit(Event::Started {
+            motion_id,
+            duration_s: plan.duration(),
+        });
+        self.activity = Activity::Moving {
+            id: motion_id,
+            plan,
+            started: now,
+            progress: 0.0,
+        };
         self.settled_cycles = 0;
         self.last_progress_event = now;
     }
 
     /// Begins a controlled stop of the running motion, ending it with `outcome`.
     fn stop(&mut self, which: Option<u64>, now: Instant, outcome: Outcome) {
-        if let Activity::Moving { id, plan, started, progress } = self.activity {
+        if let Activity::Moving {
+            id,
+            plan,
+            started,
+            progress,
+        } = self.activity
+        {
             if which.is_some_and(|w| w != id) {
                 return;
             }
             let (s, rate) = plan.path_at(now.duration_since(started).as_secs_f64());
             let stop = StopProfile::new(s, rate, plan.stop_accel);
             self.settled_cycles = 0;
-            self.activity = Activity::Stopping { id, plan, stop, began: now, progress, outcome };
+            self.activity = Activity::Stopping {
+                id,
+                plan,
+                stop,
+                began: now,
+                progress,
+                outcome,
+            };
         }
     }
 
@@ -457,7 +520,12 @@ impl Executor {
         // Take the activity out; every branch puts back what follows.
         match std::mem::replace(&mut self.activity, Activity::Idle) {
             Activity::Idle => self.command(Phase::Idle, 0, self.setpoint, 0.0),
-            Activity::Moving { id, plan, started, progress } => {
+            Activity::Moving {
+                id,
+                plan,
+                started,
+                progress,
+            } => {
                 let t = now.duration_since(started).as_secs_f64();
                 if let Some(fault) = state.fault {
                     // The controller has braked already; hold where the arm is.
@@ -469,7 +537,12 @@ impl Executor {
                         age_ms: age.as_secs_f64() * 1e3,
                         limit_ms: self.config.stale_after.as_secs_f64() * 1e3,
                     };
-                    self.activity = Activity::Moving { id, plan, started, progress };
+                    self.activity = Activity::Moving {
+                        id,
+                        plan,
+                        started,
+                        progress,
+                    };
                     self.stop(Some(id), now, Outcome::Failed(error));
                     return self.update(now, state);
                 }
@@ -485,15 +558,34 @@ impl Executor {
                 let limit_s = plan.duration() * 1.5 + 1.0;
                 if t > limit_s {
                     self.hold_at(state.positions);
-                    return self.finish(id, progress, Outcome::Failed(MotionError::Timeout { elapsed_s: t, limit_s }));
+                    return self.finish(
+                        id,
+                        progress,
+                        Outcome::Failed(MotionError::Timeout {
+                            elapsed_s: t,
+                            limit_s,
+                        }),
+                    );
                 }
                 let (s, rate) = plan.path_at(t);
                 (self.setpoint, self.velocity) = plan.joints_at(s, rate);
-                self.activity = Activity::Moving { id, plan, started, progress };
+                self.activity = Activity::Moving {
+                    id,
+                    plan,
+                    started,
+                    progress,
+                };
                 self.maybe_progress(now, id, progress, (plan.duration() - t).max(0.0), false);
                 self.command(Phase::Moving, id, plan.target, plan.speed)
             }
-            Activity::Stopping { id, plan, stop, began, progress, outcome } => {
+            Activity::Stopping {
+                id,
+                plan,
+                stop,
+                began,
+                progress,
+                outcome,
+            } => {
                 let tau = now.duration_since(began).as_secs_f64();
                 if let Some(fault) = state.fault {
                     let outcome = match outcome {
@@ -505,7 +597,11 @@ impl Executor {
                 }
                 let (s, rate) = stop.at(tau);
                 (self.setpoint, self.velocity) = plan.joints_at(s, rate);
-                let progress = if stale { progress } else { progress.max(plan.progress_of(&state.positions)) };
+                let progress = if stale {
+                    progress
+                } else {
+                    progress.max(plan.progress_of(&state.positions))
+                };
                 let braked = tau >= stop.duration();
                 let setpoint = self.setpoint;
                 // A stale state cannot confirm standstill; trust the braking profile then.
@@ -513,7 +609,14 @@ impl Executor {
                 if still || tau > stop.duration() + 1.0 {
                     return self.finish(id, progress, outcome);
                 }
-                self.activity = Activity::Stopping { id, plan, stop, began, progress, outcome };
+                self.activity = Activity::Stopping {
+                    id,
+                    plan,
+                    stop,
+                    began,
+                    progress,
+                    outcome,
+                };
                 self.maybe_progress(now, id, progress, (stop.duration() - tau).max(0.0), true);
                 self.command(Phase::Stopping, id, plan.target, plan.speed)
             }
@@ -521,7 +624,14 @@ impl Executor {
     }
 
     fn command(&self, phase: Phase, motion_id: u64, target: Joints, speed: f64) -> ArmCommand {
-        ArmCommand { motion_id, phase, positions: self.setpoint, velocities: self.velocity, target, speed }
+        ArmCommand {
+            motion_id,
+            phase,
+            positions: self.setpoint,
+            velocities: self.velocity,
+            target,
+            speed,
+        }
     }
 
     fn hold_at(&mut self, positions: Joints) {
@@ -533,7 +643,8 @@ impl Executor {
     fn following_error(&self, state: &ArmState) -> Option<MotionError> {
         let limit = self.config.following_error;
         (0..self.setpoint.len()).find_map(|i| {
-            let error = (state.positions.get(i).copied().unwrap_or(f64::NAN) - self.setpoint[i]).abs();
+            let error =
+                (state.positions.get(i).copied().unwrap_or(f64::NAN) - self.setpoint[i]).abs();
             (error > limit || error.is_nan()).then_some(MotionError::FollowingError {
                 joint: i + 1,
                 error_rad: error,
@@ -546,17 +657,33 @@ impl Executor {
     /// overshoot is over before a motion is reported done).
     fn settled_for_a_while(&mut self, state: &ArmState, target: &Joints) -> bool {
         let tol = self.config.goal_tolerance;
-        let settled = state.positions.iter().zip(target.iter()).all(|(q, t)| (q - t).abs() <= tol)
+        let settled = state
+            .positions
+            .iter()
+            .zip(target.iter())
+            .all(|(q, t)| (q - t).abs() <= tol)
             && state.velocities.max_abs() < 0.005;
         self.settled_cycles = if settled { self.settled_cycles + 1 } else { 0 };
         self.settled_cycles >= (self.config.rate_hz / 50).max(1)
     }
 
-    fn maybe_progress(&mut self, now: Instant, motion_id: u64, progress: f64, remaining_s: f64, stopping: bool) {
+    fn maybe_progress(
+        &mut self,
+        now: Instant,
+        motion_id: u64,
+        progress: f64,
+        remaining_s: f64,
+        stopping: bool,
+    ) {
         if now.duration_since(self.last_progress_event) >= self.config.progress_interval {
             self.last_progress_event = now;
             // Progress is advisory: when the channel is full, the next one will do.
-            let _ = self.events.try_send(Event::Progress { motion_id, progress, remaining_s, stopping });
+            let _ = self.events.try_send(Event::Progress {
+                motion_id,
+                progress,
+                remaining_s,
+                stopping,
+            });
         }
     }
 
@@ -564,7 +691,11 @@ impl Executor {
     fn finish(&mut self, id: u64, progress: f64, outcome: Outcome) -> ArmCommand {
         self.activity = Activity::Idle;
         self.velocity = Joints::zeros(self.velocity.len());
-        self.emit(Event::Finished { motion_id: id, outcome, progress });
+        self.emit(Event::Finished {
+            motion_id: id,
+            outcome,
+            progress,
+        });
         self.command(Phase::Idle, 0, self.setpoint, 0.0)
     }
 

@@ -6,7 +6,9 @@ pub mod rt;
 pub mod stats;
 pub mod trajectory;
 
-pub use executor::{Event, ExecutorConfig, ExecutorHandle, MotionError, Outcome, Request, Snapshot};
+pub use executor::{
+    Event, ExecutorConfig, ExecutorHandle, MotionError, Outcome, Request, Snapshot,
+};
 pub use rt::SchedulingReport;
 pub use stats::CycleStats;
 pub use trajectory::Plan;

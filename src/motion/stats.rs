@@ -52,7 +52,10 @@ impl StatsRecorder {
             max_ns: 0,
             period_start_ns: now_ns,
             period_cycles: 0,
-            summary: CycleStats { target_rate_hz: rate_hz, ..Default::default() },
+            summary: CycleStats {
+                target_rate_hz: rate_hz,
+                ..Default::default()
+            },
         }
     }
 
@@ -85,7 +88,10 @@ impl StatsRecorder {
         self.max_ns = 0;
         self.period_start_ns = now_ns;
         self.period_cycles = 0;
-        self.summary = CycleStats { target_rate_hz: self.summary.target_rate_hz, ..Default::default() };
+        self.summary = CycleStats {
+            target_rate_hz: self.summary.target_rate_hz,
+            ..Default::default()
+        };
     }
 
     fn summarize(&mut self) {

@@ -30,10 +30,20 @@ impl Profile {
         if v * v / a >= 1.0 {
             // Triangle: it never reaches `v`.
             let t_accel = (1.0 / a).sqrt();
-            Self { peak_rate: a * t_accel, accel: a, t_accel, duration: 2.0 * t_accel }
+            Self {
+                peak_rate: a * t_accel,
+                accel: a,
+                t_accel,
+                duration: 2.0 * t_accel,
+            }
         } else {
             let t_accel = v / a;
-            Self { peak_rate: v, accel: a, t_accel, duration: t_accel + 1.0 / v }
+            Self {
+                peak_rate: v,
+                accel: a,
+                t_accel,
+                duration: t_accel + 1.0 / v,
+            }
         }
     }
 
@@ -85,9 +95,20 @@ impl Plan {
         let profile = if rate.is_finite() {
             Profile::new(rate, accel)
         } else {
-            Profile { peak_rate: 0.0, accel: 0.0, t_accel: 0.0, duration: 0.0 }
+            Profile {
+                peak_rate: 0.0,
+                accel: 0.0,
+                t_accel: 0.0,
+                duration: 0.0,
+            }
         };
-        Self { start, target, speed, profile, stop_accel }
+        Self {
+            start,
+            target,
+            speed,
+            profile,
+            stop_accel,
+        }
     }
 
     /// Planned duration in seconds.
@@ -138,7 +159,11 @@ pub struct StopProfile {
 impl StopProfile {
     /// Brakes from path parameter `s0` moving at `rate0`, with deceleration `accel`.
     pub fn new(s0: f64, rate0: f64, accel: f64) -> Self {
-        Self { s0, rate0: rate0.max(0.0), accel: accel.max(f64::MIN_POSITIVE) }
+        Self {
+            s0,
+            rate0: rate0.max(0.0),
+            accel: accel.max(f64::MIN_POSITIVE),
+        }
     }
 
     /// How long the stop takes (s).
@@ -160,7 +185,9 @@ mod tests {
     use crate::robot::{RobotDefinition, BUILTIN_UR5E};
 
     fn ur5e() -> Vec<JointSpec> {
-        RobotDefinition::parse(BUILTIN_UR5E, "ur5e.toml").unwrap().joints
+        RobotDefinition::parse(BUILTIN_UR5E, "ur5e.toml")
+            .unwrap()
+            .joints
     }
 
     fn j(v: &[f64]) -> Joints {
@@ -199,11 +226,22 @@ mod tests {
             );
             let (pv, pa) = peaks(&plan, 1e-4);
             for (i, spec) in joints.iter().enumerate() {
-                assert!(pv[i] <= spec.max_velocity * speed + 1e-9, "joint {i} v {} at speed {speed}", pv[i]);
-                assert!(pa[i] <= spec.max_acceleration * speed * 1.001, "joint {i} a {} at speed {speed}", pa[i]);
+                assert!(
+                    pv[i] <= spec.max_velocity * speed + 1e-9,
+                    "joint {i} v {} at speed {speed}",
+                    pv[i]
+                );
+                assert!(
+                    pa[i] <= spec.max_acceleration * speed * 1.001,
+                    "joint {i} a {} at speed {speed}",
+                    pa[i]
+                );
             }
             // The limiting joint (6, the longest move) reaches its speed limit.
-            assert!((pv[5] - joints[5].max_velocity * speed).abs() < 1e-6 || plan.profile.peak_rate < plan.profile.accel * plan.profile.t_accel + 1e-9);
+            assert!(
+                (pv[5] - joints[5].max_velocity * speed).abs() < 1e-6
+                    || plan.profile.peak_rate < plan.profile.accel * plan.profile.t_accel + 1e-9
+            );
         }
     }
 
@@ -232,17 +270,34 @@ mod tests {
     fn known_duration_of_a_single_joint_move() {
         // 2 rad at speed 0.5: v = π/2, a = 2; t_acc = 0.785 s; T = t_acc + d / v.
         let joints = ur5e();
-        let plan = Plan::new(&joints, Joints::zeros(6), j(&[2.0, 0.0, 0.0, 0.0, 0.0, 0.0]), 0.5);
+        let plan = Plan::new(
+            &joints,
+            Joints::zeros(6),
+            j(&[2.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+            0.5,
+        );
         let v = std::f64::consts::PI / 2.0;
-        assert!((plan.duration() - (v / 2.0 + 2.0 / v)).abs() < 1e-9, "{}", plan.duration());
+        assert!(
+            (plan.duration() - (v / 2.0 + 2.0 / v)).abs() < 1e-9,
+            "{}",
+            plan.duration()
+        );
         // A zero-length move takes no time.
-        assert_eq!(Plan::new(&joints, Joints::zeros(6), Joints::zeros(6), 0.5).duration(), 0.0);
+        assert_eq!(
+            Plan::new(&joints, Joints::zeros(6), Joints::zeros(6), 0.5).duration(),
+            0.0
+        );
     }
 
     #[test]
     fn a_controlled_stop_decelerates_and_does_not_jump() {
         let joints = ur5e();
-        let plan = Plan::new(&joints, Joints::zeros(6), j(&[3.0, 0.0, 0.0, 0.0, 0.0, 0.0]), 1.0);
+        let plan = Plan::new(
+            &joints,
+            Joints::zeros(6),
+            j(&[3.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+            1.0,
+        );
         let (s0, r0) = plan.path_at(plan.duration() / 2.0);
         let stop = StopProfile::new(s0, r0, plan.stop_accel);
         assert_eq!(stop.at(0.0), (s0, r0));
@@ -255,7 +310,12 @@ mod tests {
     #[test]
     fn progress_is_the_projection_on_the_move() {
         let joints = ur5e();
-        let plan = Plan::new(&joints, Joints::zeros(6), j(&[1.0, 1.0, 0.0, 0.0, 0.0, 0.0]), 0.5);
+        let plan = Plan::new(
+            &joints,
+            Joints::zeros(6),
+            j(&[1.0, 1.0, 0.0, 0.0, 0.0, 0.0]),
+            0.5,
+        );
         assert_eq!(plan.progress_of(&[0.5, 0.5, 0.0, 0.0, 0.0, 0.0]), 0.5);
         assert_eq!(plan.progress_of(&[-1.0, 0.0, 0.0, 0.0, 0.0, 0.0]), 0.0);
         assert_eq!(plan.progress_of(&[2.0, 2.0, 0.0, 0.0, 0.0, 0.0]), 1.0);

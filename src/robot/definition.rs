@@ -97,15 +97,19 @@ impl RobotDefinition {
     /// Loads and validates a definition file.
     pub fn load(path: &Path) -> Result<Self, DefinitionError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| DefinitionError::Read { file: file.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| DefinitionError::Read {
+            file: file.clone(),
+            source,
+        })?;
         Self::parse(&text, &file)
     }
 
     /// Parses and validates definition text; `file` names it in messages.
     pub fn parse(text: &str, file: &str) -> Result<Self, DefinitionError> {
-        let raw: RawDefinition = toml::from_str(text)
-            .map_err(|e| DefinitionError::Parse { file: file.into(), message: e.to_string() })?;
+        let raw: RawDefinition = toml::from_str(text).map_err(|e| DefinitionError::Parse {
+            file: file.into(),
+            message: e.to_string(),
+        })?;
         let invalid = |field: String, message: String| DefinitionError::Invalid {
             file: file.into(),
             field,
@@ -149,7 +153,10 @@ impl RobotDefinition {
                 ));
             }
             if raw.joints[..i].iter().any(|o| o.name == j.name) {
-                return Err(invalid(field("name"), format!("\"{}\" is used twice", j.name)));
+                return Err(invalid(
+                    field("name"),
+                    format!("\"{}\" is used twice", j.name),
+                ));
             }
         }
         if let Some(k) = &raw.kinematics {
@@ -163,7 +170,10 @@ impl RobotDefinition {
             }
         }
         if !raw.positions.contains_key("home") {
-            return Err(invalid("positions.home".into(), "missing; every robot needs a home".into()));
+            return Err(invalid(
+                "positions.home".into(),
+                "missing; every robot needs a home".into(),
+            ));
         }
         let def = RobotDefinition {
             name: raw.robot.name,
@@ -207,16 +217,32 @@ mod tests {
 
     #[test]
     fn errors_name_the_file_and_field() {
-        let bad = BUILTIN_UR5E.replacen("max_velocity = 3.141592653589793", "max_velocity = -1.0", 1);
-        let err = RobotDefinition::parse(&bad, "robots/bad.toml").unwrap_err().to_string();
-        assert_eq!(err, "robot definition robots/bad.toml: joints[0].max_velocity: -1 must be above 0");
+        let bad =
+            BUILTIN_UR5E.replacen("max_velocity = 3.141592653589793", "max_velocity = -1.0", 1);
+        let err = RobotDefinition::parse(&bad, "robots/bad.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "robot definition robots/bad.toml: joints[0].max_velocity: -1 must be above 0"
+        );
 
         let short = BUILTIN_UR5E.replacen("home = [0.0, ", "home = [", 1);
-        let err = RobotDefinition::parse(&short, "r.toml").unwrap_err().to_string();
+        let err = RobotDefinition::parse(&short, "r.toml")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("positions.home"), "{err}");
-        assert!(err.contains("5 joint values given; the robot has 6"), "{err}");
+        assert!(
+            err.contains("5 joint values given; the robot has 6"),
+            "{err}"
+        );
 
-        let err = RobotDefinition::parse("[robot]\nname = 1\n", "r.toml").unwrap_err().to_string();
-        assert!(err.starts_with("robot definition r.toml: TOML parse error at line 2"), "{err}");
+        let err = RobotDefinition::parse("[robot]\nname = 1\n", "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("robot definition r.toml: TOML parse error at line 2"),
+            "{err}"
+        );
     }
 }

@@ -47,9 +47,12 @@ fn mul(a: &Mat4, b: &Mat4) -> Mat4 {
 impl DhParameters {
     /// The TCP pose for the given joint angles (extra or missing joints are ignored).
     pub fn forward(&self, joints: &[f64]) -> TcpPose {
-        let mut t: Mat4 = [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [
-            0.0, 0.0, 0.0, 1.0,
-        ]];
+        let mut t: Mat4 = [
+            [1.0, 0.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0, 0.0],
+            [0.0, 0.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ];
         for (i, &q) in joints.iter().enumerate().take(self.d.len()) {
             let (st, ct) = q.sin_cos();
             let (sa, ca) = self.alpha[i].sin_cos();
@@ -62,7 +65,14 @@ impl DhParameters {
             t = mul(&t, &link);
         }
         let (rx, ry, rz) = rotation_vector(&t);
-        TcpPose { x: t[0][3], y: t[1][3], z: t[2][3], rx, ry, rz }
+        TcpPose {
+            x: t[0][3],
+            y: t[1][3],
+            z: t[2][3],
+            rx,
+            ry,
+            rz,
+        }
     }
 }
 
@@ -76,12 +86,22 @@ fn rotation_vector(t: &Mat4) -> (f64, f64, f64) {
     if (std::f64::consts::PI - angle) < 1e-6 {
         // Near 180°, the skew part vanishes; take the axis from the diagonal.
         let x = ((t[0][0] + 1.0) / 2.0).max(0.0).sqrt();
-        let y = ((t[1][1] + 1.0) / 2.0).max(0.0).sqrt().copysign(t[0][1] + t[1][0]);
-        let z = ((t[2][2] + 1.0) / 2.0).max(0.0).sqrt().copysign(t[0][2] + t[2][0]);
+        let y = ((t[1][1] + 1.0) / 2.0)
+            .max(0.0)
+            .sqrt()
+            .copysign(t[0][1] + t[1][0]);
+        let z = ((t[2][2] + 1.0) / 2.0)
+            .max(0.0)
+            .sqrt()
+            .copysign(t[0][2] + t[2][0]);
         return (x * angle, y * angle, z * angle);
     }
     let k = angle / (2.0 * angle.sin());
-    (k * (t[2][1] - t[1][2]), k * (t[0][2] - t[2][0]), k * (t[1][0] - t[0][1]))
+    (
+        k * (t[2][1] - t[1][2]),
+        k * (t[0][2] - t[2][0]),
+        k * (t[1][0] - t[0][1]),
+    )
 }
 
 #[cfg(test)]
@@ -101,8 +121,12 @@ mod tests {
     #[test]
     fn ur5e_home_is_upright() {
         let r = RobotDefinition::parse(BUILTIN_UR5E, "ur5e.toml").unwrap();
-        let p = r.kinematics.unwrap().forward(&[0.0, -1.5707963267948966, 0.0, -1.5707963267948966, 0.0, 0.0]);
+        let p = r.kinematics.as_ref().unwrap().forward(r.home());
         // Upright: the tool sits above the base at d1 + a2 + a3 + d5 high.
-        assert!((p.z - (0.1625 + 0.425 + 0.3922 + 0.0997)).abs() < 1e-9, "z {}", p.z);
+        assert!(
+            (p.z - (0.1625 + 0.425 + 0.3922 + 0.0997)).abs() < 1e-9,
+            "z {}",
+            p.z
+        );
     }
 }

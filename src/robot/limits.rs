@@ -63,11 +63,18 @@ pub enum LimitError {
 /// Checks a joint target: count, finiteness and range of every joint.
 pub fn check_target(robot: &RobotDefinition, joints: &[f64]) -> Result<(), LimitError> {
     if joints.len() != robot.dof() {
-        return Err(LimitError::WrongCount { given: joints.len(), expected: robot.dof() });
+        return Err(LimitError::WrongCount {
+            given: joints.len(),
+            expected: robot.dof(),
+        });
     }
     for (i, (&value, spec)) in joints.iter().zip(&robot.joints).enumerate() {
         if !value.is_finite() {
-            return Err(LimitError::NotFinite { index: i + 1, name: spec.name.clone(), value });
+            return Err(LimitError::NotFinite {
+                index: i + 1,
+                name: spec.name.clone(),
+                value,
+            });
         }
         if value < spec.min || value > spec.max {
             return Err(LimitError::OutOfRange {
@@ -109,9 +116,15 @@ mod tests {
             "joint 3 (elbow_joint) = 4 rad is outside its range -3.141592653589793 to 3.141592653589793 rad"
         );
         let e = check_target(&r, &[0.0, f64::NAN, 0.0, 0.0, 0.0, 0.0]).unwrap_err();
-        assert_eq!(e.to_string(), "joint 2 (shoulder_lift_joint) = NaN is not a finite number");
+        assert_eq!(
+            e.to_string(),
+            "joint 2 (shoulder_lift_joint) = NaN is not a finite number"
+        );
         let e = check_target(&r, &[0.0; 5]).unwrap_err();
-        assert_eq!(e.to_string(), "5 joint values given; the robot has 6 joints");
+        assert_eq!(
+            e.to_string(),
+            "5 joint values given; the robot has 6 joints"
+        );
         assert!(check_target(&r, &[0.0; 6]).is_ok());
     }
 

@@ -6,4 +6,4 @@ mod limits;
 
 pub use definition::{DefinitionError, JointSpec, RobotDefinition, BUILTIN_UR5E};
 pub use kinematics::{DhParameters, TcpPose};
-pub use limits::{check_target, check_speed, LimitError};
+pub use limits::{check_speed, check_target, LimitError};

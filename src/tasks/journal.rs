@@ -56,14 +56,19 @@ fn encode(record: &TaskRecord) -> Result<String, serde_json::Error> {
 fn decode(line: &str) -> Option<TaskRecord> {
     let (crc, json) = line.split_once(' ')?;
     let crc = u32::from_str_radix(crc, 16).ok()?;
-    (crc32fast::hash(json.as_bytes()) == crc).then(|| serde_json::from_str(json).ok()).flatten()
+    (crc32fast::hash(json.as_bytes()) == crc)
+        .then(|| serde_json::from_str(json).ok())
+        .flatten()
 }
 
 impl Journal {
     /// Opens (or creates) the journal in `state_dir` and loads its intact records.
     pub fn open(state_dir: &Path) -> Result<(Self, LoadReport), JournalError> {
         let path = state_dir.join(JOURNAL_FILE);
-        let io = |source| JournalError::Io { file: path.display().to_string(), source };
+        let io = |source| JournalError::Io {
+            file: path.display().to_string(),
+            source,
+        };
         let mut report = LoadReport::default();
         let mut order: Vec<Uuid> = Vec::new();
         let mut latest: HashMap<Uuid, TaskRecord> = HashMap::new();
@@ -87,11 +92,18 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(io(e)),
         }
-        report.records = order.into_iter().filter_map(|id| latest.remove(&id)).collect();
+        report.records = order
+            .into_iter()
+            .filter_map(|id| latest.remove(&id))
+            .collect();
         if !report.damaged_lines.is_empty() {
             report.kept_copy = Some(durable::quarantine(&path).map_err(io)?);
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path).map_err(io)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
         let mut journal = Self { path, file, lines };
         if !report.damaged_lines.is_empty() {
             // Rewrite without the damaged lines so later appends follow intact ones.
@@ -103,7 +115,9 @@ impl Journal {
     /// Appends one record and makes it durable.
     pub fn append(&mut self, record: &TaskRecord) -> Result<(), JournalError> {
         let line = encode(record).map_err(|e| self.io(std::io::Error::other(e)))?;
-        self.file.write_all(line.as_bytes()).map_err(|e| self.io(e))?;
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(|e| self.io(e))?;
         self.file.sync_data().map_err(|e| self.io(e))?;
         self.lines += 1;
         Ok(())
@@ -121,13 +135,19 @@ impl Journal {
             text.push_str(&encode(r).map_err(|e| self.io(std::io::Error::other(e)))?);
         }
         durable::write_atomic(&self.path, text.as_bytes()).map_err(|e| self.io(e))?;
-        self.file = OpenOptions::new().append(true).open(&self.path).map_err(|e| self.io(e))?;
+        self.file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| self.io(e))?;
         self.lines = records.len();
         Ok(())
     }
 
     fn io(&self, source: std::io::Error) -> JournalError {
-        JournalError::Io { file: self.path.display().to_string(), source }
+        JournalError::Io {
+            file: self.path.display().to_string(),
+            source,
+        }
     }
 }
 

@@ -26,7 +26,10 @@ pub enum TaskState {
 impl TaskState {
     /// Whether the task has ended.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled | Self::Interrupted)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::Cancelled | Self::Interrupted
+        )
     }
 
     /// Whether the state machine allows going from `self` to `next`.
@@ -95,8 +98,11 @@ pub struct TaskRecord {
 /// Now, as RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc();
-    let now = now.replace_nanosecond(now.millisecond() as u32 * 1_000_000).unwrap_or(now);
-    now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    let now = now
+        .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
+        .unwrap_or(now);
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -107,7 +113,15 @@ mod tests {
     fn terminal_states_never_change() {
         for end in [Succeeded, Failed, Cancelled, Interrupted] {
             assert!(end.is_terminal());
-            for next in [AwaitingConfirmation, Queued, Running, Succeeded, Failed, Cancelled, Interrupted] {
+            for next in [
+                AwaitingConfirmation,
+                Queued,
+                Running,
+                Succeeded,
+                Failed,
+                Cancelled,
+                Interrupted,
+            ] {
                 assert!(!end.can_become(next), "{end:?} -> {next:?}");
             }
         }
@@ -126,7 +140,10 @@ mod tests {
 
     #[test]
     fn states_use_the_designed_names() {
-        assert_eq!(serde_json::to_string(&AwaitingConfirmation).unwrap(), "\"awaiting_confirmation\"");
+        assert_eq!(
+            serde_json::to_string(&AwaitingConfirmation).unwrap(),
+            "\"awaiting_confirmation\""
+        );
         assert_eq!(Interrupted.as_str(), "interrupted");
     }
 }

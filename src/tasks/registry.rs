@@ -73,9 +73,18 @@ fn seconds(s: f64) -> String {
 impl Registry {
     /// Opens the registry in `state_dir`; a task that was running when the plugin last
     /// stopped is marked `interrupted` (and never resumed).
-    pub fn open(state_dir: &Path, vars: VarStore, retention: usize) -> Result<(Self, LoadReport), JournalError> {
+    pub fn open(
+        state_dir: &Path,
+        vars: VarStore,
+        retention: usize,
+    ) -> Result<(Self, LoadReport), JournalError> {
         let (mut journal, report) = Journal::open(state_dir)?;
-        let mut inner = Inner { tasks: HashMap::new(), order: VecDeque::new(), live: None, next_motion: 1 };
+        let mut inner = Inner {
+            tasks: HashMap::new(),
+            order: VecDeque::new(),
+            live: None,
+            next_motion: 1,
+        };
         for rec in &report.records {
             let mut rec = rec.clone();
             if !rec.state.is_terminal() {
@@ -91,7 +100,8 @@ impl Registry {
                 rec.eta_s = None;
                 rec.error = Some(TaskError {
                     code: "interrupted".into(),
-                    message: "the plugin stopped (crash, power loss or restart) while the task ran".into(),
+                    message: "the plugin stopped (crash, power loss or restart) while the task ran"
+                        .into(),
                 });
                 rec.updated_at = now.clone();
                 rec.finished_at = Some(now);
@@ -101,7 +111,12 @@ impl Registry {
             inner.order.push_back(rec.task_id);
             inner.tasks.insert(rec.task_id, rec);
         }
-        let registry = Self { inner: Mutex::new(inner), journal: Mutex::new(journal), vars, retention: retention.max(1) };
+        let registry = Self {
+            inner: Mutex::new(inner),
+            journal: Mutex::new(journal),
+            vars,
+            retention: retention.max(1),
+        };
         registry.evict_and_compact();
         Ok((registry, report))
     }
@@ -135,7 +150,11 @@ impl Registry {
         let mut inner = self.lock();
         if let Some(live) = &inner.live {
             let running = &inner.tasks[&live.task_id];
-            return Err(Busy { task_id: running.task_id, action: running.action.clone(), progress: running.progress });
+            return Err(Busy {
+                task_id: running.task_id,
+                action: running.action.clone(),
+                progress: running.progress,
+            });
         }
         let task_id = Uuid::new_v4();
         let motion_id = inner.next_motion;
@@ -147,7 +166,11 @@ impl Registry {
             params,
             state: TaskState::Running,
             progress: 0.0,
-            message: format!("{doing}, about {}. Task {}.", seconds(eta_s), short_id(&task_id)),
+            message: format!(
+                "{doing}, about {}. Task {}.",
+                seconds(eta_s),
+                short_id(&task_id)
+            ),
             created_at: now.clone(),
             updated_at: now,
             finished_at: None,
@@ -155,7 +178,13 @@ impl Registry {
             error: None,
             owner: owner.into(),
         };
-        inner.live = Some(Live { task_id, motion_id, doing, done, last_journaled: Instant::now() });
+        inner.live = Some(Live {
+            task_id,
+            motion_id,
+            doing,
+            done,
+            last_journaled: Instant::now(),
+        });
         inner.order.push_back(task_id);
         inner.tasks.insert(task_id, rec.clone());
         drop(inner);
@@ -177,13 +206,24 @@ impl Registry {
     /// The most recently created task.
     pub fn latest(&self) -> Option<TaskRecord> {
         let inner = self.lock();
-        inner.order.back().and_then(|id| inner.tasks.get(id)).cloned()
+        inner
+            .order
+            .back()
+            .and_then(|id| inner.tasks.get(id))
+            .cloned()
     }
 
     /// Up to `limit` tasks, newest first.
     pub fn list(&self, limit: usize) -> Vec<TaskRecord> {
         let inner = self.lock();
-        inner.order.iter().rev().take(limit).filter_map(|id| inner.tasks.get(id)).cloned().collect()
+        inner
+            .order
+            .iter()
+            .rev()
+            .take(limit)
+            .filter_map(|id| inner.tasks.get(id))
+            .cloned()
+            .collect()
     }
 
     /// The executor started `motion_id`, planned to take `duration_s`.
@@ -201,16 +241,30 @@ impl Registry {
             rec.progress = (progress * 1000.0).round() / 10.0;
             rec.eta_s = Some((remaining_s * 10.0).round() / 10.0);
             rec.message = if stopping {
-                format!("Stopping: {}, {:.0} % done.", doing.to_lowercase(), rec.progress)
+                format!(
+                    "Stopping: {}, {:.0} % done.",
+                    doing.to_lowercase(),
+                    rec.progress
+                )
             } else {
-                format!("{doing}: {:.0} % done, about {} left.", rec.progress, seconds(remaining_s))
+                format!(
+                    "{doing}: {:.0} % done, about {} left.",
+                    rec.progress,
+                    seconds(remaining_s)
+                )
             };
             false
         });
     }
 
     /// `motion_id` ended in `state` (with `error` when it failed).
-    pub fn on_finished(&self, motion_id: u64, state: TaskState, progress: f64, error: Option<TaskError>) {
+    pub fn on_finished(
+        &self,
+        motion_id: u64,
+        state: TaskState,
+        progress: f64,
+        error: Option<TaskError>,
+    ) {
         let finished = self.update_live(motion_id, |rec, live| {
             let (doing, done) = (live.doing.as_str(), live.done.as_str());
             if !rec.state.can_become(state) {
@@ -220,7 +274,9 @@ impl Registry {
             rec.progress = (progress * 1000.0).round() / 10.0;
             rec.eta_s = None;
             rec.message = match (&error, state) {
-                (_, TaskState::Succeeded) => format!("{done} Task {} succeeded.", short_id(&rec.task_id)),
+                (_, TaskState::Succeeded) => {
+                    format!("{done} Task {} succeeded.", short_id(&rec.task_id))
+                }
                 (_, TaskState::Cancelled) => format!(
                     "Stopped: {} was cancelled at {:.0} %. The arm is standing still.",
                     doing.to_lowercase(),
@@ -241,7 +297,11 @@ impl Registry {
 
     /// Applies `change` to the live task if it is `motion_id`; journals and mirrors it.
     /// `change` returns true for a state change (journaled and written at once).
-    fn update_live(&self, motion_id: u64, change: impl FnOnce(&mut TaskRecord, &Live) -> bool) -> bool {
+    fn update_live(
+        &self,
+        motion_id: u64,
+        change: impl FnOnce(&mut TaskRecord, &Live) -> bool,
+    ) -> bool {
         let mut inner = self.lock();
         let Inner { tasks, live, .. } = &mut *inner;
         let Some(live) = live.as_mut().filter(|l| l.motion_id == motion_id) else {
@@ -270,7 +330,11 @@ impl Registry {
     /// once it holds far more lines than tasks.
     fn evict_and_compact(&self) {
         let mut inner = self.lock();
-        let finished = inner.tasks.values().filter(|t| t.state.is_terminal()).count();
+        let finished = inner
+            .tasks
+            .values()
+            .filter(|t| t.state.is_terminal())
+            .count();
         let mut excess = finished.saturating_sub(self.retention);
         let Inner { tasks, order, .. } = &mut *inner;
         order.retain(|id| {
@@ -283,7 +347,12 @@ impl Registry {
         });
         let mut journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
         if journal.lines() > 2 * inner.tasks.len() + 64 {
-            let records: Vec<TaskRecord> = inner.order.iter().filter_map(|id| inner.tasks.get(id)).cloned().collect();
+            let records: Vec<TaskRecord> = inner
+                .order
+                .iter()
+                .filter_map(|id| inner.tasks.get(id))
+                .cloned()
+                .collect();
             if let Err(e) = journal.compact(&records) {
                 tracing::error!(error = %e, "cannot compact the task journal");
             }
@@ -319,15 +388,42 @@ mod tests {
     fn one_foreground_task_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
         let reg = open(dir.path());
-        let (first, motion) = reg.begin_foreground("home", serde_json::json!({}), "local", "Moving to home".into(), "Reached home.".into(), 2.0).unwrap();
-        let busy = reg.begin_foreground("home", serde_json::json!({}), "local", "Moving to home".into(), "Reached home.".into(), 2.0).unwrap_err();
+        let (first, motion) = reg
+            .begin_foreground(
+                "home",
+                serde_json::json!({}),
+                "local",
+                "Moving to home".into(),
+                "Reached home.".into(),
+                2.0,
+            )
+            .unwrap();
+        let busy = reg
+            .begin_foreground(
+                "home",
+                serde_json::json!({}),
+                "local",
+                "Moving to home".into(),
+                "Reached home.".into(),
+                2.0,
+            )
+            .unwrap_err();
         assert_eq!(busy.task_id, first.task_id);
         reg.on_finished(motion, TaskState::Succeeded, 1.0, None);
         let done = reg.get(&first.task_id).unwrap();
         assert_eq!(done.state, TaskState::Succeeded);
         assert_eq!(done.progress, 100.0);
         assert!(done.finished_at.is_some());
-        assert!(reg.begin_foreground("home", serde_json::json!({}), "local", "Moving to home".into(), "Reached home.".into(), 2.0).is_ok());
+        assert!(reg
+            .begin_foreground(
+                "home",
+                serde_json::json!({}),
+                "local",
+                "Moving to home".into(),
+                "Reached home.".into(),
+                2.0
+            )
+            .is_ok());
     }
 
     #[test]
@@ -335,14 +431,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let id = {
             let reg = open(dir.path());
-            let (rec, motion) = reg.begin_foreground("move_joints", serde_json::json!({}), "local", "Moving".into(), "Done.".into(), 3.0).unwrap();
+            let (rec, motion) = reg
+                .begin_foreground(
+                    "move_joints",
+                    serde_json::json!({}),
+                    "local",
+                    "Moving".into(),
+                    "Done.".into(),
+                    3.0,
+                )
+                .unwrap();
             reg.on_progress(motion, 0.4, 1.8, false);
             rec.task_id
         };
         let reg = open(dir.path());
         let rec = reg.get(&id).unwrap();
         assert_eq!(rec.state, TaskState::Interrupted);
-        assert!(rec.message.contains("will not move again by itself"), "{}", rec.message);
+        assert!(
+            rec.message.contains("will not move again by itself"),
+            "{}",
+            rec.message
+        );
         assert!(reg.live().is_none());
     }
 
@@ -352,7 +461,16 @@ mod tests {
         let reg = open(dir.path());
         let mut ids = vec![];
         for _ in 0..5 {
-            let (rec, m) = reg.begin_foreground("home", serde_json::json!({}), "local", "Moving".into(), "Done.".into(), 1.0).unwrap();
+            let (rec, m) = reg
+                .begin_foreground(
+                    "home",
+                    serde_json::json!({}),
+                    "local",
+                    "Moving".into(),
+                    "Done.".into(),
+                    1.0,
+                )
+                .unwrap();
             reg.on_finished(m, TaskState::Succeeded, 1.0, None);
             ids.push(rec.task_id);
         }

@@ -79,7 +79,11 @@ impl VarStore {
                 let kept = durable::quarantine(&path)
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|err| format!("nowhere ({err})"));
-                VarsError::Corrupt { file, message: e.to_string(), kept }
+                VarsError::Corrupt {
+                    file,
+                    message: e.to_string(),
+                    kept,
+                }
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(source) => Err(VarsError::Io { file, source }),
@@ -90,7 +94,10 @@ impl VarStore {
     pub fn open(state_dir: &Path) -> Result<Self, VarsError> {
         let values = Self::read(state_dir)?;
         let shared = Arc::new(Shared {
-            state: Mutex::new(State { values, ..Default::default() }),
+            state: Mutex::new(State {
+                values,
+                ..Default::default()
+            }),
             wake: Condvar::new(),
             path: state_dir.join(VARS_FILE),
         });
@@ -98,7 +105,10 @@ impl VarStore {
         std::thread::Builder::new()
             .name("armature-vars".into())
             .spawn(move || write_loop(&writer))
-            .map_err(|source| VarsError::Io { file: shared.path.display().to_string(), source })?;
+            .map_err(|source| VarsError::Io {
+                file: shared.path.display().to_string(),
+                source,
+            })?;
         Ok(Self { shared })
     }
 
@@ -139,7 +149,12 @@ impl VarStore {
             if left.is_zero() {
                 return false;
             }
-            state = self.shared.wake.wait_timeout(state, left).map(|r| r.0).unwrap_or_else(|p| p.into_inner().0);
+            state = self
+                .shared
+                .wake
+                .wait_timeout(state, left)
+                .map(|r| r.0)
+                .unwrap_or_else(|p| p.into_inner().0);
         }
         true
     }
@@ -232,9 +247,14 @@ mod tests {
         let err = VarStore::open(dir.path()).err().unwrap().to_string();
         assert!(err.contains("variables.json is damaged"), "{err}");
         assert!(err.contains("line 1"), "{err}");
-        let kept = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).any(|e| {
-            e.file_name().to_string_lossy().starts_with("variables.json.corrupt-")
-        });
+        let kept = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("variables.json.corrupt-")
+            });
         assert!(kept);
     }
 }

@@ -1,0 +1,118 @@
+"""Bad input gets a clear refusal naming the value and the limit, no task and no motion."""
+
+import json
+import math
+import subprocess
+
+import anyio
+import pytest
+
+from conftest import armature_bin, http_client
+
+pytestmark = pytest.mark.anyio
+
+HOME = [0.0, -math.pi / 2, 0.0, -math.pi / 2, 0.0, 0.0]
+
+REFUSALS = [
+    ("move_joints", {"joints": [0.1, None, 0.0, -1.5, 0.0, 0.0]}, "not_finite",
+     "joint 2 is null (NaN or infinity?)"),
+    ("move_joints", {"joints": [0.1, -1.5, "NaN", -1.5, 0.0, 0.0]}, "not_finite",
+     'joint 3 = "NaN" is a string'),
+    ("move_joints", {"joints": [0.1, -1.5, "Infinity", -1.5, 0.0, 0.0]}, "not_finite",
+     'joint 3 = "Infinity" is a string'),
+    ("move_joints", {"joints": [0.0, -1.5, 4.0, -1.5, 0.0, 0.0]}, "out_of_range",
+     "joint 3 (elbow_joint) = 4 rad is outside its range -3.141592653589793 to 3.141592653589793 rad"),
+    ("move_joints", {"joints": [7.0, -1.5, 0.0, -1.5, 0.0, 0.0]}, "out_of_range",
+     "joint 1 (shoulder_pan_joint) = 7 rad is outside its range -6.283185307179586 to 6.283185307179586 rad"),
+    ("move_joints", {"joints": [0.0, -1.5, 0.0]}, "out_of_range",
+     "3 joint values given; the robot has 6 joints"),
+    ("move_joints", {"joints": [0.0] * 7}, "out_of_range", "7 joint values given; the robot has 6 joints"),
+    ("move_joints", {"joints": "home"}, "invalid_type", 'joints = "home" is not a list of numbers'),
+    ("move_joints", {}, "missing_parameter", "joints is required"),
+    ("move_joints", {"joints": [0.1, -1.2, 0.5, -1.8, 0.3, 0.2], "speed": 0}, "out_of_range",
+     "speed 0 is outside (0, 1]"),
+    ("move_joints", {"joints": [0.1, -1.2, 0.5, -1.8, 0.3, 0.2], "speed": 1.5}, "out_of_range",
+     "speed 1.5 is outside (0, 1]"),
+    ("home", {"speed": -0.2}, "out_of_range", "speed -0.2 is outside (0, 1]"),
+    ("home", {"speed": "fast"}, "invalid_type", 'speed = "fast" is not a number'),
+    ("move_joints", {"joints": [0.1, -1.2, 0.5, -1.8, 0.3, 0.2], "sped": 0.1}, "unknown_parameter",
+     'move_joints has no parameter "sped"; it takes joints, speed'),
+    ("move_to", {"position": "kitchen"}, "unknown_position",
+     'There is no position named "kitchen". Known positions: fixture_above, home, maintenance, ready, tray_above.'),
+    ("task_status", {"task_id": "00000000-0000-4000-8000-000000000000"}, "unknown_task",
+     "There is no task 00000000-0000-4000-8000-000000000000."),
+    ("task_status", {"task_id": "xyz"}, "invalid_task_id", '"xyz" is not a task id'),
+    ("cancel_task", {"task_id": "abcd1234"}, "unknown_task", "There is no task abcd1234."),
+    ("list_tasks", {"limit": 0}, "out_of_range", "limit 0 must be a whole number from 1 to 100"),
+    ("save_position", {"name": "Home Base"}, "invalid_name", '"Home Base" is not a usable name'),
+    ("save_position", {"name": "home"}, "reserved_name", '"home" is defined by the robot file'),
+    ("no_such_tool", {}, "unknown_tool", 'there is no tool named "no_such_tool"'),
+]
+
+
+@pytest.mark.parametrize("tool,args,code,message", REFUSALS, ids=[f"{r[0]}-{r[2]}-{i}" for i, r in enumerate(REFUSALS)])
+async def test_refused_clearly_and_nothing_moves(server, tool, args, code, message):
+    async with http_client(server.url) as c:
+        err, text, sc = await c.call(tool, args)
+        assert err, f"{tool} {args} was accepted: {text}"
+        assert sc["error"]["code"] == code
+        assert message in text, text
+        await anyio.sleep(0.2)
+        st = await c.state()
+        assert max(abs(a - b) for a, b in zip(st["positions"], HOME)) < 1e-9
+        assert st["moving"] is False
+        _, tasks = await c.ok("list_tasks")
+        assert tasks["tasks"] == []
+    # The refusal is in the audit log.
+    audit = [json.loads(l) for l in (server.state_dir / "audit.log").read_text().splitlines()]
+    assert {"tool": tool, "outcome": "refused", "code": code}.items() <= audit[-1].items() or any(
+        a["tool"] == tool and a["code"] == code for a in audit
+    )
+
+
+async def test_huge_and_malformed_requests_are_refused_and_serving_goes_on(server):
+    import httpx2 as httpx  # the HTTP client the MCP SDK itself uses
+
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    async with httpx.AsyncClient(timeout=10) as h:
+        huge = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                           "params": {"padding": "x" * (2 * 1024 * 1024)}})
+        r = await h.post(server.url, content=huge, headers=headers)
+        assert r.status_code == 413, (r.status_code, r.text[:200])
+        r = await h.post(server.url, content=b"{this is not json", headers=headers)
+        assert 400 <= r.status_code < 500, (r.status_code, r.text[:200])
+    async with http_client(server.url) as c:
+        _, st = await c.ok("robot_state")
+        assert st["connected"] is True
+
+
+def test_huge_line_on_stdio_is_dropped_and_serving_goes_on(tmp_path):
+    proc = subprocess.Popen([armature_bin(), "serve", "--stdio", "--state-dir", str(tmp_path / "s")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def send(msg):
+        proc.stdin.write((json.dumps(msg) + "\n").encode())
+        proc.stdin.flush()
+
+    def answer(want_id):
+        while True:
+            line = proc.stdout.readline()
+            assert line, "server closed stdout"
+            msg = json.loads(line)
+            if msg.get("id") == want_id:
+                return msg
+
+    try:
+        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})
+        assert "result" in answer(1)
+        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+              "params": {"name": "move_joints", "arguments": {"joints": [0.1] * 6, "pad": "x" * (2 * 1024 * 1024)}}})
+        send({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "robot_state", "arguments": {}}})
+        st = answer(3)["result"]["structuredContent"]
+        assert st["moving"] is False
+        assert max(abs(a - b) for a, b in zip(st["positions"], HOME)) < 1e-9
+    finally:
+        proc.kill()
+        proc.wait(5)
