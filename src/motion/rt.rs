@@ -29,7 +29,10 @@ pub fn make_current_thread_realtime(priority: u8) -> SchedulingReport {
                 p,
                 ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
             )
-            .map_err(|e| format!("{e:?}"))
+            .map_err(|e| match e {
+                thread_priority::Error::OS(code) => std::io::Error::from_raw_os_error(code).to_string(),
+                other => other.to_string(),
+            })
         });
     match result {
         Ok(()) => SchedulingReport {

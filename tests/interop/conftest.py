@@ -48,8 +48,9 @@ def free_port() -> int:
 class Server:
     """A running `armature serve --http` process with its own state directory."""
 
-    def __init__(self, state_dir: Path, config: Path | None = None):
+    def __init__(self, state_dir: Path, config: Path | None = None, wrapper: list[str] | None = None):
         self.state_dir = state_dir
+        self.wrapper = wrapper or []
         self.config = config
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/mcp"
@@ -57,7 +58,7 @@ class Server:
         self.log: list[str] = []
 
     def start(self) -> "Server":
-        args = [armature_bin(), "serve", "--http", f"127.0.0.1:{self.port}", "--state-dir", str(self.state_dir)]
+        args = self.wrapper + [armature_bin(), "serve", "--http", f"127.0.0.1:{self.port}", "--state-dir", str(self.state_dir)]
         if self.config:
             args += ["--config", str(self.config)]
         self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
@@ -102,12 +103,12 @@ def make_server(tmp_path):
     """Starts servers on demand (e.g. with a fault-injection config, or twice on one state dir)."""
     started: list[Server] = []
 
-    def make(config_text: str | None = None, state_dir: Path | None = None) -> Server:
+    def make(config_text: str | None = None, state_dir: Path | None = None, wrapper: list[str] | None = None) -> Server:
         config = None
         if config_text is not None:
             config = tmp_path / f"config{len(started)}.toml"
             config.write_text(config_text)
-        s = Server(state_dir or tmp_path / "state", config).start()
+        s = Server(state_dir or tmp_path / "state", config, wrapper).start()
         started.append(s)
         return s
 

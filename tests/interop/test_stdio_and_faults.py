@@ -67,3 +67,23 @@ async def test_an_injected_fault_fails_the_task_with_its_cause(make_server, faul
             err, text, sc = await c.call("home")
             assert err and sc["error"]["code"] == "stale_state" and "(limit 50 ms)" in text
             assert (await c.state())["connected"] is False
+
+
+async def test_without_realtime_permission_it_warns_once_and_still_moves(make_server):
+    import shutil
+
+    for tool, package in (("setpriv", "util-linux"), ("prlimit", "util-linux")):
+        assert shutil.which(tool), f"this test needs {tool}: apt-get install {package}"
+    # Drop CAP_SYS_NICE and set RLIMIT_RTPRIO to 0: SCHED_FIFO is then refused by the kernel.
+    server = make_server(wrapper=["setpriv", "--bounding-set", "-sys_nice", "--inh-caps", "-sys_nice",
+                                  "prlimit", "--rtprio=0"])
+    warnings = [l for l in server.log if "SCHED_FIFO priority 80 not permitted" in l]
+    assert len(warnings) == 1, server.log
+    assert "Operation not permitted" in warnings[0]
+    async with http_client(server.url) as c:
+        text, st = await c.ok("robot_state")
+        assert st["realtime"]["policy"] == "SCHED_OTHER" and st["realtime"]["realtime"] is False
+        assert "CAP_SYS_NICE" in st["realtime"]["note"]
+        assert "SCHED_OTHER" in text
+        _, ack = await c.ok("move_joints", {"joints": TARGET})
+        assert (await c.wait_done(ack["task_id"]))[-1]["state"] == "succeeded"
