@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::audit::Audit;
 use crate::config::{BackendKind, Config};
@@ -54,6 +54,7 @@ pub struct App {
     pub state_dir: PathBuf,
     /// When the plugin started.
     pub started_at: Instant,
+    supervisor: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl App {
@@ -89,12 +90,14 @@ impl App {
             what: "motion",
             source,
         })?;
-        if let Some(events) = executor.take_events() {
-            supervisor::spawn(events, registry.clone()).map_err(|source| StartError::Thread {
+        let supervisor_thread = executor
+            .take_events()
+            .map(|events| supervisor::spawn(events, registry.clone()))
+            .transpose()
+            .map_err(|source| StartError::Thread {
                 what: "supervisor",
                 source,
             })?;
-        }
         Ok(Arc::new(Self {
             config,
             executor,
@@ -103,14 +106,23 @@ impl App {
             audit,
             state_dir: state_dir.to_path_buf(),
             started_at: Instant::now(),
+            supervisor: std::sync::Mutex::new(supervisor_thread),
         }))
     }
 
     /// Stops any motion under control, then the threads; flushes the variables.
     pub fn shutdown(&self) {
         self.executor.shutdown();
-        // Let the supervisor record the final events before the variables close.
-        std::thread::sleep(Duration::from_millis(50));
+        // The executor's end closes the event channel; the supervisor then records the
+        // last events and ends, before the variables are closed.
+        if let Some(s) = self
+            .supervisor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = s.join();
+        }
         self.vars.close();
     }
 }

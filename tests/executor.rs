@@ -40,6 +40,27 @@ fn target(robot: &RobotDefinition, offset: f64) -> Joints {
     t
 }
 
+/// Starts motion `id` to `offset` from home at `speed`.
+fn start(exec: &ExecutorHandle, robot: &RobotDefinition, id: u64, offset: f64, speed: f64) {
+    let target = target(robot, offset);
+    exec.send(Request::Start {
+        motion_id: id,
+        target,
+        speed,
+    })
+    .unwrap();
+}
+
+/// Runs one move under `faults` and returns how it ended.
+fn outcome_under(faults: FaultPlan) -> Outcome {
+    let (exec, events, robot) = spawn(faults);
+    std::thread::sleep(Duration::from_millis(50));
+    start(&exec, &robot, 1, 1.5, 0.5);
+    let (outcome, _) = finish(&exec, &events, Duration::from_secs(5));
+    exec.shutdown();
+    outcome
+}
+
 /// Waits for the motion's `Finished` event; returns it with the largest |velocity| seen.
 fn finish(
     exec: &ExecutorHandle,
@@ -94,12 +115,7 @@ fn a_move_reaches_its_target_within_the_speed_limit() {
 fn stop_decelerates_to_standstill_part_way() {
     let (exec, events, robot) = spawn(FaultPlan::default());
     std::thread::sleep(Duration::from_millis(50));
-    exec.send(Request::Start {
-        motion_id: 7,
-        target: target(&robot, 3.0),
-        speed: 1.0,
-    })
-    .unwrap();
+    start(&exec, &robot, 7, 3.0, 1.0);
     std::thread::sleep(Duration::from_millis(500));
     let moving = exec.snapshot().state.unwrap().velocities.max_abs();
     assert!(moving > 1.0, "should be moving fast, at {moving}");
@@ -131,24 +147,14 @@ fn a_protective_stop_fails_the_motion() {
         ..Default::default()
     });
     std::thread::sleep(Duration::from_millis(50));
-    exec.send(Request::Start {
-        motion_id: 1,
-        target: target(&robot, 1.5),
-        speed: 0.5,
-    })
-    .unwrap();
+    start(&exec, &robot, 1, 1.5, 0.5);
     let (outcome, _) = finish(&exec, &events, Duration::from_secs(5));
     assert_eq!(
         outcome,
         Outcome::Failed(MotionError::Fault(armature::hal::Fault::ProtectiveStop))
     );
     // A new motion is refused while the robot is in protective stop.
-    exec.send(Request::Start {
-        motion_id: 2,
-        target: target(&robot, 0.0),
-        speed: 0.5,
-    })
-    .unwrap();
+    start(&exec, &robot, 2, 0.0, 0.5);
     let (outcome, _) = finish(&exec, &events, Duration::from_secs(1));
     assert!(
         matches!(outcome, Outcome::Failed(MotionError::Fault(_))),
@@ -159,45 +165,28 @@ fn a_protective_stop_fails_the_motion() {
 
 #[test]
 fn stale_state_aborts_the_motion() {
-    let (exec, events, robot) = spawn(FaultPlan {
+    let faults = FaultPlan {
         freeze_state_at_s: Some(0.5),
         ..Default::default()
-    });
-    std::thread::sleep(Duration::from_millis(50));
-    exec.send(Request::Start {
-        motion_id: 1,
-        target: target(&robot, 1.5),
-        speed: 0.5,
-    })
-    .unwrap();
-    let (outcome, _) = finish(&exec, &events, Duration::from_secs(5));
-    match outcome {
+    };
+    match outcome_under(faults) {
         Outcome::Failed(e @ MotionError::StaleState { .. }) => {
             assert!(e.to_string().contains("(limit 50 ms)"), "{e}");
         }
         other => panic!("expected a stale-state failure, got {other:?}"),
     }
-    exec.shutdown();
 }
 
 #[test]
 fn a_stalled_joint_is_caught_by_the_following_error() {
-    let (exec, events, robot) = spawn(FaultPlan {
+    let faults = FaultPlan {
         stall: Some(StallFault {
             joint: 2,
             at_s: 0.3,
         }),
         ..Default::default()
-    });
-    std::thread::sleep(Duration::from_millis(50));
-    exec.send(Request::Start {
-        motion_id: 1,
-        target: target(&robot, 1.5),
-        speed: 0.5,
-    })
-    .unwrap();
-    let (outcome, _) = finish(&exec, &events, Duration::from_secs(5));
-    match outcome {
+    };
+    match outcome_under(faults) {
         Outcome::Failed(MotionError::FollowingError {
             joint, limit_rad, ..
         }) => {
@@ -206,25 +195,14 @@ fn a_stalled_joint_is_caught_by_the_following_error() {
         }
         other => panic!("expected a following error on joint 3, got {other:?}"),
     }
-    exec.shutdown();
 }
 
 #[test]
 fn a_second_start_while_moving_is_refused() {
     let (exec, events, robot) = spawn(FaultPlan::default());
     std::thread::sleep(Duration::from_millis(50));
-    exec.send(Request::Start {
-        motion_id: 1,
-        target: target(&robot, 1.0),
-        speed: 0.5,
-    })
-    .unwrap();
-    exec.send(Request::Start {
-        motion_id: 2,
-        target: target(&robot, -1.0),
-        speed: 0.5,
-    })
-    .unwrap();
+    start(&exec, &robot, 1, 1.0, 0.5);
+    start(&exec, &robot, 2, -1.0, 0.5);
     let (outcome, _) = finish(&exec, &events, Duration::from_secs(2));
     assert_eq!(outcome, Outcome::Failed(MotionError::Busy(1)));
     let (outcome, _) = finish(&exec, &events, Duration::from_secs(5));

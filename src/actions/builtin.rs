@@ -10,7 +10,7 @@ use crate::app::App;
 use crate::hal::{Joints, Phase, RobotMode};
 use crate::motion::{Plan, Request};
 use crate::robot::{check_speed, check_target};
-use crate::tasks::{registry_short_id, TaskError, TaskRecord, TaskState};
+use crate::tasks::{short_id, TaskError, TaskRecord, TaskState};
 use crate::vars::VarValue;
 
 /// Saved positions live in installation variables under this prefix.
@@ -45,51 +45,9 @@ fn dispatch(
     args: &Map<String, Value>,
 ) -> Result<ActionOutput, Refusal> {
     match name {
-        "move_joints" => {
-            let a = Args::new(name, args, &["joints", "speed"])?;
-            let joints = a.numbers("joints")?;
-            let speed = a.number("speed")?;
-            start_motion(
-                app,
-                caller,
-                name,
-                args,
-                &joints,
-                speed,
-                "Moving the arm".into(),
-                "Arrived at the joint target.".into(),
-            )
-        }
-        "move_to" => {
-            let a = Args::new(name, args, &["position", "speed"])?;
-            let position = a.string("position")?;
-            let speed = a.number("speed")?;
-            let joints = find_position(app, position)?;
-            start_motion(
-                app,
-                caller,
-                name,
-                args,
-                &joints,
-                speed,
-                format!("Moving to {position}"),
-                format!("Arrived at {position}."),
-            )
-        }
-        "home" => {
-            let a = Args::new(name, args, &["speed"])?;
-            let speed = a.number("speed")?;
-            let joints = app.config.robot.home().to_vec();
-            start_motion(
-                app,
-                caller,
-                name,
-                args,
-                &joints,
-                speed,
-                "Moving to home".into(),
-                "Arrived at home.".into(),
-            )
+        "move_joints" | "move_to" | "home" => {
+            let ask = motion_ask(app, name, args)?;
+            start_motion(app, caller, name, args, ask)
         }
         "task_status" => {
             let a = Args::new(name, args, &["task_id"])?;
@@ -130,7 +88,7 @@ fn dispatch(
                 Some(t) => format!(
                     "{} tasks; the latest is {} ({}), {}.",
                     tasks.len(),
-                    registry_short_id(&t.task_id),
+                    short_id(&t.task_id),
                     t.action,
                     t.state.as_str()
                 ),
@@ -164,17 +122,72 @@ fn record_json(rec: &TaskRecord) -> Value {
     serde_json::to_value(rec).unwrap_or(Value::Null)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A motion tool's request, read from its arguments.
+struct MotionAsk {
+    joints: Vec<f64>,
+    speed: Option<f64>,
+    /// "Moving to home".
+    doing: String,
+    /// "Arrived at home.".
+    done: String,
+}
+
+fn motion_ask(app: &App, name: &str, args: &Map<String, Value>) -> Result<MotionAsk, Refusal> {
+    let (joints, speed, doing, done) = match name {
+        "move_joints" => {
+            let a = Args::new(name, args, &["joints", "speed"])?;
+            let joints = a.numbers("joints")?;
+            (
+                joints,
+                a.number("speed")?,
+                "Moving the arm".into(),
+                "Arrived at the joint target.".into(),
+            )
+        }
+        "move_to" => {
+            let a = Args::new(name, args, &["position", "speed"])?;
+            let position = a.string("position")?;
+            let joints = find_position(app, position)?;
+            (
+                joints,
+                a.number("speed")?,
+                format!("Moving to {position}"),
+                format!("Arrived at {position}."),
+            )
+        }
+        _ => {
+            let a = Args::new(name, args, &["speed"])?;
+            let joints = app.config.robot.home().to_vec();
+            (
+                joints,
+                a.number("speed")?,
+                "Moving to home".into(),
+                "Arrived at home.".into(),
+            )
+        }
+    };
+    Ok(MotionAsk {
+        joints,
+        speed,
+        doing,
+        done,
+    })
+}
+
 fn start_motion(
     app: &App,
     caller: &Caller,
     action: &str,
     args: &Map<String, Value>,
-    joints: &[f64],
-    speed: Option<f64>,
-    doing: String,
-    done: String,
+    ask: MotionAsk,
 ) -> Result<ActionOutput, Refusal> {
+    let MotionAsk {
+        joints,
+        speed,
+        doing,
+        done,
+    } = ask;
+    let joints = joints.as_slice();
     let robot = &app.config.robot;
     check_target(robot, joints).map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
     let asked = speed
@@ -232,7 +245,7 @@ fn start_motion(
                 "busy",
                 format!(
                     "The arm is busy with task {} ({}, {:.0} % done). Wait for it or stop it first.",
-                    registry_short_id(&busy.task_id),
+                    short_id(&busy.task_id),
                     busy.action,
                     busy.progress
                 ),
@@ -255,11 +268,7 @@ fn start_motion(
         );
         return Err(Refusal::new("executor", message));
     }
-    let mut text = format!(
-        "{doing}, {}. Task {}.",
-        about(eta),
-        registry_short_id(&rec.task_id)
-    );
+    let mut text = format!("{doing}, {}. Task {}.", about(eta), short_id(&rec.task_id));
     if capped {
         text.push_str(&format!(" Speed capped at {}.", percent(cap)));
     }
@@ -343,7 +352,7 @@ fn find_task(app: &App, id: &str) -> Result<TaskRecord, Refusal> {
 }
 
 fn cancel(app: &App, rec: &TaskRecord) -> Result<ActionOutput, Refusal> {
-    let short = registry_short_id(&rec.task_id);
+    let short = short_id(&rec.task_id);
     match app.registry.live() {
         Some((id, motion_id)) if id == rec.task_id => {
             app.executor
@@ -385,7 +394,7 @@ fn stop(app: &App) -> Result<ActionOutput, Refusal> {
     let text = match task {
         Some(id) => format!(
             "Stopping the arm. Task {} will end cancelled.",
-            registry_short_id(&id)
+            short_id(&id)
         ),
         None => "Stopping the arm.".into(),
     };
@@ -432,7 +441,7 @@ fn robot_state(app: &App) -> ActionOutput {
     let moving = snap.phase != Phase::Idle;
     let activity = match (snap.phase, task) {
         (Phase::Idle, _) => "standing still".to_owned(),
-        (Phase::Moving, Some(id)) => format!("moving for task {}", registry_short_id(&id)),
+        (Phase::Moving, Some(id)) => format!("moving for task {}", short_id(&id)),
         (Phase::Stopping, _) => "braking to a stop".to_owned(),
         (Phase::Moving, None) => "moving".to_owned(),
     };

@@ -30,7 +30,9 @@ pub fn make_current_thread_realtime(priority: u8) -> SchedulingReport {
                 ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
             )
             .map_err(|e| match e {
-                thread_priority::Error::OS(code) => std::io::Error::from_raw_os_error(code).to_string(),
+                thread_priority::Error::OS(code) => {
+                    std::io::Error::from_raw_os_error(code).to_string()
+                }
                 other => other.to_string(),
             })
         });
