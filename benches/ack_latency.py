@@ -11,6 +11,7 @@ the tool call itself is timed, then the bench waits for the task to end before t
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -52,11 +53,18 @@ async def run(calls: int):
                         break
                 _, st = await c.ok("robot_state")
                 rt = st["realtime"]
+            await asyncio.sleep(0.5)  # let the audit writer catch up
+            audit = [json.loads(l) for l in (server.state_dir / "audit.log").read_text().splitlines()]
         finally:
             server.stop()
+    inside = {tool: [a["elapsed_us"] / 1e3 for a in audit if a["tool"] == tool] for tool in ("move_joints", "task_status")}
+    inside["move_joints"] = inside["move_joints"][:calls]
     print(f"| figure | p50 | p99 | max | n |")
     print(f"| --- | --- | --- | --- | --- |")
     print(f"| move_joints ack, Python mcp client over HTTP (ms) | {statistics.median(acks):.2f} | {pct(acks, 0.99):.2f} | {max(acks):.2f} | {len(acks)} |")
+    for tool, label in (("move_joints", "move_joints ack"), ("task_status", "task_status")):
+        xs = inside[tool]
+        print(f"| {label}, inside the plugin: arguments in to result out (ms) | {statistics.median(xs):.3f} | {pct(xs, 0.99):.3f} | {max(xs):.3f} | {len(xs)} |")
     print(f"| task_status while moving, same client (ms) | {statistics.median(status):.2f} | {pct(status, 0.99):.2f} | {max(status):.2f} | {len(status)} |")
     print(f"| executor wake-up latency, {rt['policy']} prio {rt['priority']} at {rt['target_rate_hz']:.0f} Hz (µs) | {rt['latency_p50_us']:.0f} | {rt['latency_p99_us']:.0f} | {rt['latency_max_us']:.0f} | {rt['cycles']} cycles, {rt['overruns']} overruns, p99.9 {rt['latency_p999_us']:.0f} µs |")
 

@@ -33,6 +33,31 @@ pub struct AuditEntry {
     /// The task it created or touched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
+    /// How long the plugin took to answer (µs), from arguments in to result out.
+    pub elapsed_us: u64,
+}
+
+impl AuditEntry {
+    /// An entry stamped now; `refusal` is the refusal's code when the call was refused.
+    pub fn now(
+        operator: &str,
+        tool: &str,
+        params: serde_json::Value,
+        refusal: Option<&str>,
+        task_id: Option<String>,
+        elapsed: std::time::Duration,
+    ) -> Self {
+        Self {
+            time: now_rfc3339(),
+            operator: operator.into(),
+            tool: tool.into(),
+            params,
+            outcome: if refusal.is_some() { "refused" } else { "ok" },
+            code: refusal.map(str::to_owned),
+            task_id,
+            elapsed_us: elapsed.as_micros() as u64,
+        }
+    }
 }
 
 /// A handle to the audit writer.
@@ -66,24 +91,9 @@ impl Audit {
         Ok(Self { tx })
     }
 
-    /// Appends an entry (timestamped now).
-    pub fn record(
-        &self,
-        operator: &str,
-        tool: &str,
-        params: serde_json::Value,
-        refusal: Option<&str>,
-        task_id: Option<String>,
-    ) {
-        let entry = AuditEntry {
-            time: now_rfc3339(),
-            operator: operator.into(),
-            tool: tool.into(),
-            params,
-            outcome: if refusal.is_some() { "refused" } else { "ok" },
-            code: refusal.map(str::to_owned),
-            task_id,
-        };
+    /// Appends an entry.
+    pub fn record(&self, entry: AuditEntry) {
+        let tool = entry.tool.clone();
         if self.tx.send(entry).is_err() {
             tracing::error!(tool, "the audit writer has stopped; entry lost");
         }

@@ -7,6 +7,7 @@ use super::params::Args;
 use super::speech::{about, percent};
 use super::{ActionOutput, Caller, Refusal};
 use crate::app::App;
+use crate::audit::AuditEntry;
 use crate::hal::{Joints, Phase, RobotMode};
 use crate::motion::{Plan, Request};
 use crate::robot::{check_speed, check_target};
@@ -23,18 +24,24 @@ pub async fn call(
     name: &str,
     args: Option<&Map<String, Value>>,
 ) -> Result<ActionOutput, Refusal> {
+    let started = std::time::Instant::now();
     let empty = Map::new();
     let args = args.unwrap_or(&empty);
     let result = dispatch(app, caller, name, args);
+    let (refusal, task_id) = match &result {
+        Ok(out) => (None, out.task_id.clone()),
+        Err(r) => (Some(r.code), None),
+    };
     let params = Value::Object(args.clone());
-    match &result {
-        Ok(out) => app
-            .audit
-            .record(&caller.operator, name, params, None, out.task_id.clone()),
-        Err(r) => app
-            .audit
-            .record(&caller.operator, name, params, Some(r.code), None),
-    }
+    let entry = AuditEntry::now(
+        &caller.operator,
+        name,
+        params,
+        refusal,
+        task_id,
+        started.elapsed(),
+    );
+    app.audit.record(entry);
     result
 }
 
