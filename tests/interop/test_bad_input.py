@@ -109,6 +109,10 @@ def test_huge_line_on_stdio_is_dropped_and_serving_goes_on(tmp_path):
         send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
               "params": {"name": "move_joints", "arguments": {"joints": [0.1] * 6, "pad": "x" * (2 * 1024 * 1024)}}})
+        # Python's json writes NaN and Infinity as bare tokens, which are not JSON.
+        proc.stdin.write(b'{"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "move_joints", '
+                         b'"arguments": {"joints": [0.1, NaN, 0.0, -1.5, Infinity, 0.0]}}}\n')
+        proc.stdin.flush()
         send({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "robot_state", "arguments": {}}})
         st = answer(3)["result"]["structuredContent"]
         assert st["moving"] is False

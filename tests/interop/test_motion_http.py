@@ -1,11 +1,12 @@
 """Motion through the real binary over streamable HTTP, with the official Python MCP client."""
 
 import math
+import subprocess
 
 import anyio
 import pytest
 
-from conftest import distance, http_client, vars_list
+from conftest import armature_bin, distance, http_client, vars_list
 
 pytestmark = pytest.mark.anyio
 
@@ -148,3 +149,9 @@ async def test_installation_variables_follow_the_motion(server):
         await anyio.sleep(0.3)
         done = vars_list(server.state_dir)
         assert done["task_state"] == "succeeded" and done["task_progress"] == 100
+    got = subprocess.run([armature_bin(), "vars", "get", "task_state", "--state-dir", str(server.state_dir)],
+                         capture_output=True, text=True, timeout=10)
+    assert got.returncode == 0 and got.stdout == "succeeded\n"
+    missing = subprocess.run([armature_bin(), "vars", "get", "nope", "--state-dir", str(server.state_dir)],
+                             capture_output=True, text=True, timeout=10)
+    assert missing.returncode == 1 and 'no installation variable named "nope"' in missing.stderr
