@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::audit::Audit;
 use crate::config::{BackendKind, Config};
-use crate::hal::{limits::LimitedArm, sim::SimArm, RobotArm};
+use crate::hal::{limits::LimitedArm, modbus::ModbusArm, sim::SimArm, RobotArm};
 use crate::motion::ExecutorHandle;
 use crate::tasks::{supervisor, JournalError, Registry};
 use crate::vars::{VarStore, VarsError};
@@ -79,12 +79,22 @@ impl App {
             what: "audit",
             source,
         })?;
-        let arm: Box<dyn RobotArm> = match config.backend.kind {
-            BackendKind::Sim => Box::new(LimitedArm::new(
-                SimArm::new(&config.robot, config.sim.faults(), Instant::now()),
-                config.robot.joints.clone(),
-            )),
-        };
+        let joints = config.robot.joints.clone();
+        let arm: Box<dyn RobotArm> =
+            match (config.backend.kind, &config.modbus, &config.robot.modbus) {
+                (BackendKind::Modbus, Some(section), Some(map)) => {
+                    let arm = ModbusArm::start(section.backend(), map.clone(), config.robot.dof())
+                        .map_err(|source| StartError::Thread {
+                            what: "modbus",
+                            source,
+                        })?;
+                    Box::new(LimitedArm::new(arm, joints))
+                }
+                _ => Box::new(LimitedArm::new(
+                    SimArm::new(&config.robot, config.sim.faults(), Instant::now()),
+                    joints,
+                )),
+            };
         let executor = ExecutorHandle::spawn(arm, config.robot.joints.clone(), config.executor())
             .map_err(|source| StartError::Thread {
             what: "motion",

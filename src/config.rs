@@ -67,6 +67,8 @@ fn default_http() -> SocketAddr {
 pub enum BackendKind {
     /// The in-process simulator.
     Sim,
+    /// A controller's Modbus/TCP server (Universal Robots with the companion program).
+    Modbus,
 }
 
 /// `[backend]`.
@@ -133,6 +135,45 @@ fn d_retention() -> usize {
     1000
 }
 
+/// `[modbus]`: how to reach the controller.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModbusSection {
+    /// The controller's Modbus/TCP server, e.g. "192.168.1.10:502".
+    pub address: SocketAddr,
+    /// Unit id (UR answers any).
+    #[serde(default = "d_unit")]
+    pub unit_id: u8,
+    /// State polls per second.
+    #[serde(default = "d_poll")]
+    pub poll_hz: u32,
+    /// Bound on every connect, read and write (ms).
+    #[serde(default = "d_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn d_unit() -> u8 {
+    1
+}
+fn d_poll() -> u32 {
+    125
+}
+fn d_timeout() -> u64 {
+    200
+}
+
+impl ModbusSection {
+    /// The backend's settings.
+    pub fn backend(&self) -> crate::hal::modbus::ModbusConfig {
+        crate::hal::modbus::ModbusConfig {
+            address: self.address,
+            unit_id: self.unit_id,
+            poll_hz: self.poll_hz,
+            timeout: Duration::from_millis(self.timeout_ms),
+        }
+    }
+}
+
 /// `[sim]`: faults to inject into the simulator, in seconds after start.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,6 +212,7 @@ struct RawConfig {
     tasks: Option<TasksConfig>,
     #[serde(default)]
     sim: SimConfig,
+    modbus: Option<ModbusSection>,
 }
 
 /// A loaded, validated configuration with its robot.
@@ -190,6 +232,8 @@ pub struct Config {
     pub tasks: TasksConfig,
     /// `[sim]`.
     pub sim: SimConfig,
+    /// `[modbus]`, required with `backend.kind = "modbus"`.
+    pub modbus: Option<ModbusSection>,
 }
 
 impl Config {
@@ -274,6 +318,36 @@ impl Config {
                 "must be a joint number from 1 to the robot's count",
             ));
         }
+        if raw.backend.kind == BackendKind::Modbus {
+            let Some(section) = &raw.modbus else {
+                return Err(invalid(
+                    "modbus",
+                    "missing".into(),
+                    "backend.kind = \"modbus\" needs a [modbus] table with the address",
+                ));
+            };
+            if robot.modbus.is_none() {
+                return Err(invalid(
+                    "robot",
+                    robot.source.clone(),
+                    "has no [modbus] register map",
+                ));
+            }
+            if !(1..=1000).contains(&section.poll_hz) {
+                return Err(invalid(
+                    "modbus.poll_hz",
+                    section.poll_hz.to_string(),
+                    "must be 1 to 1000",
+                ));
+            }
+            if !(10..=10_000).contains(&section.timeout_ms) {
+                return Err(invalid(
+                    "modbus.timeout_ms",
+                    section.timeout_ms.to_string(),
+                    "must be 10 to 10000",
+                ));
+            }
+        }
         Ok(Self {
             source: file.into(),
             robot,
@@ -286,6 +360,7 @@ impl Config {
                 retention: d_retention(),
             }),
             sim: raw.sim,
+            modbus: raw.modbus,
         })
     }
 

@@ -10,3 +10,7 @@ mod model;
 
 pub use faults::{FaultPlan, StallFault};
 pub use model::{ArmModel, JointLimit, ModelState, SimMode};
+
+pub mod modbus;
+pub mod modbus_robot;
+pub mod robot_file;

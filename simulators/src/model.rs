@@ -50,6 +50,9 @@ pub struct ArmModel {
     velocities: Vec<f64>,
     setpoint: Vec<f64>,
     feed_forward: Vec<f64>,
+    /// Per-joint fraction of the limits in force (synchronized moves slow the shorter joints).
+    scale: Vec<f64>,
+    braking: bool,
     time_s: f64,
     mode: SimMode,
     faults: FaultPlan,
@@ -74,6 +77,8 @@ impl ArmModel {
         Self {
             setpoint: positions.clone(),
             feed_forward: vec![0.0; n],
+            scale: vec![1.0; n],
+            braking: false,
             velocities: vec![0.0; n],
             positions,
             limits,
@@ -99,6 +104,8 @@ impl ArmModel {
     /// Extra entries are ignored and missing ones keep their previous value, so a short
     /// slice can never make a joint jump.
     pub fn command(&mut self, positions: &[f64], velocities: &[f64]) {
+        self.scale.iter_mut().for_each(|s| *s = 1.0);
+        self.braking = false;
         for (i, limit) in self.limits.iter().enumerate() {
             if let Some(p) = positions.get(i).filter(|p| p.is_finite()) {
                 self.setpoint[i] = p.clamp(limit.min, limit.max);
@@ -107,6 +114,52 @@ impl ArmModel {
                 self.feed_forward[i] = v.clamp(-limit.max_velocity, limit.max_velocity);
             }
         }
+    }
+
+    /// A joint move the way a controller's `movej` does it: to `target` at `speed` (a
+    /// fraction of the limits), every joint scaled so that all arrive together.
+    pub fn move_to(&mut self, target: &[f64], speed: f64) {
+        let speed = if speed.is_finite() {
+            speed.clamp(0.001, 1.0)
+        } else {
+            0.001
+        };
+        self.command(target, &[]);
+        self.feed_forward.iter_mut().for_each(|v| *v = 0.0);
+        let time =
+            |i: usize| (self.setpoint[i] - self.positions[i]).abs() / self.limits[i].max_velocity;
+        let lead = (0..self.limits.len()).map(time).fold(0.0, f64::max);
+        for i in 0..self.limits.len() {
+            self.scale[i] = if lead > 0.0 {
+                speed * time(i) / lead
+            } else {
+                speed
+            };
+        }
+    }
+
+    /// Decelerates every joint to a standstill at its acceleration limit, then holds.
+    pub fn brake(&mut self) {
+        self.braking = true;
+        self.scale.iter_mut().for_each(|s| *s = 1.0);
+    }
+
+    /// Whether every joint is at its setpoint and still (within `tolerance` rad).
+    pub fn settled(&self, tolerance: f64) -> bool {
+        (0..self.limits.len()).all(|i| {
+            (self.positions[i] - self.setpoint[i]).abs() <= tolerance
+                && self.velocities[i].abs() < 1e-3
+        })
+    }
+
+    /// Whether the arm is in protective stop.
+    pub fn protective_stopped(&self) -> bool {
+        self.mode == SimMode::ProtectiveStop
+    }
+
+    /// Enters protective stop now (as a collision would).
+    pub fn protective_stop(&mut self) {
+        self.mode = SimMode::ProtectiveStop;
     }
 
     /// Holds every joint where it is now (velocity feed-forward cleared).
@@ -134,8 +187,16 @@ impl ArmModel {
             self.mode = SimMode::ProtectiveStop;
         }
         let stalled = self.stalled_joint();
+        if self.braking && self.velocities.iter().all(|v| *v == 0.0) {
+            self.braking = false;
+            self.hold();
+        }
         for i in 0..self.limits.len() {
-            let limit = self.limits[i];
+            let limit = JointLimit {
+                max_velocity: self.limits[i].max_velocity * self.scale[i].max(1e-6),
+                max_acceleration: self.limits[i].max_acceleration * self.scale[i].max(1e-6),
+                ..self.limits[i]
+            };
             let v_now = self.velocities[i];
             let v_wanted = match self.mode {
                 _ if stalled == Some(i) => {
@@ -143,6 +204,7 @@ impl ArmModel {
                     continue;
                 }
                 SimMode::ProtectiveStop => 0.0,
+                SimMode::Running if self.braking => 0.0,
                 SimMode::Running => {
                     // Never faster than a speed from which the joint can still brake in time.
                     let error = self.setpoint[i] - self.positions[i];
@@ -242,6 +304,33 @@ mod tests {
         assert!(peak_a <= 2.0 + 1e-6, "acceleration {peak_a} over limit 2.0");
         assert!((m.state().positions[0] - 2.0).abs() < 1e-3);
         assert!((m.state().positions[1] + 1.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn move_to_synchronizes_the_joints_and_brake_stops_them() {
+        let mut m = ArmModel::new(limits(2), &[0.0, 0.0], FaultPlan::default());
+        m.move_to(&[2.0, 0.5], 1.0);
+        let mut arrived = [None, None];
+        for k in 0..3000 {
+            m.step(0.002);
+            for (j, slot) in arrived.iter_mut().enumerate() {
+                let goal = [2.0, 0.5][j];
+                if slot.is_none() && (m.state().positions[j] - goal).abs() < 1e-3 {
+                    *slot = Some(k);
+                }
+            }
+        }
+        let (a, b) = (arrived[0].unwrap() as i64, arrived[1].unwrap() as i64);
+        assert!(
+            (a - b).abs() <= 25,
+            "joint 1 arrived at step {a}, joint 2 at {b}"
+        );
+        m.move_to(&[-2.0, 0.5], 1.0);
+        run(&mut m, 1.0);
+        m.brake();
+        run(&mut m, 1.0);
+        assert!(m.settled(1e-9), "still moving after a brake");
+        assert!(m.state().positions[0] > -2.0 + 0.1);
     }
 
     #[test]

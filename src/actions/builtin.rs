@@ -8,10 +8,10 @@ use super::speech::{about, percent};
 use super::{ActionOutput, Caller, Refusal};
 use crate::app::App;
 use crate::audit::AuditEntry;
-use crate::hal::{Joints, Phase, RobotMode};
+use crate::hal::{Fault, Joints, Phase, RobotMode};
 use crate::motion::{Plan, Request};
 use crate::robot::{check_speed, check_target};
-use crate::tasks::{short_id, TaskError, TaskRecord, TaskState};
+use crate::tasks::{rfc3339_of, short_id, TaskError, TaskRecord, TaskState};
 use crate::vars::VarValue;
 
 /// Saved positions live in installation variables under this prefix.
@@ -212,6 +212,16 @@ fn start_motion(
             "No state has arrived from the robot yet.",
         )
     })?;
+    if let (Some(since), Some(Fault::Unreachable { cause })) = (state.link_down_since, state.fault)
+    {
+        return Err(Refusal::new(
+            "robot_unreachable",
+            format!(
+                "Not moving: the robot is unreachable since {} ({cause}).",
+                rfc3339_of(since)
+            ),
+        ));
+    }
     let age = snap
         .published_at
         .saturating_duration_since(state.sampled_at);
@@ -432,7 +442,14 @@ fn robot_state(app: &App) -> ActionOutput {
         ),
         None => (vec![], vec![], RobotMode::Disconnected, None, None),
     };
-    let connected = age_ms.is_some_and(|a| a <= app.config.motion.stale_state_ms as f64);
+    let link_down = snap.state.and_then(|s| match (s.link_down_since, s.fault) {
+        (Some(since), Some(Fault::Unreachable { cause })) => {
+            Some((rfc3339_of(since), cause.to_string()))
+        }
+        _ => None,
+    });
+    let connected =
+        link_down.is_none() && age_ms.is_some_and(|a| a <= app.config.motion.stale_state_ms as f64);
     let tcp = robot
         .kinematics
         .as_ref()
@@ -456,7 +473,7 @@ fn robot_state(app: &App) -> ActionOutput {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    let text = format!(
+    let mut text = format!(
         "{} ({}) is {}, mode {}{}. Motion loop: {} at {:.0} Hz, wake-up p99 {:.0} µs.",
         robot.name,
         app.executor.backend(),
@@ -467,6 +484,15 @@ fn robot_state(app: &App) -> ActionOutput {
         stats.rate_hz,
         stats.latency_p99_us
     );
+    if let Some((since, cause)) = &link_down {
+        text = format!(
+            "{} ({}) is unreachable since {since} ({cause}). Motion loop: {} at {:.0} Hz.",
+            robot.name,
+            app.executor.backend(),
+            sched.policy,
+            stats.rate_hz
+        );
+    }
     ActionOutput {
         text,
         task_id: None,
@@ -483,6 +509,11 @@ fn robot_state(app: &App) -> ActionOutput {
             "velocities": velocities,
             "tcp_pose": tcp,
             "state_age_ms": age_ms,
+            "link": {
+                "up": link_down.is_none(),
+                "down_since": link_down.as_ref().map(|l| &l.0),
+                "cause": link_down.as_ref().map(|l| &l.1),
+            },
             "realtime": {
                 "policy": sched.policy,
                 "priority": sched.priority,
@@ -530,6 +561,16 @@ fn save_position(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
             "No state has arrived from the robot yet.",
         )
     })?;
+    if let (Some(since), Some(Fault::Unreachable { cause })) = (state.link_down_since, state.fault)
+    {
+        return Err(Refusal::new(
+            "robot_unreachable",
+            format!(
+                "Not moving: the robot is unreachable since {} ({cause}).",
+                rfc3339_of(since)
+            ),
+        ));
+    }
     let joints = state.positions.to_vec();
     app.vars.set_many(
         [(

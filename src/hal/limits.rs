@@ -74,6 +74,10 @@ impl<A: RobotArm> RobotArm for LimitedArm<A> {
         self.inner.read(now)
     }
 
+    fn tracks_setpoints(&self) -> bool {
+        self.inner.tracks_setpoints()
+    }
+
     fn write(&mut self, command: &ArmCommand) -> Result<(), CommandError> {
         if command.phase == Phase::Idle && command.motion_id == 0 {
             return self.inner.write(command);

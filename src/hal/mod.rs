@@ -5,6 +5,7 @@
 
 mod joints;
 pub mod limits;
+pub mod modbus;
 pub mod sim;
 
 use std::time::Instant;
@@ -23,6 +24,8 @@ pub enum RobotMode {
     ProtectiveStop,
     /// Emergency stop pressed.
     EmergencyStop,
+    /// Connected, but not running (powered off, booting, idle).
+    NotReady,
 }
 
 /// A fault the backend reports; any one aborts a motion.
@@ -38,6 +41,61 @@ pub enum Fault {
         /// The joint.
         joint: u8,
     },
+    /// The controller answered the current command with an error code.
+    Controller {
+        /// The robot's error code.
+        code: u16,
+    },
+    /// The link to the controller is down.
+    Unreachable {
+        /// Why.
+        cause: LinkError,
+    },
+}
+
+/// Why the link to a controller is down; `Copy` so it can cross the real-time cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "code")]
+pub enum LinkError {
+    /// Nothing listens at the address.
+    Refused,
+    /// No answer within the configured timeout.
+    Timeout,
+    /// The controller closed the connection.
+    Closed,
+    /// The connection was reset.
+    Reset,
+    /// The controller answered with a Modbus exception.
+    Exception(u8),
+    /// Another I/O error (errno).
+    Io(i32),
+}
+
+impl std::fmt::Display for LinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkError::Refused => write!(f, "connection refused"),
+            LinkError::Timeout => write!(f, "no answer within the timeout"),
+            LinkError::Closed => write!(f, "connection closed by the robot"),
+            LinkError::Reset => write!(f, "connection reset"),
+            LinkError::Exception(code) => write!(f, "Modbus exception 0x{code:02X}"),
+            LinkError::Io(errno) => write!(f, "{}", std::io::Error::from_raw_os_error(*errno)),
+        }
+    }
+}
+
+impl LinkError {
+    /// Classifies an I/O error.
+    pub fn from_io(e: &std::io::Error) -> Self {
+        use std::io::ErrorKind::*;
+        match e.kind() {
+            ConnectionRefused => LinkError::Refused,
+            TimedOut | WouldBlock => LinkError::Timeout,
+            UnexpectedEof | BrokenPipe | NotConnected => LinkError::Closed,
+            ConnectionReset | ConnectionAborted => LinkError::Reset,
+            _ => LinkError::Io(e.raw_os_error().unwrap_or(0)),
+        }
+    }
 }
 
 impl std::fmt::Display for Fault {
@@ -46,6 +104,12 @@ impl std::fmt::Display for Fault {
             Fault::ProtectiveStop => write!(f, "the robot is in protective stop"),
             Fault::EmergencyStop => write!(f, "the emergency stop is pressed"),
             Fault::Joint { joint } => write!(f, "joint {} reports a drive fault", joint + 1),
+            Fault::Controller { code } => write!(
+                f,
+                "the robot answered with error {code} ({})",
+                armsim::modbus::error::describe(*code)
+            ),
+            Fault::Unreachable { cause } => write!(f, "the robot is unreachable ({cause})"),
         }
     }
 }
@@ -63,6 +127,8 @@ pub struct ArmState {
     pub fault: Option<Fault>,
     /// When the controller sampled this state.
     pub sampled_at: Instant,
+    /// Since when the link to the controller has been down (None while it is up).
+    pub link_down_since: Option<Instant>,
 }
 
 /// What the motion executor is doing, so goal-based backends know when to send a goal.
@@ -110,4 +176,9 @@ pub trait RobotArm: Send {
     fn read(&mut self, now: Instant) -> ArmState;
     /// Hands over this cycle's command; never blocks.
     fn write(&mut self, command: &ArmCommand) -> Result<(), CommandError>;
+    /// Whether the arm follows the cycle's setpoints (true), or runs its own trajectory
+    /// to the target of each motion (false: a controller's `movej` or a ROS controller).
+    fn tracks_setpoints(&self) -> bool {
+        true
+    }
 }

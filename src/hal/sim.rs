@@ -57,6 +57,7 @@ impl RobotArm for SimArm {
             mode,
             fault,
             sampled_at: self.epoch + Duration::from_secs_f64(s.sampled_at_s),
+            link_down_since: None,
         }
     }
 

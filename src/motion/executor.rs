@@ -338,6 +338,9 @@ struct Executor {
     initialized: bool,
     /// Consecutive cycles the arm has been within tolerance and still.
     settled_cycles: u32,
+    /// Whether the backend follows our setpoints (else the controller runs its own
+    /// trajectory, and only the target and standstill can be checked).
+    tracks: bool,
     last_progress_event: Instant,
     /// A `Finished` event the channel had no room for; retried every cycle.
     pending: Option<Event>,
@@ -356,6 +359,7 @@ impl Executor {
     ) -> Self {
         let n = joints.len();
         let stats = StatsRecorder::new(f64::from(config.rate_hz), now_ns());
+        let tracks = arm.tracks_setpoints();
         Self {
             arm,
             joints,
@@ -368,6 +372,7 @@ impl Executor {
             velocity: Joints::zeros(n),
             initialized: false,
             settled_cycles: 0,
+            tracks,
             last_progress_event: Instant::now(),
             pending: None,
             shutting_down: false,
@@ -519,7 +524,14 @@ impl Executor {
         let stale = age > self.config.stale_after;
         // Take the activity out; every branch puts back what follows.
         match std::mem::replace(&mut self.activity, Activity::Idle) {
-            Activity::Idle => self.command(Phase::Idle, 0, self.setpoint, 0.0),
+            Activity::Idle => {
+                // A controller running its own trajectories holds where it is; the next
+                // plan must start from there.
+                if !self.tracks || state.link_down_since.is_some() {
+                    self.hold_at(state.positions);
+                }
+                self.command(Phase::Idle, 0, self.setpoint, 0.0)
+            }
             Activity::Moving {
                 id,
                 plan,
@@ -546,12 +558,12 @@ impl Executor {
                     self.stop(Some(id), now, Outcome::Failed(error));
                     return self.update(now, state);
                 }
-                if let Some(error) = self.following_error(state) {
+                if let Some(error) = self.following_error(state).filter(|_| self.tracks) {
                     self.hold_at(state.positions);
                     return self.finish(id, progress, Outcome::Failed(error));
                 }
                 let progress = progress.max(plan.progress_of(&state.positions));
-                if t > plan.duration() && self.settled_for_a_while(state, &plan.target) {
+                if t > plan.duration() && self.settled_for_a_while(state, Some(&plan.target)) {
                     self.hold_at(plan.target);
                     return self.finish(id, 1.0, Outcome::Succeeded);
                 }
@@ -603,10 +615,16 @@ impl Executor {
                     progress.max(plan.progress_of(&state.positions))
                 };
                 let braked = tau >= stop.duration();
+                // Our setpoint is where a tracking arm stops; a controller running its own
+                // trajectory stops wherever its own braking ends.
                 let setpoint = self.setpoint;
+                let at = self.tracks.then_some(&setpoint);
                 // A stale state cannot confirm standstill; trust the braking profile then.
-                let still = braked && (stale || self.settled_for_a_while(state, &setpoint));
+                let still = braked && (stale || self.settled_for_a_while(state, at));
                 if still || tau > stop.duration() + 1.0 {
+                    if !self.tracks && !stale {
+                        self.hold_at(state.positions);
+                    }
                     return self.finish(id, progress, outcome);
                 }
                 self.activity = Activity::Stopping {
@@ -655,14 +673,16 @@ impl Executor {
 
     /// Whether the arm has been at `target` and still for 20 ms (so a servo's settling
     /// overshoot is over before a motion is reported done).
-    fn settled_for_a_while(&mut self, state: &ArmState, target: &Joints) -> bool {
+    fn settled_for_a_while(&mut self, state: &ArmState, target: Option<&Joints>) -> bool {
         let tol = self.config.goal_tolerance;
-        let settled = state
-            .positions
-            .iter()
-            .zip(target.iter())
-            .all(|(q, t)| (q - t).abs() <= tol)
-            && state.velocities.max_abs() < 0.005;
+        let at_target = target.is_none_or(|t| {
+            state
+                .positions
+                .iter()
+                .zip(t.iter())
+                .all(|(q, t)| (q - t).abs() <= tol)
+        });
+        let settled = at_target && state.velocities.max_abs() < 0.005;
         self.settled_cycles = if settled { self.settled_cycles + 1 } else { 0 };
         self.settled_cycles >= (self.config.rate_hz / 50).max(1)
     }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use armsim::modbus::RegisterMap;
 use serde::Deserialize;
 
 use super::kinematics::DhParameters;
@@ -74,6 +75,8 @@ struct RawDefinition {
     kinematics: Option<DhParameters>,
     #[serde(default)]
     positions: BTreeMap<String, Vec<f64>>,
+    #[serde(default)]
+    modbus: Option<RegisterMap>,
 }
 
 /// A validated robot definition.
@@ -89,6 +92,8 @@ pub struct RobotDefinition {
     pub kinematics: Option<DhParameters>,
     /// Named positions defined by the robot file (always includes `home`).
     pub positions: BTreeMap<String, Vec<f64>>,
+    /// The Modbus/TCP register map, if the robot is driven over Modbus.
+    pub modbus: Option<RegisterMap>,
     /// Where the definition came from, for messages.
     pub source: String,
 }
@@ -169,6 +174,9 @@ impl RobotDefinition {
                 }
             }
         }
+        if let Some(map) = &raw.modbus {
+            map.validate(n).map_err(|m| invalid("modbus".into(), m))?;
+        }
         if !raw.positions.contains_key("home") {
             return Err(invalid(
                 "positions.home".into(),
@@ -181,6 +189,7 @@ impl RobotDefinition {
             joints: raw.joints,
             kinematics: raw.kinematics,
             positions: raw.positions,
+            modbus: raw.modbus,
             source: file.into(),
         };
         for (name, joints) in &def.positions {

@@ -97,7 +97,16 @@ pub struct TaskRecord {
 
 /// Now, as RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
+    rfc3339_at(time::OffsetDateTime::now_utc())
+}
+
+/// A monotonic instant as RFC 3339 UTC wall-clock time.
+pub fn rfc3339_of(at: std::time::Instant) -> String {
+    let ago = time::Duration::try_from(at.elapsed()).unwrap_or(time::Duration::ZERO);
+    rfc3339_at(time::OffsetDateTime::now_utc() - ago)
+}
+
+fn rfc3339_at(now: time::OffsetDateTime) -> String {
     let now = now
         .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
         .unwrap_or(now);

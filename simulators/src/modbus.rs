@@ -1,0 +1,302 @@
+//! The Modbus/TCP wire contract between Armature and a robot: UR's state registers and
+//! Armature's handshake in the general-purpose registers (see `docs/modbus.md`).
+//!
+//! It lives here because both sides use it: the plugin's Modbus backend, and the
+//! simulator that plays the robot (as the URScript companion does on a real UR).
+
+use serde::Deserialize;
+
+/// First general-purpose register (UR: 128–255 are free for the user, read/write).
+pub const GP_FIRST: u16 = 128;
+/// Last general-purpose register.
+pub const GP_LAST: u16 = 255;
+
+/// UR robot mode "RUNNING" in register 258.
+pub const UR_MODE_RUNNING: u16 = 7;
+/// UR robot mode "POWER_OFF".
+pub const UR_MODE_POWER_OFF: u16 = 3;
+
+/// Offsets inside the safety-flags block (UR: 260 power on, 261 protective stop,
+/// 262 emergency stop, 263 teach button).
+pub mod safety {
+    /// Robot powered on.
+    pub const POWER_ON: u16 = 0;
+    /// Protective ("security") stopped.
+    pub const PROTECTIVE_STOP: u16 = 1;
+    /// Emergency stopped.
+    pub const EMERGENCY_STOP: u16 = 2;
+    /// Teach (freedrive) button pressed.
+    pub const TEACH_BUTTON: u16 = 3;
+    /// Registers in the block.
+    pub const LEN: u16 = 4;
+}
+
+/// Commands Armature writes to the command register.
+pub mod command {
+    /// Nothing to do.
+    pub const NONE: u16 = 0;
+    /// Joint move to the target at the given speed and acceleration.
+    pub const MOVE: u16 = 1;
+    /// Controlled stop.
+    pub const STOP: u16 = 2;
+}
+
+/// States the robot writes to the status register.
+pub mod status {
+    /// Waiting for a command.
+    pub const IDLE: u16 = 0;
+    /// Executing the acknowledged command.
+    pub const BUSY: u16 = 1;
+    /// The acknowledged command finished.
+    pub const DONE: u16 = 2;
+    /// The acknowledged command failed; see the error register.
+    pub const ERROR: u16 = 3;
+}
+
+/// Error codes the robot writes to the error register.
+pub mod error {
+    /// No error.
+    pub const NONE: u16 = 0;
+    /// A target joint is outside the robot's range.
+    pub const TARGET_OUT_OF_RANGE: u16 = 1;
+    /// The robot is in protective stop.
+    pub const PROTECTIVE_STOP: u16 = 2;
+    /// The command register held an unknown command.
+    pub const UNKNOWN_COMMAND: u16 = 3;
+    /// Armature's heartbeat stopped while moving; the robot stopped itself.
+    pub const HEARTBEAT_LOST: u16 = 4;
+    /// The robot is not running (powered off, e-stop).
+    pub const NOT_RUNNING: u16 = 5;
+
+    /// A speakable description of a code.
+    pub fn describe(code: u16) -> &'static str {
+        match code {
+            TARGET_OUT_OF_RANGE => "target out of range",
+            PROTECTIVE_STOP => "protective stop",
+            UNKNOWN_COMMAND => "unknown command",
+            HEARTBEAT_LOST => "Armature's heartbeat was lost",
+            NOT_RUNNING => "robot not running",
+            _ => "robot-specific error",
+        }
+    }
+}
+
+/// Where the registers are, for one robot (the `[modbus]` table of its definition).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterMap {
+    /// Robot mode (UR: 258).
+    pub robot_mode: u16,
+    /// First of the safety flags (UR: 260).
+    pub safety_flags: u16,
+    /// First joint angle, mrad (UR: 270).
+    pub joint_angles: u16,
+    /// First joint speed, mrad/s (UR: 280).
+    pub joint_speeds: u16,
+    /// First TCP pose register (UR: 400; x, y, z in 0.1 mm, rx, ry, rz in mrad).
+    pub tcp_pose: u16,
+    /// First register of Armature's command block (general purpose).
+    pub command_block: u16,
+    /// First register of the robot's status block (general purpose).
+    pub status_block: u16,
+}
+
+impl RegisterMap {
+    /// Offsets in the command block for a robot with `joints` joints: targets first.
+    pub fn command_layout(joints: usize) -> CommandLayout {
+        let n = joints as u16;
+        CommandLayout {
+            targets: 0,
+            speed: n,
+            acceleration: n + 1,
+            command: n + 2,
+            sequence: n + 3,
+            heartbeat: n + 4,
+            len: n + 5,
+        }
+    }
+
+    /// Checks that both handshake blocks fit in the general-purpose registers without
+    /// overlapping; names the block and the registers when not.
+    pub fn validate(&self, joints: usize) -> Result<(), String> {
+        let cmd = (
+            self.command_block,
+            self.command_block as u32 + Self::command_layout(joints).len as u32 - 1,
+        );
+        let st = (
+            self.status_block,
+            self.status_block as u32 + status_layout::LEN as u32 - 1,
+        );
+        for (name, (first, last)) in [("command_block", cmd), ("status_block", st)] {
+            if first < GP_FIRST || last > GP_LAST as u32 {
+                return Err(format!(
+                    "{name} spans registers {first}..{last}, outside the general-purpose registers {GP_FIRST}..{GP_LAST}"
+                ));
+            }
+        }
+        if (cmd.0 as u32) <= st.1 && (st.0 as u32) <= cmd.1 {
+            return Err(format!(
+                "command_block {}..{} and status_block {}..{} overlap",
+                cmd.0, cmd.1, st.0, st.1
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Offsets inside the command block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandLayout {
+    /// Target joint angles (mrad), one per joint.
+    pub targets: u16,
+    /// Speed, ‰ of the robot's joint speed limit.
+    pub speed: u16,
+    /// Acceleration, ‰ of the robot's joint acceleration limit.
+    pub acceleration: u16,
+    /// One of [`command`].
+    pub command: u16,
+    /// Sequence number of the command (1–65535; 0 is never used).
+    pub sequence: u16,
+    /// Armature's heartbeat, incremented at least 10 times a second.
+    pub heartbeat: u16,
+    /// Registers in the block.
+    pub len: u16,
+}
+
+/// Offsets inside the status block.
+pub mod status_layout {
+    /// One of [`super::status`].
+    pub const STATUS: u16 = 0;
+    /// The sequence number the status refers to.
+    pub const ACK_SEQUENCE: u16 = 1;
+    /// One of [`super::error`].
+    pub const ERROR: u16 = 2;
+    /// Progress of the acknowledged move, ‰.
+    pub const PROGRESS: u16 = 3;
+    /// The robot's heartbeat, incremented every control cycle.
+    pub const HEARTBEAT: u16 = 4;
+    /// Registers in the block.
+    pub const LEN: u16 = 5;
+}
+
+/// A value that does not fit its register.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EncodeError {
+    /// Not a finite number.
+    #[error("{0} is not a finite number")]
+    NotFinite(f64),
+    /// Outside what a signed 16-bit register holds at this scale.
+    #[error("{value} is outside the register's range {min} to {max}")]
+    OutOfRange {
+        /// The value.
+        value: f64,
+        /// Smallest encodable.
+        min: f64,
+        /// Largest encodable.
+        max: f64,
+    },
+}
+
+/// Encodes radians as milliradians in a 16-bit register, two's complement for negatives.
+pub fn encode_mrad(rad: f64) -> Result<u16, EncodeError> {
+    encode_scaled(rad, 1000.0)
+}
+
+/// Decodes a milliradian register (two's complement) to radians.
+pub fn decode_mrad(register: u16) -> f64 {
+    f64::from(register as i16) / 1000.0
+}
+
+/// Encodes `value × scale` rounded into a signed 16-bit register.
+pub fn encode_scaled(value: f64, scale: f64) -> Result<u16, EncodeError> {
+    if !value.is_finite() {
+        return Err(EncodeError::NotFinite(value));
+    }
+    let scaled = (value * scale).round();
+    if scaled < f64::from(i16::MIN) || scaled > f64::from(i16::MAX) {
+        return Err(EncodeError::OutOfRange {
+            value,
+            min: f64::from(i16::MIN) / scale,
+            max: f64::from(i16::MAX) / scale,
+        });
+    }
+    Ok(scaled as i16 as u16)
+}
+
+/// Encodes a fraction in (0, 1] as per mille (1–1000).
+pub fn encode_permille(fraction: f64) -> u16 {
+    (fraction * 1000.0).round().clamp(1.0, 1000.0) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ur_map() -> RegisterMap {
+        RegisterMap {
+            robot_mode: 258,
+            safety_flags: 260,
+            joint_angles: 270,
+            joint_speeds: 280,
+            tcp_pose: 400,
+            command_block: 128,
+            status_block: 140,
+        }
+    }
+
+    #[test]
+    fn negative_angles_are_twos_complement_millirad() {
+        assert_eq!(encode_mrad(-1.5708).unwrap(), 63965);
+        assert_eq!(decode_mrad(63965), -1.571);
+        assert_eq!(encode_mrad(6.283185307179586).unwrap(), 6283);
+        assert_eq!(
+            decode_mrad(encode_mrad(-6.283185307179586).unwrap()),
+            -6.283
+        );
+        assert_eq!(encode_mrad(0.0004).unwrap(), 0);
+    }
+
+    #[test]
+    fn values_the_register_cannot_hold_are_refused() {
+        assert_eq!(
+            encode_mrad(33.0).unwrap_err().to_string(),
+            "33 is outside the register's range -32.768 to 32.767"
+        );
+        assert!(matches!(
+            encode_mrad(f64::NAN),
+            Err(EncodeError::NotFinite(_))
+        ));
+        assert_eq!(encode_mrad(32.767).unwrap(), 32767);
+        assert_eq!(encode_permille(0.25), 250);
+        assert_eq!(encode_permille(0.0), 1);
+    }
+
+    #[test]
+    fn the_map_must_keep_writes_in_the_general_purpose_registers() {
+        assert_eq!(ur_map().validate(6), Ok(()));
+        let low = RegisterMap {
+            command_block: 120,
+            ..ur_map()
+        };
+        assert_eq!(
+            low.validate(6).unwrap_err(),
+            "command_block spans registers 120..130, outside the general-purpose registers 128..255"
+        );
+        let overlap = RegisterMap {
+            status_block: 135,
+            ..ur_map()
+        };
+        assert_eq!(
+            overlap.validate(6).unwrap_err(),
+            "command_block 128..138 and status_block 135..139 overlap"
+        );
+        let high = RegisterMap {
+            status_block: 252,
+            ..ur_map()
+        };
+        assert!(high
+            .validate(6)
+            .unwrap_err()
+            .contains("status_block spans registers 252..256"));
+    }
+}

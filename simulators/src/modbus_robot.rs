@@ -1,0 +1,338 @@
+//! A simulated UR behind its Modbus registers: UR's state registers, and the robot's side
+//! of Armature's handshake, as the URScript companion in `robots/ur/` runs it.
+
+use crate::modbus::{
+    command, decode_mrad, encode_mrad, error, safety, status, status_layout, CommandLayout,
+    RegisterMap, UR_MODE_RUNNING,
+};
+use crate::{ArmModel, FaultPlan, JointLimit};
+
+/// Readable ranges: the general-purpose registers, UR's state block, the TCP pose.
+const READABLE: [(u16, u16); 3] = [(128, 255), (256, 299), (400, 405)];
+/// Without Armature's heartbeat for this long while moving, the robot stops itself.
+pub const HEARTBEAT_TIMEOUT_S: f64 = 1.0;
+/// Modbus exception code: illegal data address.
+pub const ILLEGAL_DATA_ADDRESS: u8 = 0x02;
+/// Modbus exception code: server device failure.
+pub const SERVER_DEVICE_FAILURE: u8 = 0x04;
+
+/// Faults the simulator can be told to show, in seconds after start.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RobotFaults {
+    /// The registers stop updating (joints and heartbeat) from this time.
+    pub freeze_after_s: Option<f64>,
+    /// The robot goes into protective stop at this time...
+    pub protective_stop_after_s: Option<f64>,
+    /// ...and the operator clears it this long after.
+    pub protective_stop_for_s: f64,
+    /// The first `error_moves` move commands are answered with this error code.
+    pub error_code: u16,
+    /// How many move commands to fail.
+    pub error_moves: u32,
+    /// Every read is answered with exception 0x04 from this time.
+    pub exceptions_after_s: Option<f64>,
+}
+
+/// The simulated robot and its register bank.
+pub struct ModbusRobot {
+    model: ArmModel,
+    limits: Vec<JointLimit>,
+    map: RegisterMap,
+    layout: CommandLayout,
+    regs: Vec<u16>,
+    faults: RobotFaults,
+    errors_left: u32,
+    last_sequence: u16,
+    moving: bool,
+    move_start: Vec<f64>,
+    move_target: Vec<f64>,
+    plugin_heartbeat: u16,
+    plugin_heartbeat_at: f64,
+    robot_heartbeat: u16,
+}
+
+impl ModbusRobot {
+    /// A robot at `home`, at rest, with `faults` scheduled.
+    pub fn new(
+        limits: Vec<JointLimit>,
+        home: &[f64],
+        map: RegisterMap,
+        faults: RobotFaults,
+    ) -> Self {
+        let n = limits.len();
+        let mut robot = Self {
+            model: ArmModel::new(limits.clone(), home, FaultPlan::default()),
+            layout: RegisterMap::command_layout(n),
+            limits,
+            map,
+            regs: vec![0; 65536],
+            faults,
+            errors_left: faults.error_moves,
+            last_sequence: 0,
+            moving: false,
+            move_start: vec![0.0; n],
+            move_target: vec![0.0; n],
+            plugin_heartbeat: 0,
+            plugin_heartbeat_at: 0.0,
+            robot_heartbeat: 0,
+        };
+        robot.publish_state();
+        robot
+    }
+
+    /// Seconds since start.
+    pub fn time_s(&self) -> f64 {
+        self.model.time_s()
+    }
+
+    /// One control cycle: the companion's handshake, the arm's motion, the registers.
+    pub fn step(&mut self, dt: f64) {
+        let now = self.model.time_s() + dt;
+        self.apply_scheduled_faults(now);
+        self.handshake(now);
+        self.model.step(dt);
+        let frozen = self.faults.freeze_after_s.is_some_and(|t| now >= t);
+        if !frozen {
+            self.publish_state();
+        }
+    }
+
+    fn apply_scheduled_faults(&mut self, now: f64) {
+        if let Some(at) = self.faults.protective_stop_after_s {
+            let until = at + self.faults.protective_stop_for_s;
+            if now >= at && now < until && !self.model.protective_stopped() {
+                self.model.protective_stop();
+            } else if now >= until && self.model.protective_stopped() {
+                self.model.reset_protective_stop();
+                self.faults.protective_stop_after_s = None;
+            }
+        }
+    }
+
+    fn answer(&mut self, state: u16, code: u16) {
+        let base = self.map.status_block as usize;
+        self.regs[base + status_layout::STATUS as usize] = state;
+        self.regs[base + status_layout::ACK_SEQUENCE as usize] = self.last_sequence;
+        self.regs[base + status_layout::ERROR as usize] = code;
+    }
+
+    fn handshake(&mut self, now: f64) {
+        let base = self.map.command_block as usize;
+        let reg = |off: u16| self.regs[base + off as usize];
+        let heartbeat = reg(self.layout.heartbeat);
+        if heartbeat != self.plugin_heartbeat {
+            self.plugin_heartbeat = heartbeat;
+            self.plugin_heartbeat_at = now;
+        }
+        let sequence = reg(self.layout.sequence);
+        if sequence != 0 && sequence != self.last_sequence {
+            // A new sequence number is a new command; a repeated one is never run twice.
+            self.last_sequence = sequence;
+            self.plugin_heartbeat_at = now;
+            match reg(self.layout.command) {
+                command::MOVE => self.start_move(),
+                command::STOP => {
+                    self.model.brake();
+                    self.moving = false;
+                    self.answer(status::DONE, error::NONE);
+                }
+                _ => self.answer(status::ERROR, error::UNKNOWN_COMMAND),
+            }
+        }
+        if self.moving {
+            if self.model.protective_stopped() {
+                self.moving = false;
+                self.answer(status::ERROR, error::PROTECTIVE_STOP);
+            } else if now - self.plugin_heartbeat_at > HEARTBEAT_TIMEOUT_S {
+                self.model.brake();
+                self.moving = false;
+                self.answer(status::ERROR, error::HEARTBEAT_LOST);
+            } else if self.model.settled(0.0005) {
+                self.moving = false;
+                self.answer(status::DONE, error::NONE);
+                self.regs[self.map.status_block as usize + status_layout::PROGRESS as usize] = 1000;
+            } else {
+                let progress = self.progress();
+                self.regs[self.map.status_block as usize + status_layout::PROGRESS as usize] =
+                    progress;
+            }
+        }
+    }
+
+    fn start_move(&mut self) {
+        if self.model.protective_stopped() {
+            return self.answer(status::ERROR, error::PROTECTIVE_STOP);
+        }
+        if self.errors_left > 0 {
+            self.errors_left -= 1;
+            return self.answer(status::ERROR, self.faults.error_code);
+        }
+        let base = self.map.command_block as usize;
+        let targets: Vec<f64> = (0..self.limits.len())
+            .map(|i| decode_mrad(self.regs[base + self.layout.targets as usize + i]))
+            .collect();
+        if targets
+            .iter()
+            .zip(&self.limits)
+            .any(|(t, l)| *t < l.min || *t > l.max)
+        {
+            return self.answer(status::ERROR, error::TARGET_OUT_OF_RANGE);
+        }
+        let speed = f64::from(self.regs[base + self.layout.speed as usize].clamp(1, 1000)) / 1000.0;
+        self.move_start.copy_from_slice(self.model.true_positions());
+        self.move_target.copy_from_slice(&targets);
+        self.model.move_to(&targets, speed);
+        self.moving = true;
+        self.answer(status::BUSY, error::NONE);
+        self.regs[self.map.status_block as usize + status_layout::PROGRESS as usize] = 0;
+    }
+
+    fn progress(&self) -> u16 {
+        let (mut dot, mut norm) = (0.0, 0.0);
+        for (i, q) in self.model.true_positions().iter().enumerate() {
+            let d = self.move_target[i] - self.move_start[i];
+            dot += (q - self.move_start[i]) * d;
+            norm += d * d;
+        }
+        if norm <= 0.0 {
+            1000
+        } else {
+            ((dot / norm).clamp(0.0, 1.0) * 1000.0) as u16
+        }
+    }
+
+    fn publish_state(&mut self) {
+        let s = self.model.state();
+        let m = &self.map;
+        self.regs[m.robot_mode as usize] = UR_MODE_RUNNING;
+        let flags = m.safety_flags as usize;
+        self.regs[flags + safety::POWER_ON as usize] = 1;
+        self.regs[flags + safety::PROTECTIVE_STOP as usize] =
+            u16::from(self.model.protective_stopped());
+        self.regs[flags + safety::EMERGENCY_STOP as usize] = 0;
+        self.regs[flags + safety::TEACH_BUTTON as usize] = 0;
+        for (i, (p, v)) in s.positions.iter().zip(s.velocities).enumerate() {
+            // The model keeps joints within ±2π, which always fits a mrad register.
+            self.regs[m.joint_angles as usize + i] = encode_mrad(*p).unwrap_or(0);
+            self.regs[m.joint_speeds as usize + i] = encode_mrad(*v).unwrap_or(0);
+        }
+        self.robot_heartbeat = self.robot_heartbeat.wrapping_add(1);
+        self.regs[m.status_block as usize + status_layout::HEARTBEAT as usize] =
+            self.robot_heartbeat;
+    }
+
+    /// Answers a read, or the Modbus exception code for it.
+    pub fn read(&self, address: u16, count: u16) -> Result<Vec<u16>, u8> {
+        if self
+            .faults
+            .exceptions_after_s
+            .is_some_and(|t| self.time_s() >= t)
+        {
+            return Err(SERVER_DEVICE_FAILURE);
+        }
+        let last = u32::from(address) + u32::from(count.max(1)) - 1;
+        let inside = READABLE
+            .iter()
+            .any(|&(a, b)| u32::from(a) <= u32::from(address) && last <= u32::from(b));
+        if count == 0 || !inside {
+            return Err(ILLEGAL_DATA_ADDRESS);
+        }
+        Ok(self.regs[address as usize..=last as usize].to_vec())
+    }
+
+    /// Applies a write to the general-purpose registers, or the exception code for it.
+    pub fn write(&mut self, address: u16, values: &[u16]) -> Result<(), u8> {
+        let last = u32::from(address) + values.len().max(1) as u32 - 1;
+        if values.is_empty() || u32::from(address) < 128 || last > 255 {
+            return Err(ILLEGAL_DATA_ADDRESS);
+        }
+        self.regs[address as usize..=last as usize].copy_from_slice(values);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modbus::encode_permille;
+
+    fn robot(faults: RobotFaults) -> ModbusRobot {
+        let limits = vec![
+            JointLimit {
+                min: -6.28,
+                max: 6.28,
+                max_velocity: 3.14,
+                max_acceleration: 4.0
+            };
+            6
+        ];
+        let map = RegisterMap {
+            robot_mode: 258,
+            safety_flags: 260,
+            joint_angles: 270,
+            joint_speeds: 280,
+            tcp_pose: 400,
+            command_block: 128,
+            status_block: 140,
+        };
+        ModbusRobot::new(limits, &[0.0; 6], map, faults)
+    }
+
+    fn send(r: &mut ModbusRobot, cmd: u16, seq: u16, target: f64) {
+        let mut block: Vec<u16> = (0..6).map(|_| encode_mrad(target).unwrap()).collect();
+        block.extend([encode_permille(0.5), encode_permille(0.5), cmd, seq, seq]);
+        r.write(128, &block).unwrap();
+    }
+
+    /// Runs `s` seconds with Armature's heartbeat ticking (or not).
+    fn run_with(r: &mut ModbusRobot, s: f64, heartbeat: bool) {
+        for k in 0..(s / 0.002) as usize {
+            if heartbeat && k % 50 == 0 {
+                let hb = r.read(138, 1).unwrap()[0].wrapping_add(1);
+                r.write(138, &[hb]).unwrap();
+            }
+            r.step(0.002);
+        }
+    }
+
+    fn run(r: &mut ModbusRobot, s: f64) {
+        run_with(r, s, true);
+    }
+
+    #[test]
+    fn a_move_runs_once_per_sequence_number() {
+        let mut r = robot(RobotFaults::default());
+        send(&mut r, command::MOVE, 1, 0.5);
+        run(&mut r, 0.1);
+        assert_eq!(r.read(140, 2).unwrap(), vec![status::BUSY, 1]);
+        run(&mut r, 3.0);
+        assert_eq!(r.read(140, 4).unwrap(), vec![status::DONE, 1, 0, 1000]);
+        assert_eq!(r.read(270, 1).unwrap(), vec![500]);
+        // The same sequence number written again (a resend after a reconnect) does nothing.
+        send(&mut r, command::MOVE, 1, -0.5);
+        run(&mut r, 1.0);
+        assert_eq!(r.read(270, 1).unwrap(), vec![500]);
+    }
+
+    #[test]
+    fn out_of_map_reads_and_read_only_writes_are_exceptions() {
+        let mut r = robot(RobotFaults::default());
+        assert_eq!(r.read(300, 1), Err(ILLEGAL_DATA_ADDRESS));
+        assert_eq!(r.read(250, 10), Err(ILLEGAL_DATA_ADDRESS));
+        assert_eq!(r.write(270, &[1]), Err(ILLEGAL_DATA_ADDRESS));
+        assert_eq!(r.read(258, 1).unwrap(), vec![UR_MODE_RUNNING]);
+    }
+
+    #[test]
+    fn the_robot_stops_itself_when_armatures_heartbeat_stops() {
+        let mut r = robot(RobotFaults::default());
+        send(&mut r, command::MOVE, 1, 3.0);
+        run_with(&mut r, 1.5, false);
+        assert_eq!(
+            r.read(140, 3).unwrap(),
+            vec![status::ERROR, 1, error::HEARTBEAT_LOST]
+        );
+        run_with(&mut r, 1.5, false);
+        assert_eq!(r.read(280, 6).unwrap(), vec![0; 6]);
+    }
+}

@@ -1,0 +1,443 @@
+//! The Modbus/TCP backend: a `tokio-modbus` client on its own thread, exchanging the latest
+//! state and each motion's command with the real-time cycle without blocking it.
+//!
+//! The wire contract (UR's registers and Armature's handshake) is `armsim::modbus`; this
+//! file is the client side of it. The robot runs each move itself (`movej` in the URScript
+//! companion), so this backend sends one command per motion, never per cycle, and never
+//! resends a command after a connection loss: the motion is failed instead.
+
+use std::net::SocketAddr;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
+
+use armsim::modbus::{
+    command, decode_mrad, encode_mrad, encode_permille, safety, status, status_layout,
+    CommandLayout, RegisterMap, UR_MODE_RUNNING,
+};
+use tokio_modbus::client::{Context, Reader, Writer};
+use tokio_modbus::Slave;
+
+use super::{
+    ArmCommand, ArmState, CommandError, Fault, Joints, LinkError, Phase, RobotArm, RobotMode,
+};
+
+/// How the backend reaches the controller.
+#[derive(Debug, Clone)]
+pub struct ModbusConfig {
+    /// The controller's Modbus/TCP server.
+    pub address: SocketAddr,
+    /// Unit id sent with each request (UR answers any).
+    pub unit_id: u8,
+    /// State polls per second.
+    pub poll_hz: u32,
+    /// Bound on every connect, read and write.
+    pub timeout: Duration,
+}
+
+/// Reconnect delays: 0.5 s doubling to 30 s, each ±20 %.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    const BASE_S: f64 = 0.5;
+    const CAP_S: f64 = 30.0;
+    const JITTER: f64 = 0.2;
+
+    /// No failures yet.
+    pub fn new() -> Self {
+        Self { failures: 0 }
+    }
+
+    /// Records a failure and returns how long to wait before the next attempt.
+    pub fn next_delay(&mut self) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let nominal = (Self::BASE_S * 2f64.powi(self.failures.min(16) as i32 - 1)).min(Self::CAP_S);
+        let jitter = 1.0 + Self::JITTER * (2.0 * fastrand::f64() - 1.0);
+        Duration::from_secs_f64(nominal * jitter)
+    }
+
+    /// A success: the next failure starts again at the base delay.
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the cycle asks of the link thread: one message per motion edge.
+#[derive(Debug, Clone, Copy)]
+enum LinkCommand {
+    Move {
+        motion_id: u64,
+        target: Joints,
+        speed: f64,
+    },
+    Stop,
+    Idle,
+}
+
+/// The arm behind a Modbus/TCP server, as the real-time cycle sees it.
+pub struct ModbusArm {
+    state: triple_buffer::Output<ArmState>,
+    commands: SyncSender<LinkCommand>,
+    pending: Option<LinkCommand>,
+    last: (u64, Phase),
+}
+
+impl ModbusArm {
+    /// Starts the link thread for a robot with `joints` joints and register `map`.
+    pub fn start(config: ModbusConfig, map: RegisterMap, joints: usize) -> std::io::Result<Self> {
+        let now = Instant::now();
+        let initial = ArmState {
+            positions: Joints::zeros(joints),
+            velocities: Joints::zeros(joints),
+            mode: RobotMode::Disconnected,
+            fault: Some(Fault::Unreachable {
+                cause: LinkError::Refused,
+            }),
+            sampled_at: now,
+            link_down_since: Some(now),
+        };
+        let (state_in, state_out) = triple_buffer::triple_buffer(&initial);
+        let (tx, rx) = mpsc::sync_channel(16);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let link = Link {
+            layout: RegisterMap::command_layout(joints),
+            joints,
+            config,
+            map,
+            state: state_in,
+            current: initial,
+            commands: rx,
+            sequence: 0,
+            heartbeat: 0,
+            active: None,
+            robot_heartbeat: None,
+        };
+        std::thread::Builder::new()
+            .name("armature-modbus".into())
+            .spawn(move || runtime.block_on(link.run()))?;
+        Ok(Self {
+            state: state_out,
+            commands: tx,
+            pending: None,
+            last: (0, Phase::Idle),
+        })
+    }
+
+    fn send(&mut self, command: LinkCommand) {
+        if let Err(TrySendError::Full(c)) = self.commands.try_send(command) {
+            // Kept and retried next cycle: an edge must not be lost.
+            self.pending = Some(c);
+        }
+    }
+}
+
+impl RobotArm for ModbusArm {
+    fn backend(&self) -> &'static str {
+        "modbus"
+    }
+
+    fn read(&mut self, _now: Instant) -> ArmState {
+        *self.state.read()
+    }
+
+    fn write(&mut self, c: &ArmCommand) -> Result<(), CommandError> {
+        if let Some(p) = self.pending.take() {
+            self.send(p);
+        }
+        let key = (c.motion_id, c.phase);
+        if key != self.last {
+            let edge = match c.phase {
+                Phase::Moving if c.motion_id != self.last.0 => Some(LinkCommand::Move {
+                    motion_id: c.motion_id,
+                    target: c.target,
+                    speed: c.speed,
+                }),
+                Phase::Stopping => Some(LinkCommand::Stop),
+                Phase::Idle if self.last.1 != Phase::Idle => Some(LinkCommand::Idle),
+                _ => None,
+            };
+            if let Some(e) = edge {
+                self.send(e);
+            }
+            self.last = key;
+        }
+        Ok(())
+    }
+
+    fn tracks_setpoints(&self) -> bool {
+        false
+    }
+}
+
+/// The link thread's state.
+struct Link {
+    config: ModbusConfig,
+    map: RegisterMap,
+    layout: CommandLayout,
+    joints: usize,
+    state: triple_buffer::Input<ArmState>,
+    current: ArmState,
+    commands: Receiver<LinkCommand>,
+    sequence: u16,
+    heartbeat: u16,
+    /// The motion in progress and the sequence number its move was sent with.
+    active: Option<(u64, u16)>,
+    robot_heartbeat: Option<u16>,
+}
+
+impl Link {
+    async fn run(mut self) {
+        let mut backoff = Backoff::new();
+        loop {
+            let cause = match self.connect().await {
+                Ok(mut ctx) => {
+                    backoff.reset();
+                    tracing::info!(address = %self.config.address, "connected to the robot over Modbus/TCP");
+                    let cause = self.serve(&mut ctx).await;
+                    // A fresh connection after any failure: a late answer on this one must
+                    // never be read as the answer to the next request.
+                    drop(ctx);
+                    cause
+                }
+                Err(cause) => cause,
+            };
+            self.link_down(cause);
+            let delay = backoff.next_delay();
+            tracing::warn!(address = %self.config.address, %cause, retry_in_s = delay.as_secs_f64(), "robot unreachable over Modbus/TCP");
+            self.wait(delay).await;
+        }
+    }
+
+    async fn connect(&self) -> Result<Context, LinkError> {
+        let connect = tokio_modbus::client::tcp::connect_slave(
+            self.config.address,
+            Slave(self.config.unit_id),
+        );
+        match tokio::time::timeout(self.config.timeout, connect).await {
+            Ok(Ok(ctx)) => Ok(ctx),
+            Ok(Err(e)) => Err(LinkError::from_io(&e)),
+            Err(_) => Err(LinkError::Timeout),
+        }
+    }
+
+    /// Waits out a reconnect delay; motions cannot start meanwhile (the state says
+    /// unreachable), so commands are only drained.
+    async fn wait(&mut self, delay: Duration) {
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            while let Ok(c) = self.commands.try_recv() {
+                if matches!(c, LinkCommand::Idle | LinkCommand::Stop) {
+                    self.active = None;
+                }
+            }
+            tokio::time::sleep(
+                Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
+            )
+            .await;
+        }
+    }
+
+    fn link_down(&mut self, cause: LinkError) {
+        self.current.mode = RobotMode::Disconnected;
+        self.current.fault = Some(Fault::Unreachable { cause });
+        self.current.link_down_since.get_or_insert(Instant::now());
+        self.robot_heartbeat = None;
+        self.state.write(self.current);
+    }
+
+    /// Polls and commands on one connection until it fails; returns why.
+    async fn serve(&mut self, ctx: &mut Context) -> LinkError {
+        let period = Duration::from_secs_f64(1.0 / f64::from(self.config.poll_hz.max(1)));
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_heartbeat = Instant::now() - Duration::from_secs(1);
+        loop {
+            tick.tick().await;
+            while let Ok(c) = self.commands.try_recv() {
+                if let Err(e) = self.execute(ctx, c).await {
+                    return e;
+                }
+            }
+            if last_heartbeat.elapsed() >= Duration::from_millis(100) {
+                self.heartbeat = self.heartbeat.wrapping_add(1);
+                let at = self.map.command_block + self.layout.heartbeat;
+                if let Err(e) = self
+                    .call(ctx.write_single_register(at, self.heartbeat))
+                    .await
+                {
+                    return e;
+                }
+                last_heartbeat = Instant::now();
+            }
+            if let Err(e) = self.poll(ctx).await {
+                return e;
+            }
+        }
+    }
+
+    /// Runs one Modbus call under the timeout, flattening its two error layers.
+    async fn call<T>(
+        &self,
+        request: impl std::future::Future<Output = tokio_modbus::Result<T>>,
+    ) -> Result<T, LinkError> {
+        match tokio::time::timeout(self.config.timeout, request).await {
+            Err(_) => Err(LinkError::Timeout),
+            Ok(Err(tokio_modbus::Error::Transport(e))) => Err(LinkError::from_io(&e)),
+            Ok(Err(tokio_modbus::Error::Protocol(_))) => Err(LinkError::Io(libc::EPROTO)),
+            Ok(Ok(Err(exception))) => Err(LinkError::Exception(u8::from(exception))),
+            Ok(Ok(Ok(v))) => Ok(v),
+        }
+    }
+
+    async fn execute(&mut self, ctx: &mut Context, c: LinkCommand) -> Result<(), LinkError> {
+        match c {
+            LinkCommand::Move {
+                motion_id,
+                target,
+                speed,
+            } => {
+                self.sequence = self.sequence.checked_add(1).unwrap_or(1);
+                let mut block = Vec::with_capacity(self.layout.len as usize);
+                for &q in target.iter() {
+                    // Targets were checked against the joint ranges (±2π), which a mrad
+                    // register holds; a failure here is a definition error, refused as such.
+                    block.push(encode_mrad(q).map_err(|_| LinkError::Exception(0x03))?);
+                }
+                let permille = encode_permille(speed);
+                block.extend([
+                    permille,
+                    permille,
+                    command::MOVE,
+                    self.sequence,
+                    self.heartbeat,
+                ]);
+                self.active = Some((motion_id, self.sequence));
+                self.call(ctx.write_multiple_registers(self.map.command_block, &block))
+                    .await
+            }
+            LinkCommand::Stop => self.send_stop(ctx).await,
+            LinkCommand::Idle => {
+                self.active = None;
+                Ok(())
+            }
+        }
+    }
+
+    async fn send_stop(&mut self, ctx: &mut Context) -> Result<(), LinkError> {
+        self.sequence = self.sequence.checked_add(1).unwrap_or(1);
+        let at = self.map.command_block + self.layout.command;
+        self.call(ctx.write_multiple_registers(at, &[command::STOP, self.sequence]))
+            .await
+    }
+
+    async fn poll(&mut self, ctx: &mut Context) -> Result<(), LinkError> {
+        let m = &self.map;
+        let n = self.joints as u16;
+        let first = m
+            .robot_mode
+            .min(m.safety_flags)
+            .min(m.joint_angles)
+            .min(m.joint_speeds);
+        let last = (m.robot_mode)
+            .max(m.safety_flags + safety::LEN - 1)
+            .max(m.joint_angles + n - 1)
+            .max(m.joint_speeds + n - 1);
+        let block = self
+            .call(ctx.read_holding_registers(first, last - first + 1))
+            .await?;
+        let st = self
+            .call(ctx.read_holding_registers(m.status_block, status_layout::LEN))
+            .await?;
+        let now = Instant::now();
+        let reg = |addr: u16| block.get((addr - first) as usize).copied().unwrap_or(0);
+        let mut positions = Joints::zeros(self.joints);
+        let mut velocities = Joints::zeros(self.joints);
+        for i in 0..self.joints {
+            positions[i] = decode_mrad(reg(m.joint_angles + i as u16));
+            velocities[i] = decode_mrad(reg(m.joint_speeds + i as u16));
+        }
+        let estop = reg(m.safety_flags + safety::EMERGENCY_STOP) != 0;
+        let pstop = reg(m.safety_flags + safety::PROTECTIVE_STOP) != 0;
+        let mode = match reg(m.robot_mode) {
+            _ if estop => RobotMode::EmergencyStop,
+            _ if pstop => RobotMode::ProtectiveStop,
+            UR_MODE_RUNNING => RobotMode::Running,
+            _ => RobotMode::NotReady,
+        };
+        let robot_status = st[status_layout::STATUS as usize];
+        let acked = st[status_layout::ACK_SEQUENCE as usize];
+        let fault = if estop {
+            Some(Fault::EmergencyStop)
+        } else if pstop {
+            Some(Fault::ProtectiveStop)
+        } else {
+            match self.active {
+                Some((_, seq)) if robot_status == status::ERROR && acked == seq => {
+                    Some(Fault::Controller {
+                        code: st[status_layout::ERROR as usize],
+                    })
+                }
+                _ => None,
+            }
+        };
+        // A state is fresh only if the robot's heartbeat moved since the last poll.
+        let heartbeat = st[status_layout::HEARTBEAT as usize];
+        if self.robot_heartbeat != Some(heartbeat) || self.current.link_down_since.is_some() {
+            self.current.sampled_at = now;
+        }
+        self.robot_heartbeat = Some(heartbeat);
+        self.current = ArmState {
+            positions,
+            velocities,
+            mode,
+            fault,
+            link_down_since: None,
+            ..self.current
+        };
+        self.state.write(self.current);
+        if robot_status == status::BUSY && self.active.is_none() {
+            // The robot moves for a command no motion of ours stands behind any more.
+            self.send_stop(ctx).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_half_a_second_to_thirty_with_jitter() {
+        let mut b = Backoff::new();
+        let nominal = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0];
+        for n in nominal {
+            let d = b.next_delay().as_secs_f64();
+            assert!(
+                d >= n * 0.8 - 1e-9 && d <= n * 1.2 + 1e-9,
+                "{d} not within 20 % of {n}"
+            );
+        }
+        b.reset();
+        assert!(b.next_delay().as_secs_f64() <= 0.6);
+    }
+
+    #[test]
+    fn jitter_spreads_the_delays() {
+        let delays: Vec<u128> = (0..20)
+            .map(|_| Backoff::new().next_delay().as_millis())
+            .collect();
+        let distinct: std::collections::BTreeSet<_> = delays.iter().collect();
+        assert!(distinct.len() > 5, "{delays:?}");
+    }
+}
