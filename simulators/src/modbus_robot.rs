@@ -259,9 +259,9 @@ mod tests {
     fn robot(faults: RobotFaults) -> ModbusRobot {
         let limits = vec![
             JointLimit {
-                min: -6.28,
-                max: 6.28,
-                max_velocity: 3.14,
+                min: -6.0,
+                max: 6.0,
+                max_velocity: 3.0,
                 max_acceleration: 4.0
             };
             6
