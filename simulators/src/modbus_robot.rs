@@ -19,8 +19,10 @@ pub const SERVER_DEVICE_FAILURE: u8 = 0x04;
 /// Faults the simulator can be told to show, in seconds after start.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RobotFaults {
-    /// The registers stop updating (joints and heartbeat) from this time.
+    /// The registers stop updating (joints and heartbeat) from this time...
     pub freeze_after_s: Option<f64>,
+    /// ...for this long.
+    pub freeze_for_s: f64,
     /// The robot goes into protective stop at this time...
     pub protective_stop_after_s: Option<f64>,
     /// ...and the operator clears it this long after.
@@ -29,8 +31,15 @@ pub struct RobotFaults {
     pub error_code: u16,
     /// How many move commands to fail.
     pub error_moves: u32,
-    /// Every read is answered with exception 0x04 from this time.
+    /// Every read is answered with exception 0x04 from this time...
     pub exceptions_after_s: Option<f64>,
+    /// ...for this long.
+    pub exceptions_for_s: f64,
+}
+
+/// Whether a fault that starts at `after` and lasts `length` is active at `now`.
+fn active(after: Option<f64>, length: f64, now: f64) -> bool {
+    after.is_some_and(|t| now >= t && now < t + length)
 }
 
 /// The simulated robot and its register bank.
@@ -91,7 +100,7 @@ impl ModbusRobot {
         self.apply_scheduled_faults(now);
         self.handshake(now);
         self.model.step(dt);
-        let frozen = self.faults.freeze_after_s.is_some_and(|t| now >= t);
+        let frozen = active(self.faults.freeze_after_s, self.faults.freeze_for_s, now);
         if !frozen {
             self.publish_state();
         }
@@ -223,11 +232,11 @@ impl ModbusRobot {
 
     /// Answers a read, or the Modbus exception code for it.
     pub fn read(&self, address: u16, count: u16) -> Result<Vec<u16>, u8> {
-        if self
-            .faults
-            .exceptions_after_s
-            .is_some_and(|t| self.time_s() >= t)
-        {
+        if active(
+            self.faults.exceptions_after_s,
+            self.faults.exceptions_for_s,
+            self.time_s(),
+        ) {
             return Err(SERVER_DEVICE_FAILURE);
         }
         let last = u32::from(address) + u32::from(count.max(1)) - 1;

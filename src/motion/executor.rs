@@ -122,6 +122,8 @@ impl MotionError {
     pub fn code(&self) -> &'static str {
         match self {
             MotionError::StaleState { .. } => "stale_state",
+            MotionError::Fault(Fault::Unreachable { .. }) => "robot_unreachable",
+            MotionError::Fault(Fault::Controller { .. }) => "robot_error",
             MotionError::Fault(_) => "robot_fault",
             MotionError::Timeout { .. } => "timeout",
             MotionError::FollowingError { .. } => "following_error",

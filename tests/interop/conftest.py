@@ -27,6 +27,55 @@ except ImportError as e:  # pragma: no cover - the message is the point
     ) from e
 
 
+def armsim_modbus_bin() -> str:
+    path = Path(os.environ.get("ARMSIM_MODBUS_BIN", ROOT / "target" / "release" / "armsim-modbus"))
+    if not path.exists():
+        raise RuntimeError(f"the armsim-modbus binary is missing at {path}: run `cargo build --release --workspace` (./scripts/test does)")
+    return str(path)
+
+
+class ModbusSim:
+    """A running `armsim-modbus` on a free loopback port."""
+
+    def __init__(self, *flags: str, port: int | None = None):
+        self.port = port or free_port()
+        self.flags = list(flags)
+        self.proc: subprocess.Popen | None = None
+        self.log: list[str] = []
+
+    def start(self) -> "ModbusSim":
+        self.proc = subprocess.Popen(
+            [armsim_modbus_bin(), "--listen", f"127.0.0.1:{self.port}", "--robot", str(ROOT / "robots" / "ur5e.toml"), *self.flags],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        )
+        ready = threading.Event()
+
+        def pump():
+            assert self.proc and self.proc.stderr
+            for line in self.proc.stderr:
+                self.log.append(line)
+                if "serving" in line:
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(10):
+            self.stop()
+            raise RuntimeError("armsim-modbus did not start:\n" + "".join(self.log))
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def modbus_config(port: int) -> str:
+    """The shipped config/modbus-ur5e.toml, pointed at `port`."""
+    text = (ROOT / "config" / "modbus-ur5e.toml").read_text()
+    text = text.replace('robot = "../robots/ur5e.toml"', f'robot = "{ROOT / "robots" / "ur5e.toml"}"')
+    return text.replace('address = "127.0.0.1:5020"', f'address = "127.0.0.1:{port}"')
+
+
 def armature_bin() -> str:
     path = Path(os.environ.get("ARMATURE_BIN", ROOT / "target" / "release" / "armature"))
     if not path.exists():

@@ -30,12 +30,18 @@ struct Args {
     /// Robot definition with a [modbus] table.
     #[arg(long, default_value = "robots/ur5e.toml")]
     robot: PathBuf,
-    /// Close every connection this many seconds after it was opened.
+    /// Close every connection this many seconds after it was opened...
     #[arg(long, value_name = "S")]
     drop_connections_after: Option<f64>,
-    /// Stop updating the state registers and heartbeat this many seconds after start.
+    /// ...but only the first N connections.
+    #[arg(long, value_name = "N")]
+    drop_connections_count: Option<usize>,
+    /// Stop updating the state registers and heartbeat this many seconds after start...
     #[arg(long, value_name = "S")]
     freeze_after: Option<f64>,
+    /// ...for this long.
+    #[arg(long, value_name = "S", default_value_t = f64::INFINITY)]
+    freeze_for: f64,
     /// Go into protective stop this many seconds after start...
     #[arg(long, value_name = "S")]
     protective_stop_after: Option<f64>,
@@ -48,9 +54,12 @@ struct Args {
     /// ...for this many move commands.
     #[arg(long, value_name = "N", default_value_t = 1)]
     error_moves: u32,
-    /// Answer every read with exception 0x04 from this many seconds after start.
+    /// Answer every read with exception 0x04 from this many seconds after start...
     #[arg(long, value_name = "S")]
     exceptions_after: Option<f64>,
+    /// ...for this long.
+    #[arg(long, value_name = "S", default_value_t = f64::INFINITY)]
+    exceptions_for: f64,
     /// Delay every answer by this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     latency_ms: u64,
@@ -160,6 +169,7 @@ async fn run(args: Args) -> Result<(), String> {
     })?;
     let faults = RobotFaults {
         freeze_after_s: args.freeze_after,
+        freeze_for_s: args.freeze_for,
         protective_stop_after_s: args.protective_stop_after,
         protective_stop_for_s: args.protective_stop_for,
         error_code: args.error_code,
@@ -169,6 +179,7 @@ async fn run(args: Args) -> Result<(), String> {
             args.error_moves
         },
         exceptions_after_s: args.exceptions_after,
+        exceptions_for_s: args.exceptions_for,
     };
     let robot = Arc::new(Mutex::new(ModbusRobot::new(
         file.limits,
@@ -200,11 +211,17 @@ async fn run(args: Args) -> Result<(), String> {
         latency: Duration::from_millis(args.latency_ms),
     };
     let drop_after = args.drop_connections_after.map(Duration::from_secs_f64);
-    let on_connected = move |stream: TcpStream, _peer: SocketAddr| {
+    let drop_count = args.drop_connections_count.unwrap_or(usize::MAX);
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let on_connected = move |stream: TcpStream, peer: SocketAddr| {
         let service = service.clone();
+        let number = connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         async move {
             stream.set_nodelay(true)?;
-            let deadline = drop_after.map(|d| Box::pin(tokio::time::sleep(d)));
+            eprintln!("armsim-modbus: connection {} from {peer}", number + 1);
+            let deadline = drop_after
+                .filter(|_| number < drop_count)
+                .map(|d| Box::pin(tokio::time::sleep(d)));
             Ok(Some((
                 service,
                 DroppingStream {
