@@ -102,7 +102,7 @@ impl App {
         })?;
         let supervisor_thread = executor
             .take_events()
-            .map(|events| supervisor::spawn(events, registry.clone()))
+            .map(|events| supervisor::spawn(events, registry.clone(), audit.clone()))
             .transpose()
             .map_err(|source| StartError::Thread {
                 what: "supervisor",

@@ -25,7 +25,7 @@ pub struct AuditEntry {
     pub tool: String,
     /// With what.
     pub params: serde_json::Value,
-    /// `ok` or `refused`.
+    /// `ok` or `refused` for a call; `ok` or `failed` for a task's end (`task_ended`).
     pub outcome: &'static str,
     /// The refusal's code, when refused.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -292,7 +292,12 @@ impl Link {
     ) -> Result<T, LinkError> {
         match tokio::time::timeout(self.config.timeout, request).await {
             Err(_) => Err(LinkError::Timeout),
-            Ok(Err(tokio_modbus::Error::Transport(e))) => Err(LinkError::from_io(&e)),
+            Ok(Err(tokio_modbus::Error::Transport(e))) => Err(match LinkError::from_io(&e) {
+                // tokio-modbus reports the end of the stream as the thread's last OS
+                // error, whatever it was: on an open connection, that is the robot closing it.
+                LinkError::Io(_) | LinkError::Timeout => LinkError::Closed,
+                other => other,
+            }),
             Ok(Err(tokio_modbus::Error::Protocol(_))) => Err(LinkError::Io(libc::EPROTO)),
             Ok(Ok(Err(exception))) => Err(LinkError::Exception(u8::from(exception))),
             Ok(Ok(Ok(v))) => Ok(v),

@@ -1,6 +1,6 @@
 """The plugin driving `armsim-modbus` over Modbus/TCP on loopback, through MCP; and a peer client."""
 
-import math
+import json
 import time
 
 import anyio
@@ -143,6 +143,10 @@ async def test_a_fault_mid_motion_fails_the_task_and_the_next_move_works(sims, m
         assert final["state"] == "failed", final
         assert final["error"]["code"] == code
         assert spoken in final["message"], final["message"]
+        # The audit trail has how the task ended.
+        audit = [json.loads(l) for l in (server.state_dir / "audit.log").read_text().splitlines()]
+        ended = [a for a in audit if a["tool"] == "task_ended" and a["task_id"] == ack["task_id"]]
+        assert len(ended) == 1 and ended[0]["outcome"] == "failed" and ended[0]["code"] == code, ended
         await anyio.sleep(2.5)  # the fault clears
         await wait_link(c)
         _, ack = await c.ok("move_joints", {"joints": TARGET})

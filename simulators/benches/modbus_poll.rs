@@ -1,0 +1,85 @@
+//! Round trip of Armature's Modbus state poll against `armsim-modbus` on loopback.
+//!
+//!     cargo bench -p armsim --bench modbus_poll [-- READS]
+//!
+//! One poll is what the backend sends each cycle: registers 258–285 (mode, safety flags,
+//! joint angles and speeds) and the status block 140–144. A single-register read is shown
+//! beside it as the floor of one Modbus request on this machine.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio_modbus::client::Reader;
+use tokio_modbus::Slave;
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let reads: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(10_000);
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        l.local_addr().expect("its address").port()
+    };
+    let robot = concat!(env!("CARGO_MANIFEST_DIR"), "/../robots/ur5e.toml");
+    let mut sim = Command::new(env!("CARGO_BIN_EXE_armsim-modbus"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--robot", robot])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("armsim-modbus starts");
+    let addr = format!("127.0.0.1:{port}").parse().expect("an address");
+    let mut ctx = None;
+    for _ in 0..100 {
+        if let Ok(c) = tokio_modbus::client::tcp::connect_slave(addr, Slave(1)).await {
+            ctx = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut ctx = ctx.expect("armsim-modbus accepts a connection");
+
+    let mut poll = Vec::with_capacity(reads);
+    let mut single = Vec::with_capacity(reads);
+    for _ in 0..reads {
+        let t = Instant::now();
+        let state = ctx
+            .read_holding_registers(258, 28)
+            .await
+            .expect("transport")
+            .expect("no exception");
+        let status = ctx
+            .read_holding_registers(140, 5)
+            .await
+            .expect("transport")
+            .expect("no exception");
+        poll.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!((state.len(), status.len()), (28, 5));
+        let t = Instant::now();
+        ctx.read_holding_registers(258, 1)
+            .await
+            .expect("transport")
+            .expect("no exception");
+        single.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let _ = sim.kill();
+    let _ = sim.wait();
+    println!("| figure ({reads} reads, loopback) | p50 (µs) | p99 (µs) | max (µs) |");
+    println!("| --- | --- | --- | --- |");
+    for (name, xs) in [
+        ("state poll: 258–285 + 140–144, two requests", &mut poll),
+        ("one register (258), one request", &mut single),
+    ] {
+        xs.sort_by(f64::total_cmp);
+        println!(
+            "| {name} | {:.0} | {:.0} | {:.0} |",
+            percentile(xs, 0.5),
+            percentile(xs, 0.99),
+            xs[xs.len() - 1]
+        );
+    }
+}
