@@ -57,6 +57,8 @@ pub enum Fault {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "code")]
 pub enum LinkError {
+    /// The first connection attempt has not finished yet.
+    Connecting,
     /// Nothing listens at the address.
     Refused,
     /// No answer within the configured timeout.
@@ -74,6 +76,7 @@ pub enum LinkError {
 impl std::fmt::Display for LinkError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            LinkError::Connecting => write!(f, "not connected yet"),
             LinkError::Refused => write!(f, "connection refused"),
             LinkError::Timeout => write!(f, "no answer within the timeout"),
             LinkError::Closed => write!(f, "connection closed by the robot"),

@@ -100,6 +100,7 @@ async def test_connection_refused_then_the_robot_comes_back(sims, make_server):
     port = free_port()
     server = make_server(modbus_config(port))
     async with http_client(server.url) as c:
+        await anyio.sleep(0.3)
         text, st = await c.ok("robot_state")
         assert st["link"]["up"] is False and st["link"]["cause"] == "connection refused"
         assert st["connected"] is False
@@ -147,6 +148,8 @@ async def test_a_fault_mid_motion_fails_the_task_and_the_next_move_works(sims, m
         audit = [json.loads(l) for l in (server.state_dir / "audit.log").read_text().splitlines()]
         ended = [a for a in audit if a["tool"] == "task_ended" and a["task_id"] == ack["task_id"]]
         assert len(ended) == 1 and ended[0]["outcome"] == "failed" and ended[0]["code"] == code, ended
+        text, out = await c.ok("stop")
+        assert out["stopping"] is False and text == "Nothing is moving." 
         await anyio.sleep(2.5)  # the fault clears
         await wait_link(c)
         _, ack = await c.ok("move_joints", {"joints": TARGET})
@@ -178,3 +181,17 @@ def test_a_register_map_outside_the_general_purpose_registers_is_refused(tmp_pat
     r = subprocess.run([armature_bin(), "check-config", "--config", str(tmp_path / "c.toml")], capture_output=True, text=True, timeout=10)
     assert r.returncode == 1
     assert "modbus: command_block 128..138 and status_block 134..138 overlap" in r.stderr, r.stderr
+
+
+async def test_answers_slower_than_the_timeout_read_as_unreachable(sims, make_server):
+    sim = sims("--latency-ms", "300")
+    server = make_server(modbus_config(sim.port))
+    async with http_client(server.url) as c:
+        deadline = time.monotonic() + 5
+        while (st := (await c.state()))["link"]["cause"] != "no answer within the timeout":
+            assert time.monotonic() < deadline, st["link"]
+            await anyio.sleep(0.05)
+        assert st["link"]["up"] is False
+        err, text, sc = await c.call("move_joints", {"joints": TARGET})
+        assert err and sc["error"]["code"] == "robot_unreachable" and "no answer within the timeout" in text
+    assert any("robot unreachable over Modbus/TCP" in l and "no answer within the timeout" in l for l in server.log)
