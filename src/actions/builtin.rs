@@ -8,8 +8,8 @@ use super::speech::{about, percent};
 use super::{ActionOutput, Caller, Refusal};
 use crate::app::App;
 use crate::audit::AuditEntry;
-use crate::hal::{Fault, Joints, Phase, RobotMode};
-use crate::motion::{Plan, Request};
+use crate::hal::{ArmState, Fault, Joints, Phase, RobotMode};
+use crate::motion::{Plan, Request, Snapshot};
 use crate::robot::{check_speed, check_target};
 use crate::tasks::{rfc3339_of, short_id, TaskError, TaskRecord, TaskState};
 use crate::vars::VarValue;
@@ -205,23 +205,7 @@ fn start_motion(
     let speed = asked.unwrap_or(cap).min(cap);
     let capped = asked.is_some_and(|s| s > cap);
 
-    let snap = app.executor.snapshot();
-    let state = snap.state.ok_or_else(|| {
-        Refusal::new(
-            "robot_not_ready",
-            "No state has arrived from the robot yet.",
-        )
-    })?;
-    if let (Some(since), Some(Fault::Unreachable { cause })) = (state.link_down_since, state.fault)
-    {
-        return Err(Refusal::new(
-            "robot_unreachable",
-            format!(
-                "Not moving: the robot is unreachable since {} ({cause}).",
-                rfc3339_of(since)
-            ),
-        ));
-    }
+    let (snap, state) = reachable_state(app)?;
     let age = snap
         .published_at
         .saturating_duration_since(state.sampled_at);
@@ -303,6 +287,28 @@ fn start_motion(
         text,
         task_id: Some(rec.task_id.to_string()),
     })
+}
+
+/// The executor's snapshot and the robot's state, or a refusal if the robot is unreachable.
+fn reachable_state(app: &App) -> Result<(Snapshot, ArmState), Refusal> {
+    let snap = app.executor.snapshot();
+    let state = snap.state.ok_or_else(|| {
+        Refusal::new(
+            "robot_not_ready",
+            "No state has arrived from the robot yet.",
+        )
+    })?;
+    if let (Some(since), Some(Fault::Unreachable { cause })) = (state.link_down_since, state.fault)
+    {
+        return Err(Refusal::new(
+            "robot_unreachable",
+            format!(
+                "The robot is unreachable since {} ({cause}); nothing was done.",
+                rfc3339_of(since)
+            ),
+        ));
+    }
+    Ok((snap, state))
 }
 
 fn find_position(app: &App, name: &str) -> Result<Vec<f64>, Refusal> {
@@ -554,23 +560,7 @@ fn save_position(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
             ),
         ));
     }
-    let snap = app.executor.snapshot();
-    let state = snap.state.ok_or_else(|| {
-        Refusal::new(
-            "robot_not_ready",
-            "No state has arrived from the robot yet.",
-        )
-    })?;
-    if let (Some(since), Some(Fault::Unreachable { cause })) = (state.link_down_since, state.fault)
-    {
-        return Err(Refusal::new(
-            "robot_unreachable",
-            format!(
-                "Not moving: the robot is unreachable since {} ({cause}).",
-                rfc3339_of(since)
-            ),
-        ));
-    }
+    let (_, state) = reachable_state(app)?;
     let joints = state.positions.to_vec();
     app.vars.set_many(
         [(
