@@ -6,6 +6,7 @@
 mod joints;
 pub mod limits;
 pub mod modbus;
+pub mod ros;
 pub mod sim;
 
 use std::time::Instant;

@@ -1,0 +1,3 @@
+//! The ROS backend (rosrust, ROS 1).
+
+pub mod msgs;
