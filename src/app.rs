@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::audit::Audit;
 use crate::config::{BackendKind, Config};
-use crate::hal::{limits::LimitedArm, modbus::ModbusArm, sim::SimArm, RobotArm};
+use crate::hal::{limits::LimitedArm, modbus::ModbusArm, ros::RosArm, sim::SimArm, RobotArm};
 use crate::motion::ExecutorHandle;
 use crate::tasks::{supervisor, JournalError, Registry};
 use crate::vars::{VarStore, VarsError};
@@ -87,6 +87,16 @@ impl App {
                         .map_err(|source| StartError::Thread {
                             what: "modbus",
                             source,
+                        })?;
+                    Box::new(LimitedArm::new(arm, joints))
+                }
+                (BackendKind::Ros, _, _) => {
+                    let arm =
+                        RosArm::start(config.ros_backend(), joints.clone()).map_err(|source| {
+                            StartError::Thread {
+                                what: "ros",
+                                source,
+                            }
                         })?;
                     Box::new(LimitedArm::new(arm, joints))
                 }

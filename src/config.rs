@@ -69,6 +69,20 @@ pub enum BackendKind {
     Sim,
     /// A controller's Modbus/TCP server (Universal Robots with the companion program).
     Modbus,
+    /// A ROS 1 trajectory controller (`FollowJointTrajectory`) and joint states.
+    Ros,
+}
+
+/// `[ros]`: the master, and overrides of the robot file's topics.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosSection {
+    /// The master URI; default: the `ROS_MASTER_URI` environment variable.
+    pub master_uri: Option<String>,
+    /// Joint states topic (default: the robot file's).
+    pub joint_states: Option<String>,
+    /// Action namespace (default: the robot file's `controller`).
+    pub controller: Option<String>,
 }
 
 /// `[backend]`.
@@ -174,6 +188,25 @@ impl ModbusSection {
     }
 }
 
+impl Config {
+    /// The ROS backend's settings (for `backend.kind = "ros"`).
+    pub fn ros_backend(&self) -> crate::hal::ros::RosConfig {
+        let section = self.ros.clone().unwrap_or_default();
+        let names = self.robot.ros.clone();
+        crate::hal::ros::RosConfig {
+            master_uri: section.master_uri,
+            joint_states: section
+                .joint_states
+                .or_else(|| names.as_ref().map(|n| n.joint_states.clone()))
+                .unwrap_or_else(|| "/joint_states".into()),
+            action_ns: section
+                .controller
+                .or_else(|| names.map(|n| n.controller))
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// `[sim]`: faults to inject into the simulator, in seconds after start.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -213,6 +246,7 @@ struct RawConfig {
     #[serde(default)]
     sim: SimConfig,
     modbus: Option<ModbusSection>,
+    ros: Option<RosSection>,
 }
 
 /// A loaded, validated configuration with its robot.
@@ -234,6 +268,8 @@ pub struct Config {
     pub sim: SimConfig,
     /// `[modbus]`, required with `backend.kind = "modbus"`.
     pub modbus: Option<ModbusSection>,
+    /// `[ros]`, with `backend.kind = "ros"`.
+    pub ros: Option<RosSection>,
 }
 
 impl Config {
@@ -348,6 +384,18 @@ impl Config {
                 ));
             }
         }
+        if raw.backend.kind == BackendKind::Ros {
+            let section = raw.ros.clone().unwrap_or_default();
+            if robot.ros.is_none()
+                && (section.joint_states.is_none() || section.controller.is_none())
+            {
+                return Err(invalid(
+                    "ros",
+                    robot.source.clone(),
+                    "the robot file has no [ros] table and the config names no topics",
+                ));
+            }
+        }
         Ok(Self {
             source: file.into(),
             robot,
@@ -361,6 +409,7 @@ impl Config {
             }),
             sim: raw.sim,
             modbus: raw.modbus,
+            ros: raw.ros,
         })
     }
 

@@ -14,3 +14,4 @@ pub use model::{ArmModel, JointLimit, ModelState, SimMode};
 pub mod modbus;
 pub mod modbus_robot;
 pub mod robot_file;
+pub mod ros_msgs;

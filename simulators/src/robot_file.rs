@@ -10,6 +10,7 @@ use crate::JointLimit;
 
 #[derive(Debug, Deserialize)]
 struct RawJoint {
+    name: String,
     min: f64,
     max: f64,
     max_velocity: f64,
@@ -27,6 +28,8 @@ struct RawRobot {
 /// A robot as the simulator sees it.
 #[derive(Debug, Clone)]
 pub struct SimRobotFile {
+    /// Joint names, base to wrist.
+    pub names: Vec<String>,
     /// Joint limits, base to wrist.
     pub limits: Vec<JointLimit>,
     /// Where the arm starts (the definition's `home`).
@@ -60,7 +63,9 @@ impl SimRobotFile {
             map.validate(limits.len())
                 .map_err(|e| format!("{file}: modbus: {e}"))?;
         }
+        let names = raw.joints.into_iter().map(|j| j.name).collect();
         Ok(Self {
+            names,
             limits,
             home,
             modbus: raw.modbus,

@@ -3,10 +3,12 @@
 //! A backend does its own I/O elsewhere (its own thread or task); `read` and `write`
 //! only exchange the latest state and command and never block.
 
+pub mod edges;
 mod joints;
 pub mod limits;
 pub mod modbus;
 pub mod ros;
+
 pub mod sim;
 
 use std::time::Instant;
@@ -47,11 +49,59 @@ pub enum Fault {
         /// The robot's error code.
         code: u16,
     },
+    /// The trajectory controller rejected or aborted the goal.
+    Trajectory {
+        /// `FollowJointTrajectoryResult.error_code` (or the goal status when it has none).
+        code: i32,
+        /// The controller's `error_string`, truncated.
+        text: ShortText,
+    },
     /// The link to the controller is down.
     Unreachable {
         /// Why.
         cause: LinkError,
     },
+}
+
+/// A short text that is `Copy`, so it can cross the real-time cycle without allocating.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ShortText {
+    len: u8,
+    bytes: [u8; 120],
+}
+
+impl ShortText {
+    /// `text`, cut at 120 bytes (on a character boundary).
+    pub fn new(text: &str) -> Self {
+        let mut end = text.len().min(120);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0; 120];
+        bytes[..end].copy_from_slice(&text.as_bytes()[..end]);
+        Self {
+            len: end as u8,
+            bytes,
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Built from a &str cut on a character boundary.
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for ShortText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+impl serde::Serialize for ShortText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// Why the link to a controller is down; `Copy` so it can cross the real-time cycle.
@@ -72,6 +122,10 @@ pub enum LinkError {
     Exception(u8),
     /// Another I/O error (errno).
     Io(i32),
+    /// The ROS master does not answer.
+    RosMaster,
+    /// No joint states arrive on the configured topic.
+    NoJointStates,
 }
 
 impl std::fmt::Display for LinkError {
@@ -84,6 +138,8 @@ impl std::fmt::Display for LinkError {
             LinkError::Reset => write!(f, "connection reset"),
             LinkError::Exception(code) => write!(f, "Modbus exception 0x{code:02X}"),
             LinkError::Io(errno) => write!(f, "{}", std::io::Error::from_raw_os_error(*errno)),
+            LinkError::RosMaster => write!(f, "the ROS master does not answer"),
+            LinkError::NoJointStates => write!(f, "no joint states received yet"),
         }
     }
 }
@@ -114,6 +170,24 @@ impl std::fmt::Display for Fault {
                 armsim::modbus::error::describe(*code)
             ),
             Fault::Unreachable { cause } => write!(f, "the robot is unreachable ({cause})"),
+            Fault::Trajectory { code, text } => {
+                let name = match code {
+                    -1 => "INVALID_GOAL",
+                    -2 => "INVALID_JOINTS",
+                    -3 => "OLD_HEADER_TIMESTAMP",
+                    -4 => "PATH_TOLERANCE_VIOLATED",
+                    -5 => "GOAL_TOLERANCE_VIOLATED",
+                    _ => "controller error",
+                };
+                write!(
+                    f,
+                    "the trajectory controller failed the goal: {name} ({code})"
+                )?;
+                if !text.as_str().is_empty() {
+                    write!(f, ": {}", text.as_str())?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -7,7 +7,7 @@
 //! resends a command after a connection loss: the motion is failed instead.
 
 use std::net::SocketAddr;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use armsim::modbus::{
@@ -17,9 +17,8 @@ use armsim::modbus::{
 use tokio_modbus::client::{Context, Reader, Writer};
 use tokio_modbus::Slave;
 
-use super::{
-    ArmCommand, ArmState, CommandError, Fault, Joints, LinkError, Phase, RobotArm, RobotMode,
-};
+use super::edges::{EdgeSender, MotionEdge};
+use super::{ArmCommand, ArmState, CommandError, Fault, Joints, LinkError, RobotArm, RobotMode};
 
 /// How the backend reaches the controller.
 #[derive(Debug, Clone)]
@@ -70,24 +69,10 @@ impl Default for Backoff {
     }
 }
 
-/// What the cycle asks of the link thread: one message per motion edge.
-#[derive(Debug, Clone, Copy)]
-enum LinkCommand {
-    Move {
-        motion_id: u64,
-        target: Joints,
-        speed: f64,
-    },
-    Stop,
-    Idle,
-}
-
 /// The arm behind a Modbus/TCP server, as the real-time cycle sees it.
 pub struct ModbusArm {
     state: triple_buffer::Output<ArmState>,
-    commands: SyncSender<LinkCommand>,
-    pending: Option<LinkCommand>,
-    last: (u64, Phase),
+    edges: EdgeSender,
 }
 
 impl ModbusArm {
@@ -127,17 +112,8 @@ impl ModbusArm {
             .spawn(move || runtime.block_on(link.run()))?;
         Ok(Self {
             state: state_out,
-            commands: tx,
-            pending: None,
-            last: (0, Phase::Idle),
+            edges: EdgeSender::new(tx),
         })
-    }
-
-    fn send(&mut self, command: LinkCommand) {
-        if let Err(TrySendError::Full(c)) = self.commands.try_send(command) {
-            // Kept and retried next cycle: an edge must not be lost.
-            self.pending = Some(c);
-        }
     }
 }
 
@@ -151,26 +127,7 @@ impl RobotArm for ModbusArm {
     }
 
     fn write(&mut self, c: &ArmCommand) -> Result<(), CommandError> {
-        if let Some(p) = self.pending.take() {
-            self.send(p);
-        }
-        let key = (c.motion_id, c.phase);
-        if key != self.last {
-            let edge = match c.phase {
-                Phase::Moving if c.motion_id != self.last.0 => Some(LinkCommand::Move {
-                    motion_id: c.motion_id,
-                    target: c.target,
-                    speed: c.speed,
-                }),
-                Phase::Stopping => Some(LinkCommand::Stop),
-                Phase::Idle if self.last.1 != Phase::Idle => Some(LinkCommand::Idle),
-                _ => None,
-            };
-            if let Some(e) = edge {
-                self.send(e);
-            }
-            self.last = key;
-        }
+        self.edges.on_command(c);
         Ok(())
     }
 
@@ -187,7 +144,7 @@ struct Link {
     joints: usize,
     state: triple_buffer::Input<ArmState>,
     current: ArmState,
-    commands: Receiver<LinkCommand>,
+    commands: Receiver<MotionEdge>,
     sequence: u16,
     heartbeat: u16,
     /// The motion in progress and the sequence number its move was sent with.
@@ -236,7 +193,7 @@ impl Link {
         let until = Instant::now() + delay;
         while Instant::now() < until {
             while let Ok(c) = self.commands.try_recv() {
-                if matches!(c, LinkCommand::Idle | LinkCommand::Stop) {
+                if matches!(c, MotionEdge::Idle | MotionEdge::Stop) {
                     self.active = None;
                 }
             }
@@ -304,9 +261,9 @@ impl Link {
         }
     }
 
-    async fn execute(&mut self, ctx: &mut Context, c: LinkCommand) -> Result<(), LinkError> {
+    async fn execute(&mut self, ctx: &mut Context, c: MotionEdge) -> Result<(), LinkError> {
         match c {
-            LinkCommand::Move {
+            MotionEdge::Move {
                 motion_id,
                 target,
                 speed,
@@ -330,8 +287,8 @@ impl Link {
                 self.call(ctx.write_multiple_registers(self.map.command_block, &block))
                     .await
             }
-            LinkCommand::Stop => self.send_stop(ctx).await,
-            LinkCommand::Idle => {
+            MotionEdge::Stop => self.send_stop(ctx).await,
+            MotionEdge::Idle => {
                 self.active = None;
                 Ok(())
             }

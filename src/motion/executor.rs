@@ -124,6 +124,7 @@ impl MotionError {
             MotionError::StaleState { .. } => "stale_state",
             MotionError::Fault(Fault::Unreachable { .. }) => "robot_unreachable",
             MotionError::Fault(Fault::Controller { .. }) => "robot_error",
+            MotionError::Fault(Fault::Trajectory { .. }) => "trajectory_failed",
             MotionError::Fault(_) => "robot_fault",
             MotionError::Timeout { .. } => "timeout",
             MotionError::FollowingError { .. } => "following_error",

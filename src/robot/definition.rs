@@ -77,6 +77,18 @@ struct RawDefinition {
     positions: BTreeMap<String, Vec<f64>>,
     #[serde(default)]
     modbus: Option<RegisterMap>,
+    #[serde(default)]
+    ros: Option<RosNames>,
+}
+
+/// The robot's ROS topics (the `[ros]` table); joint names are the joints' names.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosNames {
+    /// `sensor_msgs/JointState` topic.
+    pub joint_states: String,
+    /// The `FollowJointTrajectory` action namespace of the trajectory controller.
+    pub controller: String,
 }
 
 /// A validated robot definition.
@@ -94,6 +106,8 @@ pub struct RobotDefinition {
     pub positions: BTreeMap<String, Vec<f64>>,
     /// The Modbus/TCP register map, if the robot is driven over Modbus.
     pub modbus: Option<RegisterMap>,
+    /// The ROS topics, if the robot is driven through ROS.
+    pub ros: Option<RosNames>,
     /// Where the definition came from, for messages.
     pub source: String,
 }
@@ -190,6 +204,7 @@ impl RobotDefinition {
             kinematics: raw.kinematics,
             positions: raw.positions,
             modbus: raw.modbus,
+            ros: raw.ros,
             source: file.into(),
         };
         for (name, joints) in &def.positions {

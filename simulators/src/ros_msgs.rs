@@ -30,14 +30,38 @@ mod tests {
     #[test]
     fn md5_sums_equal_the_real_messages() {
         let sums = [
-            (control_msgs::FollowJointTrajectoryAction::md5sum(), "bc4f9b743838566551c0390c65f1a248"),
-            (control_msgs::FollowJointTrajectoryActionGoal::md5sum(), "cff5c1d533bf2f82dd0138d57f4304bb"),
-            (control_msgs::FollowJointTrajectoryActionResult::md5sum(), "c4fb3b000dc9da4fd99699380efcc5d9"),
-            (control_msgs::FollowJointTrajectoryActionFeedback::md5sum(), "d8920dc4eae9fc107e00999cce4be641"),
-            (actionlib_msgs::GoalStatusArray::md5sum(), "8b2b82f13216d0a8ea88bd3af735e619"),
-            (actionlib_msgs::GoalID::md5sum(), "302881f31927c1df708a2dbab0e80ee8"),
-            (sensor_msgs::JointState::md5sum(), "3066dcd76a6cfaef579bd0f34173e9fd"),
-            (std_msgs::Header::md5sum(), "2176decaecbce78abc3b96ef049fabed"),
+            (
+                control_msgs::FollowJointTrajectoryAction::md5sum(),
+                "bc4f9b743838566551c0390c65f1a248",
+            ),
+            (
+                control_msgs::FollowJointTrajectoryActionGoal::md5sum(),
+                "cff5c1d533bf2f82dd0138d57f4304bb",
+            ),
+            (
+                control_msgs::FollowJointTrajectoryActionResult::md5sum(),
+                "c4fb3b000dc9da4fd99699380efcc5d9",
+            ),
+            (
+                control_msgs::FollowJointTrajectoryActionFeedback::md5sum(),
+                "d8920dc4eae9fc107e00999cce4be641",
+            ),
+            (
+                actionlib_msgs::GoalStatusArray::md5sum(),
+                "8b2b82f13216d0a8ea88bd3af735e619",
+            ),
+            (
+                actionlib_msgs::GoalID::md5sum(),
+                "302881f31927c1df708a2dbab0e80ee8",
+            ),
+            (
+                sensor_msgs::JointState::md5sum(),
+                "3066dcd76a6cfaef579bd0f34173e9fd",
+            ),
+            (
+                std_msgs::Header::md5sum(),
+                "2176decaecbce78abc3b96ef049fabed",
+            ),
         ];
         for (got, want) in sums {
             assert_eq!(got, want);

@@ -1,3 +1,0 @@
-//! The ROS backend (rosrust, ROS 1).
-
-pub mod msgs;
