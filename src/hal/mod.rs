@@ -126,6 +126,8 @@ pub enum LinkError {
     RosMaster,
     /// No joint states arrive on the configured topic.
     NoJointStates,
+    /// Nothing subscribes to the trajectory action's goal topic.
+    NoActionServer,
 }
 
 impl std::fmt::Display for LinkError {
@@ -140,6 +142,7 @@ impl std::fmt::Display for LinkError {
             LinkError::Io(errno) => write!(f, "{}", std::io::Error::from_raw_os_error(*errno)),
             LinkError::RosMaster => write!(f, "the ROS master does not answer"),
             LinkError::NoJointStates => write!(f, "no joint states received yet"),
+            LinkError::NoActionServer => write!(f, "no trajectory action server is connected"),
         }
     }
 }

@@ -38,6 +38,8 @@ struct Shared {
     current: ArmState,
     /// The goal id of the motion in progress.
     goal: Option<String>,
+    /// The master stopped answering; topics may still flow, but the link counts as down.
+    master_down: bool,
 }
 
 impl Shared {
@@ -77,6 +79,7 @@ impl RosArm {
             state: input,
             current: initial,
             goal: None,
+            master_down: false,
         }));
         let (tx, rx) = mpsc::sync_channel(16);
         std::thread::Builder::new()
@@ -169,18 +172,50 @@ impl Link {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
+            self.check_action_server(&goals);
             if last_check.elapsed() >= Duration::from_secs(1) {
                 last_check = Instant::now();
                 // The master going away does not stop peer-to-peer topics, but new
                 // connections need it: say so in the state.
-                if rosrust::param("/rosversion")
-                    .and_then(|p| p.get::<String>().ok())
-                    .is_none()
-                    && rosrust::parameters().is_err()
-                {
+                let answers = rosrust::parameters().is_ok();
+                let was_down = std::mem::replace(&mut lock(&self.shared).master_down, !answers);
+                if !answers {
                     self.link_down(LinkError::RosMaster);
+                } else if was_down {
+                    tracing::info!("the ROS master answers again");
+                    let mut s = lock(&self.shared);
+                    if s.current.fault
+                        == Some(Fault::Unreachable {
+                            cause: LinkError::RosMaster,
+                        })
+                    {
+                        // The next joint state marks the link up.
+                        s.current.fault = Some(Fault::Unreachable {
+                            cause: LinkError::NoJointStates,
+                        });
+                        s.publish();
+                    }
                 }
             }
+        }
+    }
+
+    /// A goal sent before the action server's subscription is connected would be lost;
+    /// until it is, the link counts as down (and motions are refused).
+    fn check_action_server(&self, goals: &Goals) {
+        let connected = goals.subscriber_count() > 0;
+        let mut s = lock(&self.shared);
+        let missing = Some(Fault::Unreachable {
+            cause: LinkError::NoActionServer,
+        });
+        if !connected && s.current.fault.is_none() {
+            s.current.fault = missing;
+            s.current.link_down_since.get_or_insert(Instant::now());
+            s.publish();
+        } else if connected && s.current.fault == missing {
+            s.current.fault = None;
+            s.current.link_down_since = None;
+            s.publish();
         }
     }
 
@@ -212,10 +247,18 @@ impl Link {
                 s.current.velocities = velocities;
                 s.current.sampled_at = Instant::now();
                 s.current.mode = RobotMode::Running;
-                if matches!(s.current.fault, Some(Fault::Unreachable { .. })) {
+                // Joint states flowing bring the link up, unless the master is gone or no
+                // action server listens yet.
+                let no_server = Some(Fault::Unreachable {
+                    cause: LinkError::NoActionServer,
+                });
+                if matches!(s.current.fault, Some(Fault::Unreachable { .. }))
+                    && s.current.fault != no_server
+                    && !s.master_down
+                {
                     s.current.fault = None;
+                    s.current.link_down_since = None;
                 }
-                s.current.link_down_since = None;
                 s.publish();
             },
         )?);

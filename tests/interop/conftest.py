@@ -69,6 +69,81 @@ class ModbusSim:
             self.proc.wait(5)
 
 
+class RosCore:
+    """A real ROS master from Debian's `ros-core`, on a free port."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "RosCore":
+        if not shutil.which("roscore"):
+            raise RuntimeError("the ROS tests need a ROS master (roscore): apt-get install ros-core (./scripts/test does)")
+        env = dict(os.environ, ROS_MASTER_URI=self.uri, ROS_HOSTNAME="127.0.0.1", ROS_LOG_DIR=os.environ.get("ROS_LOG_DIR", "/tmp/armature-roslog"))
+        self.proc = subprocess.Popen(["roscore", "-p", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+        deadline = time.monotonic() + 20
+        import xmlrpc.client
+
+        while time.monotonic() < deadline:
+            try:
+                xmlrpc.client.ServerProxy(self.uri).getSystemState("/test")
+                return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"roscore did not answer on {self.uri}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, 9)
+            self.proc.wait(10)
+
+
+class RosSim:
+    """A running `armsim-ros` node."""
+
+    def __init__(self, master: RosCore, *flags: str):
+        self.master = master
+        self.flags = list(flags)
+        self.proc: subprocess.Popen | None = None
+        self.log: list[str] = []
+
+    def start(self) -> "RosSim":
+        path = Path(os.environ.get("ARMSIM_ROS_BIN", ROOT / "target" / "release" / "armsim-ros"))
+        if not path.exists():
+            raise RuntimeError(f"the armsim-ros binary is missing at {path}: run `cargo build --release --workspace`")
+        env = dict(os.environ, ROS_MASTER_URI=self.master.uri, ROS_HOSTNAME="127.0.0.1")
+        self.proc = subprocess.Popen([str(path), "--robot", str(ROOT / "robots" / "ur5e.toml"), *self.flags],
+                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+        ready = threading.Event()
+
+        def pump():
+            assert self.proc and self.proc.stderr
+            for line in self.proc.stderr:
+                self.log.append(line)
+                if "serving" in line:
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(15):
+            self.stop()
+            raise RuntimeError("armsim-ros did not start:\n" + "".join(self.log))
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def ros_config(master_uri: str) -> str:
+    """The shipped config/ros-ur5e.toml, pointed at `master_uri`."""
+    text = (ROOT / "config" / "ros-ur5e.toml").read_text()
+    text = text.replace('robot = "../robots/ur5e.toml"', f'robot = "{ROOT / "robots" / "ur5e.toml"}"')
+    return text.replace('master_uri = "http://127.0.0.1:11311"', f'master_uri = "{master_uri}"')
+
+
 def modbus_config(port: int) -> str:
     """The shipped config/modbus-ur5e.toml, pointed at `port`."""
     text = (ROOT / "config" / "modbus-ur5e.toml").read_text()
@@ -110,7 +185,8 @@ class Server:
         args = self.wrapper + [armature_bin(), "serve", "--http", f"127.0.0.1:{self.port}", "--state-dir", str(self.state_dir)]
         if self.config:
             args += ["--config", str(self.config)]
-        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        env = dict(os.environ, ROS_HOSTNAME="127.0.0.1")
+        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
         ready = threading.Event()
 
         def pump():
