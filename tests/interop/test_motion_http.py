@@ -118,14 +118,15 @@ async def test_home_move_to_and_saved_positions(server):
 
 async def test_robot_state_reports_the_realtime_loop(server):
     async with http_client(server.url) as c:
-        await anyio.sleep(1.2)
+        await anyio.sleep(2.3)
         text, st = await c.ok("robot_state")
         rt = st["realtime"]
+        # The loop's figures are summarized once a second: two summaries by now.
         assert rt["policy"] in ("SCHED_FIFO", "SCHED_OTHER")
         assert rt["realtime"] == (rt["policy"] == "SCHED_FIFO")
         assert rt["target_rate_hz"] == 500
         assert 450 < rt["rate_hz"] < 550
-        assert rt["cycles"] >= 500
+        assert rt["cycles"] >= 900
         assert rt["latency_p50_us"] <= rt["latency_p99_us"] <= rt["latency_max_us"]
         assert st["connected"] is True and st["mode"] == "running"
         assert [j["name"] for j in st["joints"]][0] == "shoulder_pan_joint"
