@@ -532,7 +532,10 @@ fn robot_state(app: &App) -> ActionOutput {
                 "latency_p50_us": stats.latency_p50_us,
                 "latency_p99_us": stats.latency_p99_us,
                 "latency_p999_us": stats.latency_p999_us,
-                "latency_max_us": stats.latency_max_us
+                "latency_max_us": stats.latency_max_us,
+                "state_age_p50_us": stats.state_age_p50_us,
+                "state_age_p99_us": stats.state_age_p99_us,
+                "states_seen": stats.states_seen
             }
         }),
     }

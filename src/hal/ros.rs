@@ -48,6 +48,19 @@ impl Shared {
     }
 }
 
+/// When the controller sampled a state, from its header stamp: trusted only within the last
+/// second before receipt (same host or synchronized clocks), else the receipt time.
+fn sampled_at(stamp: rosrust::Time) -> Instant {
+    let now = Instant::now();
+    let age_ns = rosrust::now().nanos() - stamp.nanos();
+    if (0..1_000_000_000).contains(&age_ns) {
+        now.checked_sub(Duration::from_nanos(age_ns as u64))
+            .unwrap_or(now)
+    } else {
+        now
+    }
+}
+
 fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
     // The data stays consistent between statements; a panicking callback must not stop the link.
     shared.lock().unwrap_or_else(|p| p.into_inner())
@@ -245,7 +258,7 @@ impl Link {
                 let mut s = lock(&shared);
                 s.current.positions = positions;
                 s.current.velocities = velocities;
-                s.current.sampled_at = Instant::now();
+                s.current.sampled_at = sampled_at(m.header.stamp);
                 s.current.mode = RobotMode::Running;
                 // Joint states flowing bring the link up, unless the master is gone or no
                 // action server listens yet.
@@ -287,6 +300,32 @@ impl Link {
                     s.current.fault = Some(Fault::Trajectory {
                         code: r.result.error_code,
                         text: ShortText::new(text),
+                    });
+                    s.publish();
+                }
+            },
+        )?);
+
+        // The status topic names a goal's end even when its result message is lost.
+        let shared = self.shared.clone();
+        subs.push(rosrust::subscribe(
+            &format!("{ns}/status"),
+            10,
+            move |a: actionlib_msgs::GoalStatusArray| {
+                let mut s = lock(&shared);
+                let Some(goal) = s.goal.clone() else { return };
+                let ended = a.status_list.iter().find(|st| {
+                    st.goal_id.id == goal
+                        && matches!(
+                            st.status,
+                            actionlib_msgs::GoalStatus::ABORTED
+                                | actionlib_msgs::GoalStatus::REJECTED
+                        )
+                });
+                if let (Some(st), None) = (ended, s.current.fault) {
+                    s.current.fault = Some(Fault::Trajectory {
+                        code: 0,
+                        text: ShortText::new(&st.text),
                     });
                     s.publish();
                 }

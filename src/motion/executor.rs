@@ -341,6 +341,8 @@ struct Executor {
     initialized: bool,
     /// Consecutive cycles the arm has been within tolerance and still.
     settled_cycles: u32,
+    /// The sample time of the last robot state seen, to measure the age of new ones.
+    last_sample: Option<Instant>,
     /// Whether the backend follows our setpoints (else the controller runs its own
     /// trajectory, and only the target and standstill can be checked).
     tracks: bool,
@@ -376,6 +378,7 @@ impl Executor {
             initialized: false,
             settled_cycles: 0,
             tracks,
+            last_sample: None,
             last_progress_event: Instant::now(),
             pending: None,
             shutting_down: false,
@@ -394,6 +397,12 @@ impl Executor {
 
             // Read.
             let state = self.arm.read(now);
+            if Some(state.sampled_at) != self.last_sample && state.link_down_since.is_none() {
+                self.last_sample = Some(state.sampled_at);
+                self.stats.record_state_age(
+                    now.saturating_duration_since(state.sampled_at).as_nanos() as u64,
+                );
+            }
             self.take_requests(now, &state);
             if self.shutting_down && matches!(self.activity, Activity::Idle) {
                 break;

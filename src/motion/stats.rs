@@ -27,11 +27,19 @@ pub struct CycleStats {
     pub latency_p999_us: f64,
     /// Largest wake-up latency (µs).
     pub latency_max_us: f64,
+    /// Median age of a robot state when the cycle first sees it (µs): from the
+    /// controller's sample to the cycle that reads it.
+    pub state_age_p50_us: f64,
+    /// 99th percentile of that age (µs).
+    pub state_age_p99_us: f64,
+    /// New robot states seen.
+    pub states_seen: u64,
 }
 
 /// The recorder living on the executor thread.
 pub struct StatsRecorder {
     bins: Box<[u32]>,
+    age: Histogram,
     overflow: u64,
     count: u64,
     overruns: u64,
@@ -45,6 +53,7 @@ impl StatsRecorder {
     /// A recorder for a cycle at `rate_hz`, starting now.
     pub fn new(rate_hz: f64, now_ns: u64) -> Self {
         Self {
+            age: Histogram::new(),
             bins: vec![0; BINS].into_boxed_slice(),
             overflow: 0,
             count: 0,
@@ -79,8 +88,14 @@ impl StatsRecorder {
         }
     }
 
+    /// Records the age (ns) of a robot state the cycle sees for the first time.
+    pub fn record_state_age(&mut self, age_ns: u64) {
+        self.age.record(age_ns / 1000);
+    }
+
     /// Clears every figure (e.g. to measure a fresh window).
     pub fn reset(&mut self, now_ns: u64) {
+        self.age = Histogram::new();
         self.bins.iter_mut().for_each(|b| *b = 0);
         self.overflow = 0;
         self.count = 0;
@@ -95,6 +110,9 @@ impl StatsRecorder {
     }
 
     fn summarize(&mut self) {
+        self.summary.states_seen = self.age.count;
+        self.summary.state_age_p50_us = self.age.percentile(0.5);
+        self.summary.state_age_p99_us = self.age.percentile(0.99);
         self.summary.cycles = self.count;
         self.summary.overruns = self.overruns;
         self.summary.latency_max_us = self.max_ns as f64 / 1000.0;
@@ -121,6 +139,41 @@ impl StatsRecorder {
     /// The latest summary.
     pub fn summary(&self) -> CycleStats {
         self.summary
+    }
+}
+
+/// A small 10 µs-bin histogram (to 100 ms), allocated once.
+struct Histogram {
+    bins: Box<[u32]>,
+    count: u64,
+}
+
+impl Histogram {
+    const BIN_US: u64 = 10;
+
+    fn new() -> Self {
+        Self {
+            bins: vec![0; 10_000].into_boxed_slice(),
+            count: 0,
+        }
+    }
+
+    fn record(&mut self, us: u64) {
+        let i = ((us / Self::BIN_US) as usize).min(self.bins.len() - 1);
+        self.bins[i] = self.bins[i].saturating_add(1);
+        self.count += 1;
+    }
+
+    fn percentile(&self, q: f64) -> f64 {
+        let rank = ((self.count as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, &n) in self.bins.iter().enumerate() {
+            seen += u64::from(n);
+            if seen >= rank && self.count > 0 {
+                return (i as u64 * Self::BIN_US) as f64;
+            }
+        }
+        0.0
     }
 }
 

@@ -114,3 +114,29 @@ async def test_a_master_that_is_down_then_comes_up(make_server, ros):
         await wait_up(c, timeout=40)
         _, ack = await c.ok("move_joints", {"joints": TARGET})
         assert (await c.wait_done(ack["task_id"]))[-1]["state"] == "succeeded"
+
+
+def test_a_peer_ros_client_sees_the_simulator(ros):
+    import os
+    import shutil
+    import subprocess
+
+    assert shutil.which("rostopic"), "this test needs rostopic: apt-get install python3-rostopic python3-sensor-msgs"
+    master, _ = ros()
+    env = dict(os.environ, ROS_MASTER_URI=master.uri, ROS_HOSTNAME="127.0.0.1")
+    out = subprocess.run(["rostopic", "echo", "-n", "1", "/joint_states"], capture_output=True, text=True, timeout=30, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "shoulder_pan_joint" in out.stdout and "wrist_3_joint" in out.stdout, out.stdout
+    assert "-1.5707963267948966" in out.stdout, out.stdout  # home: shoulder lift at -π/2
+
+
+async def test_robot_state_reports_the_age_of_joint_states(ros, make_server):
+    master, _ = ros()
+    server = make_server(ros_config(master.uri))
+    async with http_client(server.url) as c:
+        await wait_up(c)
+        await anyio.sleep(2.2)
+        _, st = await c.ok("robot_state")
+        rt = st["realtime"]
+        assert rt["states_seen"] > 100
+        assert 0 < rt["state_age_p50_us"] <= rt["state_age_p99_us"] < 250_000
