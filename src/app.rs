@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::audit::Audit;
 use crate::config::{BackendKind, Config};
-use crate::hal::{limits::LimitedArm, modbus::ModbusArm, ros::RosArm, sim::SimArm, RobotArm};
+use crate::hal::{limits::LimitedArm, sim::SimArm, RobotArm};
 use crate::motion::ExecutorHandle;
 use crate::tasks::{supervisor, JournalError, Registry};
 use crate::vars::{VarStore, VarsError};
@@ -83,20 +83,22 @@ impl App {
         let arm: Box<dyn RobotArm> =
             match (config.backend.kind, &config.modbus, &config.robot.modbus) {
                 (BackendKind::Modbus, Some(section), Some(map)) => {
-                    let arm = ModbusArm::start(section.backend(), map.clone(), config.robot.dof())
-                        .map_err(|source| StartError::Thread {
-                            what: "modbus",
-                            source,
-                        })?;
+                    let arm = crate::hal::modbus::start(
+                        section.backend(),
+                        map.clone(),
+                        config.robot.dof(),
+                    )
+                    .map_err(|source| StartError::Thread {
+                        what: "modbus",
+                        source,
+                    })?;
                     Box::new(LimitedArm::new(arm, joints))
                 }
                 (BackendKind::Ros, _, _) => {
-                    let arm =
-                        RosArm::start(config.ros_backend(), joints.clone()).map_err(|source| {
-                            StartError::Thread {
-                                what: "ros",
-                                source,
-                            }
+                    let arm = crate::hal::ros::start(config.ros_backend(), joints.clone())
+                        .map_err(|source| StartError::Thread {
+                            what: "ros",
+                            source,
                         })?;
                     Box::new(LimitedArm::new(arm, joints))
                 }

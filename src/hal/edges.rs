@@ -1,9 +1,13 @@
-//! Turns the cycle's per-cycle commands into one message per motion edge, for backends
-//! whose controller runs each motion itself (Modbus `movej`, a ROS trajectory goal).
+//! Backends whose controller runs each motion itself (Modbus `movej`, a ROS trajectory goal):
+//! the cycle reads the latest state their link thread published, and hands over one message
+//! per motion edge instead of a setpoint per cycle.
 
-use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::time::Instant;
 
-use super::{ArmCommand, Joints, Phase};
+use super::{
+    ArmCommand, ArmState, CommandError, Fault, Joints, LinkError, Phase, RobotArm, RobotMode,
+};
 
 /// A change in what the executor wants.
 #[derive(Debug, Clone, Copy)]
@@ -70,5 +74,73 @@ impl EdgeSender {
             self.send(e);
         }
         self.last = key;
+    }
+}
+
+/// The arm as the real-time cycle sees it: a lock-free state cell and an edge sender.
+pub struct LinkedArm {
+    backend: &'static str,
+    state: triple_buffer::Output<ArmState>,
+    edges: EdgeSender,
+}
+
+/// What the link thread keeps: where to publish the state, and where edges arrive.
+pub struct LinkEnds {
+    /// Publishes the latest state to the cycle.
+    pub state: triple_buffer::Input<ArmState>,
+    /// The state before anything is known: disconnected, not connected yet.
+    pub initial: ArmState,
+    /// Motion edges from the cycle.
+    pub edges: Receiver<MotionEdge>,
+}
+
+impl LinkedArm {
+    /// A linked arm named `backend` with `joints` joints, and the ends for its link thread.
+    pub fn new(backend: &'static str, joints: usize) -> (Self, LinkEnds) {
+        let now = Instant::now();
+        let initial = ArmState {
+            positions: Joints::zeros(joints),
+            velocities: Joints::zeros(joints),
+            mode: RobotMode::Disconnected,
+            fault: Some(Fault::Unreachable {
+                cause: LinkError::Connecting,
+            }),
+            sampled_at: now,
+            link_down_since: Some(now),
+        };
+        let (input, output) = triple_buffer::triple_buffer(&initial);
+        let (tx, rx) = mpsc::sync_channel(16);
+        let arm = Self {
+            backend,
+            state: output,
+            edges: EdgeSender::new(tx),
+        };
+        (
+            arm,
+            LinkEnds {
+                state: input,
+                initial,
+                edges: rx,
+            },
+        )
+    }
+}
+
+impl RobotArm for LinkedArm {
+    fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    fn read(&mut self, _now: Instant) -> ArmState {
+        *self.state.read()
+    }
+
+    fn write(&mut self, c: &ArmCommand) -> Result<(), CommandError> {
+        self.edges.on_command(c);
+        Ok(())
+    }
+
+    fn tracks_setpoints(&self) -> bool {
+        false
     }
 }

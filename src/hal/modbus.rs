@@ -7,7 +7,7 @@
 //! resends a command after a connection loss: the motion is failed instead.
 
 use std::net::SocketAddr;
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use armsim::modbus::{
@@ -17,8 +17,8 @@ use armsim::modbus::{
 use tokio_modbus::client::{Context, Reader, Writer};
 use tokio_modbus::Slave;
 
-use super::edges::{EdgeSender, MotionEdge};
-use super::{ArmCommand, ArmState, CommandError, Fault, Joints, LinkError, RobotArm, RobotMode};
+use super::edges::{LinkedArm, MotionEdge};
+use super::{ArmState, Fault, Joints, LinkError, RobotMode};
 
 /// How the backend reaches the controller.
 #[derive(Debug, Clone)]
@@ -69,71 +69,30 @@ impl Default for Backoff {
     }
 }
 
-/// The arm behind a Modbus/TCP server, as the real-time cycle sees it.
-pub struct ModbusArm {
-    state: triple_buffer::Output<ArmState>,
-    edges: EdgeSender,
-}
-
-impl ModbusArm {
-    /// Starts the link thread for a robot with `joints` joints and register `map`.
-    pub fn start(config: ModbusConfig, map: RegisterMap, joints: usize) -> std::io::Result<Self> {
-        let now = Instant::now();
-        let initial = ArmState {
-            positions: Joints::zeros(joints),
-            velocities: Joints::zeros(joints),
-            mode: RobotMode::Disconnected,
-            fault: Some(Fault::Unreachable {
-                cause: LinkError::Refused,
-            }),
-            sampled_at: now,
-            link_down_since: Some(now),
-        };
-        let (state_in, state_out) = triple_buffer::triple_buffer(&initial);
-        let (tx, rx) = mpsc::sync_channel(16);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let link = Link {
-            layout: RegisterMap::command_layout(joints),
-            joints,
-            config,
-            map,
-            state: state_in,
-            current: initial,
-            commands: rx,
-            sequence: 0,
-            heartbeat: 0,
-            active: None,
-            robot_heartbeat: None,
-        };
-        std::thread::Builder::new()
-            .name("armature-modbus".into())
-            .spawn(move || runtime.block_on(link.run()))?;
-        Ok(Self {
-            state: state_out,
-            edges: EdgeSender::new(tx),
-        })
-    }
-}
-
-impl RobotArm for ModbusArm {
-    fn backend(&self) -> &'static str {
-        "modbus"
-    }
-
-    fn read(&mut self, _now: Instant) -> ArmState {
-        *self.state.read()
-    }
-
-    fn write(&mut self, c: &ArmCommand) -> Result<(), CommandError> {
-        self.edges.on_command(c);
-        Ok(())
-    }
-
-    fn tracks_setpoints(&self) -> bool {
-        false
-    }
+/// Starts the link thread for a robot with `joints` joints and register `map`; returns the
+/// arm the real-time cycle drives.
+pub fn start(config: ModbusConfig, map: RegisterMap, joints: usize) -> std::io::Result<LinkedArm> {
+    let (arm, ends) = LinkedArm::new("modbus", joints);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let link = Link {
+        layout: RegisterMap::command_layout(joints),
+        joints,
+        config,
+        map,
+        state: ends.state,
+        current: ends.initial,
+        commands: ends.edges,
+        sequence: 0,
+        heartbeat: 0,
+        active: None,
+        robot_heartbeat: None,
+    };
+    std::thread::Builder::new()
+        .name("armature-modbus".into())
+        .spawn(move || runtime.block_on(link.run()))?;
+    Ok(arm)
 }
 
 /// The link thread's state.

@@ -10,11 +10,9 @@ use std::time::{Duration, Instant};
 
 use armsim::ros_msgs::{actionlib_msgs, control_msgs, sensor_msgs, std_msgs, trajectory_msgs};
 
-use super::edges::{EdgeSender, MotionEdge};
+use super::edges::{LinkedArm, MotionEdge};
 use super::modbus::Backoff;
-use super::{
-    ArmCommand, ArmState, CommandError, Fault, Joints, LinkError, RobotArm, RobotMode, ShortText,
-};
+use super::{ArmState, Fault, Joints, LinkError, RobotMode, ShortText};
 use crate::motion::Plan;
 use crate::robot::JointSpec;
 
@@ -66,70 +64,28 @@ fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The arm behind a ROS trajectory controller, as the real-time cycle sees it.
-pub struct RosArm {
-    state: triple_buffer::Output<ArmState>,
-    edges: EdgeSender,
-}
-
-impl RosArm {
-    /// Starts the link thread for the robot's `joints`.
-    pub fn start(config: RosConfig, joints: Vec<JointSpec>) -> std::io::Result<Self> {
-        let now = Instant::now();
-        let n = joints.len();
-        let initial = ArmState {
-            positions: Joints::zeros(n),
-            velocities: Joints::zeros(n),
-            mode: RobotMode::Disconnected,
-            fault: Some(Fault::Unreachable {
-                cause: LinkError::Connecting,
-            }),
-            sampled_at: now,
-            link_down_since: Some(now),
-        };
-        let (input, output) = triple_buffer::triple_buffer(&initial);
-        let shared = Arc::new(Mutex::new(Shared {
-            state: input,
-            current: initial,
-            goal: None,
-            master_down: false,
-        }));
-        let (tx, rx) = mpsc::sync_channel(16);
-        std::thread::Builder::new()
-            .name("armature-ros".into())
-            .spawn(move || {
-                Link {
-                    config,
-                    joints,
-                    shared,
-                    edges: rx,
-                }
-                .run()
-            })?;
-        Ok(Self {
-            state: output,
-            edges: EdgeSender::new(tx),
-        })
-    }
-}
-
-impl RobotArm for RosArm {
-    fn backend(&self) -> &'static str {
-        "ros"
-    }
-
-    fn read(&mut self, _now: Instant) -> ArmState {
-        *self.state.read()
-    }
-
-    fn write(&mut self, c: &ArmCommand) -> Result<(), CommandError> {
-        self.edges.on_command(c);
-        Ok(())
-    }
-
-    fn tracks_setpoints(&self) -> bool {
-        false
-    }
+/// Starts the link thread for the robot's `joints`; returns the arm the real-time cycle drives.
+pub fn start(config: RosConfig, joints: Vec<JointSpec>) -> std::io::Result<LinkedArm> {
+    let (arm, ends) = LinkedArm::new("ros", joints.len());
+    let shared = Arc::new(Mutex::new(Shared {
+        state: ends.state,
+        current: ends.initial,
+        goal: None,
+        master_down: false,
+    }));
+    let edges = ends.edges;
+    std::thread::Builder::new()
+        .name("armature-ros".into())
+        .spawn(move || {
+            Link {
+                config,
+                joints,
+                shared,
+                edges,
+            }
+            .run()
+        })?;
+    Ok(arm)
 }
 
 struct Link {

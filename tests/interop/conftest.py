@@ -44,23 +44,8 @@ class ModbusSim:
         self.log: list[str] = []
 
     def start(self) -> "ModbusSim":
-        self.proc = subprocess.Popen(
-            [armsim_modbus_bin(), "--listen", f"127.0.0.1:{self.port}", "--robot", str(ROOT / "robots" / "ur5e.toml"), *self.flags],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-        )
-        ready = threading.Event()
-
-        def pump():
-            assert self.proc and self.proc.stderr
-            for line in self.proc.stderr:
-                self.log.append(line)
-                if "serving" in line:
-                    ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(10):
-            self.stop()
-            raise RuntimeError("armsim-modbus did not start:\n" + "".join(self.log))
+        args = [armsim_modbus_bin(), "--listen", f"127.0.0.1:{self.port}", "--robot", str(ROOT / "robots" / "ur5e.toml"), *self.flags]
+        self.proc = spawn_until(args, "serving", "armsim-modbus", self.log)
         return self
 
     def stop(self):
@@ -114,21 +99,8 @@ class RosSim:
         if not path.exists():
             raise RuntimeError(f"the armsim-ros binary is missing at {path}: run `cargo build --release --workspace`")
         env = dict(os.environ, ROS_MASTER_URI=self.master.uri, ROS_HOSTNAME="127.0.0.1")
-        self.proc = subprocess.Popen([str(path), "--robot", str(ROOT / "robots" / "ur5e.toml"), *self.flags],
-                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
-        ready = threading.Event()
-
-        def pump():
-            assert self.proc and self.proc.stderr
-            for line in self.proc.stderr:
-                self.log.append(line)
-                if "serving" in line:
-                    ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(15):
-            self.stop()
-            raise RuntimeError("armsim-ros did not start:\n" + "".join(self.log))
+        args = [str(path), "--robot", str(ROOT / "robots" / "ur5e.toml"), *self.flags]
+        self.proc = spawn_until(args, "serving", "armsim-ros", self.log, env)
         return self
 
     def stop(self):
@@ -163,6 +135,26 @@ def anyio_backend():
     return "asyncio"
 
 
+def spawn_until(args: list[str], ready_marker: str, what: str, log: list[str], env: dict | None = None,
+                timeout: float = 15) -> subprocess.Popen:
+    """Starts `args`, collects its stderr into `log`, and waits for a line with `ready_marker`."""
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    ready = threading.Event()
+
+    def pump():
+        assert proc.stderr
+        for line in proc.stderr:
+            log.append(line)
+            if ready_marker in line:
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not ready.wait(timeout):
+        proc.kill()
+        raise RuntimeError(f"{what} did not start:\n" + "".join(log))
+    return proc
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -186,20 +178,7 @@ class Server:
         if self.config:
             args += ["--config", str(self.config)]
         env = dict(os.environ, ROS_HOSTNAME="127.0.0.1")
-        self.proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
-        ready = threading.Event()
-
-        def pump():
-            assert self.proc and self.proc.stderr
-            for line in self.proc.stderr:
-                self.log.append(line)
-                if "is listening on" in line:
-                    ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(15):
-            self.stop()
-            raise RuntimeError("armature did not start listening:\n" + "".join(self.log))
+        self.proc = spawn_until(args, "is listening on", "armature", self.log, env)
         return self
 
     def kill9(self):

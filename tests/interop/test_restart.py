@@ -1,6 +1,7 @@
 """`kill -9` mid-motion, restart on the same state directory: nothing is lost, nothing resumes."""
 
 import json
+import time
 
 import anyio
 import pytest
@@ -48,7 +49,12 @@ async def test_a_task_running_at_kill_9_reads_interrupted_after_restart(make_ser
         # The arm is free for a new task.
         _, ack2 = await c.ok("home")
         assert (await c.wait_done(ack2["task_id"]))[-1]["state"] == "succeeded"
-    restarted = vars_list(first.state_dir)
+    # The variables are written by their own thread, moments after the state change.
+    for _ in range(40):
+        restarted = vars_list(first.state_dir)
+        if restarted["task_state"] == "succeeded":
+            break
+        time.sleep(0.05)
     assert restarted["task_id"] == ack2["task_id"] and restarted["task_state"] == "succeeded"
 
 
