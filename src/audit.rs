@@ -13,6 +13,10 @@ use crate::tasks::now_rfc3339;
 
 /// The audit log's file name in the state directory.
 pub const AUDIT_FILE: &str = "audit.log";
+/// The log is rotated to `audit.log.1` … `audit.log.5` past this size.
+pub const ROTATE_BYTES: u64 = 8 * 1024 * 1024;
+/// Rotated files kept.
+pub const ROTATED_KEPT: usize = 5;
 
 /// One audited invocation.
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +87,12 @@ impl Audit {
                         text.push('\n');
                     }
                 }
+                if file.metadata().map(|m| m.len()).unwrap_or(0) + text.len() as u64 > ROTATE_BYTES {
+                    match rotate(&path) {
+                        Ok(f) => file = f,
+                        Err(e) => tracing::error!(file = %path.display(), error = %e, "cannot rotate the audit log"),
+                    }
+                }
                 if let Err(e) = file.write_all(text.as_bytes()).and_then(|()| file.sync_data()) {
                     tracing::error!(file = %path.display(), error = %e, "cannot append to the audit log");
                 }
@@ -98,4 +108,55 @@ impl Audit {
             tracing::error!(tool, "the audit writer has stopped; entry lost");
         }
     }
+}
+
+fn rotated(path: &Path, k: usize) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{k}"));
+    PathBuf::from(name)
+}
+
+/// Shifts `audit.log.k` to `.k+1` (dropping the oldest) and starts a new `audit.log`.
+fn rotate(path: &Path) -> std::io::Result<std::fs::File> {
+    for k in (1..ROTATED_KEPT).rev() {
+        let from = rotated(path, k);
+        if from.exists() {
+            std::fs::rename(&from, rotated(path, k + 1))?;
+        }
+    }
+    std::fs::rename(path, rotated(path, 1))?;
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    if let Some(dir) = path.parent() {
+        crate::durable::sync_dir(dir)?;
+    }
+    Ok(file)
+}
+
+/// Every entry in `state_dir`'s audit log and its rotations, oldest first, at or after
+/// `since` (RFC 3339, compared as UTC text). Lines that do not parse are returned as errors.
+pub fn read(state_dir: &Path, since: Option<&str>) -> std::io::Result<Vec<serde_json::Value>> {
+    let path = state_dir.join(AUDIT_FILE);
+    let mut files: Vec<PathBuf> = (1..=ROTATED_KEPT)
+        .rev()
+        .map(|k| rotated(&path, k))
+        .collect();
+    files.push(path);
+    let mut out = Vec::new();
+    for f in files {
+        let text = match std::fs::read_to_string(&f) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
+                serde_json::json!({"time": "", "tool": "?", "outcome": "unreadable", "code": e.to_string()})
+            });
+            let keep = since.is_none_or(|s| v["time"].as_str().is_some_and(|t| t >= s));
+            if keep {
+                out.push(v);
+            }
+        }
+    }
+    Ok(out)
 }

@@ -30,6 +30,24 @@ pub enum Command {
         #[command(subcommand)]
         command: VarsCommand,
     },
+    /// Make a fresh operator token and print the config lines for it.
+    Token {
+        /// new.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Read the audit log (every call, refusal and task outcome).
+    Audit {
+        /// Only entries at or after this time (RFC 3339, UTC, e.g. 2026-11-21T06:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// State directory.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
     /// Load and check a configuration and its robot definition, then exit.
     CheckConfig {
         /// Config file (default: the built-in simulator config).
@@ -80,6 +98,19 @@ pub enum VarsCommand {
     },
 }
 
+/// `armature token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// A fresh token for operator NAME.
+    New {
+        /// The operator's name.
+        name: String,
+        /// operator (may move) or observer (status and stop only).
+        #[arg(long, default_value = "operator")]
+        role: String,
+    },
+}
+
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -98,6 +129,9 @@ pub enum CliError {
     /// Serving failed.
     #[error("{0}")]
     Serve(#[from] std::io::Error),
+    /// A bad argument.
+    #[error("{0}")]
+    Usage(String),
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
@@ -111,6 +145,52 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Token {
+            command: TokenCommand::New { name, role },
+        } => {
+            if !matches!(role.as_str(), "operator" | "observer") {
+                return Err(CliError::Usage(format!(
+                    "role \"{role}\" is not operator or observer"
+                )));
+            }
+            let token = crate::operators::new_token();
+            println!("Token for {name} (shown once; give it to the operator, keep it out of the config):");
+            println!("  {token}");
+            println!();
+            println!("Add to the config:");
+            println!("[[operators]]");
+            println!("name = \"{name}\"");
+            println!("role = \"{role}\"");
+            println!(
+                "token_sha256 = \"{}\"",
+                crate::operators::hash_token(&token)
+            );
+            Ok(())
+        }
+        Command::Audit {
+            since,
+            json,
+            state_dir,
+        } => {
+            let dir = state_dir.unwrap_or_else(default_state_dir);
+            for e in crate::audit::read(&dir, since.as_deref())? {
+                if json {
+                    println!("{e}");
+                } else {
+                    let s = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+                    println!(
+                        "{}  {:<12} {:<14} {:<8} {:<18} {}",
+                        s("time"),
+                        s("operator"),
+                        s("tool"),
+                        s("outcome"),
+                        s("code"),
+                        s("task_id")
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::CheckConfig { config } => {
             let c = load_config(config.as_ref())?;
             println!(

@@ -245,6 +245,8 @@ struct RawConfig {
     tasks: Option<TasksConfig>,
     #[serde(default)]
     sim: SimConfig,
+    #[serde(default)]
+    operators: Vec<crate::operators::OperatorSpec>,
     modbus: Option<ModbusSection>,
     ros: Option<RosSection>,
 }
@@ -270,6 +272,8 @@ pub struct Config {
     pub modbus: Option<ModbusSection>,
     /// `[ros]`, with `backend.kind = "ros"`.
     pub ros: Option<RosSection>,
+    /// `[[operators]]`, resolved.
+    pub operators: crate::operators::Operators,
 }
 
 impl Config {
@@ -410,6 +414,12 @@ impl Config {
             sim: raw.sim,
             modbus: raw.modbus,
             ros: raw.ros,
+            operators: crate::operators::Operators::from_specs(&raw.operators).map_err(|e| {
+                ConfigError::Parse {
+                    file: file.into(),
+                    message: e.to_string(),
+                }
+            })?,
         })
     }
 

@@ -13,6 +13,7 @@ pub mod durable;
 pub mod hal;
 pub mod mcp;
 pub mod motion;
+pub mod operators;
 pub mod robot;
 pub mod tasks;
 pub mod vars;

@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::audit::AuditEntry;
 use crate::hal::{ArmState, Fault, Joints, Phase, RobotMode};
 use crate::motion::{Plan, Request, Snapshot};
+use crate::operators::Role;
 use crate::robot::{check_speed, check_target};
 use crate::tasks::{rfc3339_of, short_id, TaskError, TaskRecord, TaskState};
 use crate::vars::VarValue;
@@ -53,17 +54,20 @@ fn dispatch(
 ) -> Result<ActionOutput, Refusal> {
     match name {
         "move_joints" | "move_to" | "home" => {
+            may_move(caller, name)?;
             let ask = motion_ask(app, name, args)?;
             start_motion(app, caller, name, args, ask)
         }
         "task_status" => {
             let a = Args::new(name, args, &["task_id"])?;
             let rec = match a.opt_string("task_id")? {
-                Some(id) => find_task(app, id)?,
+                Some(id) => own_task(caller, find_task(app, id)?)?,
                 None => app
                     .registry
-                    .latest()
-                    .ok_or_else(|| Refusal::new("no_tasks", "There are no tasks yet."))?,
+                    .list(usize::MAX)
+                    .into_iter()
+                    .find(|t| t.owner == caller.operator)
+                    .ok_or_else(|| Refusal::new("no_tasks", "You have no tasks yet."))?,
             };
             Ok(ActionOutput {
                 text: rec.message.clone(),
@@ -73,7 +77,7 @@ fn dispatch(
         }
         "cancel_task" => {
             let a = Args::new(name, args, &["task_id"])?;
-            let rec = find_task(app, a.string("task_id")?)?;
+            let rec = own_task(caller, find_task(app, a.string("task_id")?)?)?;
             cancel(app, &rec)
         }
         "stop" => {
@@ -89,7 +93,13 @@ fn dispatch(
                     format!("limit {limit} must be a whole number from 1 to 100"),
                 ));
             }
-            let tasks = app.registry.list(limit as usize);
+            let tasks: Vec<TaskRecord> = app
+                .registry
+                .list(usize::MAX)
+                .into_iter()
+                .filter(|t| t.owner == caller.operator)
+                .take(limit as usize)
+                .collect();
             let text = match tasks.first() {
                 None => "There are no tasks yet.".to_owned(),
                 Some(t) => format!(
@@ -111,6 +121,7 @@ fn dispatch(
             Ok(robot_state(app))
         }
         "save_position" => {
+            may_move(caller, name)?;
             let a = Args::new(name, args, &["name"])?;
             save_position(app, a.string("name")?)
         }
@@ -123,6 +134,35 @@ fn dispatch(
             format!("there is no tool named \"{other}\""),
         )),
     }
+}
+
+/// Refuses an observer a tool that changes the cell.
+fn may_move(caller: &Caller, tool: &str) -> Result<(), Refusal> {
+    if caller.role == Role::Observer {
+        return Err(Refusal::new(
+            "forbidden",
+            format!(
+                "{} is an observer: it may read status and stop, not call {tool}.",
+                caller.operator
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A task's status and cancel belong to its owner; `stop` is the only tool that acts on
+/// anyone's motion.
+fn own_task(caller: &Caller, rec: TaskRecord) -> Result<TaskRecord, Refusal> {
+    if rec.owner != caller.operator {
+        return Err(Refusal::new(
+            "not_your_task",
+            format!(
+                "Task {} is not your task (it belongs to another operator). Use stop to halt any motion.",
+                short_id(&rec.task_id)
+            ),
+        ));
+    }
+    Ok(rec)
 }
 
 fn record_json(rec: &TaskRecord) -> Value {

@@ -13,6 +13,17 @@ pub use catalog::{catalog, ActionSpec, Scope};
 pub struct Caller {
     /// The operator's name (`local` on stdio).
     pub operator: String,
+    /// What they may do.
+    pub role: crate::operators::Role,
+}
+
+impl From<crate::operators::Operator> for Caller {
+    fn from(o: crate::operators::Operator) -> Self {
+        Self {
+            operator: o.name,
+            role: o.role,
+        }
+    }
 }
 
 /// A tool's answer: a short speakable sentence and the structured result.

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::actions::{self, ActionSpec, Caller, Scope};
 use crate::app::App;
+use crate::operators::Operator;
 
 /// One MCP session's handler; all sessions share the app.
 #[derive(Clone)]
@@ -48,19 +49,28 @@ fn tool(spec: ActionSpec) -> Tool {
 }
 
 impl ArmatureServer {
-    /// A handler for one session of `operator`.
-    pub fn new(app: Arc<App>, operator: &str) -> Self {
+    /// A handler for one session; `operator` is who calls unless the HTTP request names
+    /// an authenticated operator.
+    pub fn new(app: Arc<App>, operator: Operator) -> Self {
         let tools = actions::catalog(&app.config)
             .into_iter()
             .map(tool)
             .collect();
         Self {
             app,
-            caller: Caller {
-                operator: operator.into(),
-            },
+            caller: operator.into(),
             tools: Arc::new(tools),
         }
+    }
+
+    /// The caller of one request: the operator the HTTP layer authenticated, if any.
+    fn caller(&self, context: &RequestContext<RoleServer>) -> Caller {
+        context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Operator>())
+            .map(|o| Caller::from(o.clone()))
+            .unwrap_or_else(|| self.caller.clone())
     }
 }
 
@@ -86,11 +96,11 @@ impl ServerHandler for ArmatureServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let name = request.name.as_ref();
-        let result = match actions::call(&self.app, &self.caller, name, request.arguments.as_ref())
-            .await
+        let caller = self.caller(&context);
+        let result = match actions::call(&self.app, &caller, name, request.arguments.as_ref()).await
         {
             Ok(out) => {
                 let mut r = CallToolResult::success(vec![ContentBlock::text(out.text)]);
@@ -98,7 +108,7 @@ impl ServerHandler for ArmatureServer {
                 r
             }
             Err(refusal) => {
-                tracing::info!(tool = name, operator = %self.caller.operator, code = refusal.code, reason = %refusal.message, "refused");
+                tracing::info!(tool = name, operator = %caller.operator, code = refusal.code, reason = %refusal.message, "refused");
                 let mut r =
                     CallToolResult::error(vec![ContentBlock::text(refusal.message.clone())]);
                 r.structured_content =

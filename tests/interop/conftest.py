@@ -256,8 +256,12 @@ class Client:
 
 
 @asynccontextmanager
-async def http_client(url: str):
-    async with streamable_http_client(url) as streams:
+async def http_client(url: str, token: str | None = None):
+    import httpx2
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300))
+    async with http, streamable_http_client(url, http_client=http) as streams:
         async with ClientSession(streams[0], streams[1]) as session:
             await session.initialize()
             yield Client(session)
