@@ -207,6 +207,69 @@ impl Config {
     }
 }
 
+/// When a motion waits for its owner's confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmRule {
+    /// Never: it starts at once.
+    #[default]
+    Never,
+    /// Always.
+    Always,
+    /// When a joint moves further than `beyond_rad` or the speed is above `beyond_speed`.
+    Beyond,
+}
+
+/// `[confirm]`: the confirmation gate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmSection {
+    /// Per action (tool name): never, always or beyond.
+    #[serde(default)]
+    pub actions: std::collections::BTreeMap<String, ConfirmRule>,
+    /// With `beyond`: the largest joint distance (rad) that needs no confirmation.
+    #[serde(default = "d_beyond_rad")]
+    pub beyond_rad: f64,
+    /// With `beyond`: the highest speed (fraction) that needs no confirmation.
+    #[serde(default = "d_beyond_speed")]
+    pub beyond_speed: f64,
+    /// An unconfirmed task is dropped after this many seconds.
+    #[serde(default = "d_expire")]
+    pub expire_s: f64,
+}
+
+fn d_beyond_rad() -> f64 {
+    0.5
+}
+fn d_beyond_speed() -> f64 {
+    0.25
+}
+fn d_expire() -> f64 {
+    60.0
+}
+
+impl Default for ConfirmSection {
+    fn default() -> Self {
+        Self {
+            actions: Default::default(),
+            beyond_rad: d_beyond_rad(),
+            beyond_speed: d_beyond_speed(),
+            expire_s: d_expire(),
+        }
+    }
+}
+
+impl ConfirmSection {
+    /// Whether `action` moving a joint `distance` rad at `speed` needs confirmation.
+    pub fn needed(&self, action: &str, distance: f64, speed: f64) -> bool {
+        match self.actions.get(action).copied().unwrap_or_default() {
+            ConfirmRule::Never => false,
+            ConfirmRule::Always => true,
+            ConfirmRule::Beyond => distance > self.beyond_rad || speed > self.beyond_speed,
+        }
+    }
+}
+
 /// `[sim]`: faults to inject into the simulator, in seconds after start.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -247,6 +310,8 @@ struct RawConfig {
     sim: SimConfig,
     #[serde(default)]
     operators: Vec<crate::operators::OperatorSpec>,
+    #[serde(default)]
+    confirm: ConfirmSection,
     modbus: Option<ModbusSection>,
     ros: Option<RosSection>,
 }
@@ -274,6 +339,8 @@ pub struct Config {
     pub ros: Option<RosSection>,
     /// `[[operators]]`, resolved.
     pub operators: crate::operators::Operators,
+    /// `[confirm]`.
+    pub confirm: ConfirmSection,
 }
 
 impl Config {
@@ -414,6 +481,7 @@ impl Config {
             sim: raw.sim,
             modbus: raw.modbus,
             ros: raw.ros,
+            confirm: raw.confirm,
             operators: crate::operators::Operators::from_specs(&raw.operators).map_err(|e| {
                 ConfigError::Parse {
                     file: file.into(),

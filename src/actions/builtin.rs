@@ -12,7 +12,9 @@ use crate::hal::{ArmState, Fault, Joints, Phase, RobotMode};
 use crate::motion::{Plan, Request, Snapshot};
 use crate::operators::Role;
 use crate::robot::{check_speed, check_target};
-use crate::tasks::{rfc3339_of, short_id, TaskError, TaskRecord, TaskState};
+use crate::tasks::{
+    rfc3339_of, short_id, Gate, NewTask, ReleaseError, TaskError, TaskRecord, TaskState,
+};
 use crate::vars::VarValue;
 
 /// Saved positions live in installation variables under this prefix.
@@ -80,6 +82,16 @@ fn dispatch(
             let rec = own_task(caller, find_task(app, a.string("task_id")?)?)?;
             cancel(app, &rec)
         }
+        "confirm_task" | "reject_task" => {
+            may_move(caller, name)?;
+            let a = Args::new(name, args, &["task_id"])?;
+            let rec = own_task(caller, find_task(app, a.string("task_id")?)?)?;
+            if name == "confirm_task" {
+                confirm(app, &rec)
+            } else {
+                reject(app, &rec)
+            }
+        }
         "stop" => {
             Args::new(name, args, &[])?;
             stop(app)
@@ -134,6 +146,100 @@ fn dispatch(
             format!("there is no tool named \"{other}\""),
         )),
     }
+}
+
+/// "This moves the shoulder lift 80 degrees at 25 % speed. Confirm?"
+fn question(app: &App, start: &Joints, target: &Joints, speed: f64) -> String {
+    let joints = &app.config.robot.joints;
+    let (i, d) = (0..target.len())
+        .map(|i| (i, (target[i] - start[i]).abs()))
+        .fold((0, 0.0), |best, x| if x.1 > best.1 { x } else { best });
+    let name = joints
+        .get(i)
+        .map(|j| j.name.trim_end_matches("_joint").replace('_', " "))
+        .unwrap_or_default();
+    format!(
+        "This moves the {name} {:.0} degrees at {}. Confirm?",
+        d.to_degrees(),
+        percent(speed) + " speed"
+    )
+}
+
+/// Drops the gated task `task_id` if it is still unconfirmed when its time is up.
+fn expire_later(app: &App, task_id: Uuid) {
+    let registry = app.registry.clone();
+    let after = std::time::Duration::from_secs_f64(app.config.confirm.expire_s);
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        if registry.drop_gated(
+            &task_id,
+            "confirmation_expired",
+            "it was not confirmed in time; the arm did not move",
+        ) {
+            tracing::info!(%task_id, "unconfirmed task expired");
+        }
+    });
+}
+
+fn confirm(app: &App, rec: &TaskRecord) -> Result<ActionOutput, Refusal> {
+    let short = short_id(&rec.task_id);
+    let (motion_id, target, speed) = app.registry.release(&rec.task_id).map_err(|e| match e {
+        ReleaseError::Expired => Refusal::new(
+            "confirmation_expired",
+            format!(
+                "Task {short} expired before it was confirmed; the arm did not move. Ask again."
+            ),
+        ),
+        ReleaseError::NotAwaiting(state) => Refusal::new(
+            "not_awaiting_confirmation",
+            format!(
+                "Task {short} is {}; there is nothing to confirm.",
+                state.as_str()
+            ),
+        ),
+    })?;
+    if let Err(e) = app.executor.send(Request::Start {
+        motion_id,
+        target,
+        speed,
+    }) {
+        let message = e.to_string();
+        let error = TaskError {
+            code: "executor".into(),
+            message: message.clone(),
+        };
+        app.registry
+            .on_finished(motion_id, TaskState::Failed, 0.0, Some(error));
+        return Err(Refusal::new("executor", message));
+    }
+    let text = format!("Confirmed. Task {short} is moving.");
+    Ok(ActionOutput {
+        text,
+        task_id: Some(rec.task_id.to_string()),
+        structured: json!({"task_id": rec.task_id, "state": "running"}),
+    })
+}
+
+fn reject(app: &App, rec: &TaskRecord) -> Result<ActionOutput, Refusal> {
+    let short = short_id(&rec.task_id);
+    if !app.registry.drop_gated(
+        &rec.task_id,
+        "rejected",
+        "the operator rejected it; the arm did not move",
+    ) {
+        return Err(Refusal::new(
+            "not_awaiting_confirmation",
+            format!(
+                "Task {short} is {}; there is nothing to reject.",
+                rec.state.as_str()
+            ),
+        ));
+    }
+    Ok(ActionOutput {
+        text: format!("Rejected. Task {short} was dropped; the arm did not move."),
+        task_id: Some(rec.task_id.to_string()),
+        structured: json!({"task_id": rec.task_id, "state": "cancelled"}),
+    })
 }
 
 /// Refuses an observer a tool that changes the cell.
@@ -278,20 +384,53 @@ fn start_motion(
     };
     let eta = Plan::new(&robot.joints, start, target, speed).duration();
 
-    let (rec, motion_id) = app
-        .registry
-        .begin_foreground(action, Value::Object(args.clone()), &caller.operator, doing.clone(), done, eta)
-        .map_err(|busy| {
-            Refusal::new(
-                "busy",
-                format!(
-                    "The arm is busy with task {} ({}, {:.0} % done). Wait for it or stop it first.",
-                    short_id(&busy.task_id),
-                    busy.action,
-                    busy.progress
-                ),
-            )
-        })?;
+    let distance = (0..target.len())
+        .map(|i| (target[i] - start[i]).abs())
+        .fold(0.0, f64::max);
+    let gate = app
+        .config
+        .confirm
+        .needed(action, distance, speed)
+        .then(|| Gate {
+            target,
+            speed,
+            question: question(app, &start, &target, speed),
+            deadline: std::time::Instant::now()
+                + std::time::Duration::from_secs_f64(app.config.confirm.expire_s),
+        });
+    let gated = gate.is_some();
+    let new = NewTask {
+        action: action.into(),
+        params: Value::Object(args.clone()),
+        owner: caller.operator.clone(),
+        doing: doing.clone(),
+        done,
+        eta_s: eta,
+        gate,
+    };
+    let (rec, motion_id) = app.registry.begin_foreground(new).map_err(|busy| {
+        Refusal::new(
+            "busy",
+            format!(
+                "The arm is busy with task {} ({}, {:.0} % done). Wait for it or stop it first.",
+                short_id(&busy.task_id),
+                busy.action,
+                busy.progress
+            ),
+        )
+    })?;
+    if gated {
+        expire_later(app, rec.task_id);
+        return Ok(ActionOutput {
+            structured: json!({
+                "task_id": rec.task_id, "action": action, "state": rec.state,
+                "eta_s": (eta * 100.0).round() / 100.0, "speed": speed, "speed_capped": capped,
+                "target": joints, "message": rec.message,
+            }),
+            text: rec.message.clone(),
+            task_id: Some(rec.task_id.to_string()),
+        });
+    }
     if let Err(e) = app.executor.send(Request::Start {
         motion_id,
         target,
@@ -441,6 +580,11 @@ fn cancel(app: &App, rec: &TaskRecord) -> Result<ActionOutput, Refusal> {
 }
 
 fn stop(app: &App) -> Result<ActionOutput, Refusal> {
+    // A motion waiting for confirmation is dropped too: stop means no motion.
+    if let Some(id) = app.registry.gated() {
+        app.registry
+            .drop_gated(&id, "stopped", "stop was called; the arm did not move");
+    }
     let live = app.registry.live();
     let moving = app.executor.snapshot().phase != Phase::Idle;
     if live.is_none() && !moving {

@@ -168,6 +168,32 @@ pub fn catalog(config: &Config) -> Vec<ActionSpec> {
             }),
         },
         ActionSpec {
+            name: "confirm_task",
+            title: "Confirm a task",
+            description: "Confirm a motion that waits for confirmation (state awaiting_confirmation): the arm starts \
+                          moving. Only the task's owner may confirm."
+                .into(),
+            scope: Scope::Background,
+            input: object(json!({"task_id": {"type": "string"}}), &["task_id"]),
+            output: json!({
+                "type": "object",
+                "properties": {"task_id": {"type": "string"}, "state": {"type": "string"}},
+                "required": ["task_id", "state"]
+            }),
+        },
+        ActionSpec {
+            name: "reject_task",
+            title: "Reject a task",
+            description: "Drop a motion that waits for confirmation; the arm does not move. Owner only.".into(),
+            scope: Scope::Background,
+            input: object(json!({"task_id": {"type": "string"}}), &["task_id"]),
+            output: json!({
+                "type": "object",
+                "properties": {"task_id": {"type": "string"}, "state": {"type": "string"}},
+                "required": ["task_id", "state"]
+            }),
+        },
+        ActionSpec {
             name: "stop",
             title: "Stop",
             description: "Controlled stop of whatever the arm is doing, whoever started it.".into(),

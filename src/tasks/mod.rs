@@ -7,4 +7,4 @@ pub mod supervisor;
 
 pub use journal::{Journal, JournalError, LoadReport, JOURNAL_FILE};
 pub use record::{now_rfc3339, rfc3339_of, TaskError, TaskRecord, TaskState};
-pub use registry::{short_id, Busy, Registry};
+pub use registry::{short_id, Busy, Gate, NewTask, Registry, ReleaseError};

@@ -18,6 +18,46 @@ use crate::vars::{VarStore, VarValue};
 /// Progress is journaled at most this often (state changes always are).
 const JOURNAL_PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
+/// A foreground task to create.
+pub struct NewTask {
+    /// The action (tool).
+    pub action: String,
+    /// Its parameters.
+    pub params: serde_json::Value,
+    /// Who starts it.
+    pub owner: String,
+    /// "Moving to home".
+    pub doing: String,
+    /// "Arrived at home.".
+    pub done: String,
+    /// Planned duration (s).
+    pub eta_s: f64,
+    /// A confirmation gate: the task waits for `confirm_task` before the arm moves.
+    pub gate: Option<Gate>,
+}
+
+/// A motion held back until its owner confirms it.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// Where it goes.
+    pub target: crate::hal::Joints,
+    /// At what speed.
+    pub speed: f64,
+    /// The speakable question ("This moves the shoulder 80 degrees at 25 % speed. Confirm?").
+    pub question: String,
+    /// When it expires unconfirmed.
+    pub deadline: Instant,
+}
+
+/// Why a gated task could not be released.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReleaseError {
+    /// The task is not waiting for a confirmation (its state).
+    NotAwaiting(TaskState),
+    /// The confirmation came after the deadline; the task was dropped.
+    Expired,
+}
+
 /// A foreground action was refused because the arm is busy with this task.
 #[derive(Debug, Clone)]
 pub struct Busy {
@@ -36,6 +76,8 @@ struct Live {
     doing: String,
     /// "Reached home.": what is said when it succeeds.
     done: String,
+    /// Set while the task awaits confirmation: what to start once confirmed.
+    gate: Option<Gate>,
     last_journaled: Instant,
 }
 
@@ -138,15 +180,16 @@ impl Registry {
     ///
     /// Returns the record and the motion id to hand to the executor. The record is
     /// journaled (fsynced) before this returns.
-    pub fn begin_foreground(
-        &self,
-        action: &str,
-        params: serde_json::Value,
-        owner: &str,
-        doing: String,
-        done: String,
-        eta_s: f64,
-    ) -> Result<(TaskRecord, u64), Busy> {
+    pub fn begin_foreground(&self, new: NewTask) -> Result<(TaskRecord, u64), Busy> {
+        let NewTask {
+            action,
+            params,
+            owner,
+            doing,
+            done,
+            eta_s,
+            gate,
+        } = new;
         let mut inner = self.lock();
         if let Some(live) = &inner.live {
             let running = &inner.tasks[&live.task_id];
@@ -160,23 +203,33 @@ impl Registry {
         let motion_id = inner.next_motion;
         inner.next_motion += 1;
         let now = now_rfc3339();
+        let (state, message) = match &gate {
+            Some(g) => (
+                TaskState::AwaitingConfirmation,
+                format!("{} Task {}.", g.question, short_id(&task_id)),
+            ),
+            None => (
+                TaskState::Running,
+                format!(
+                    "{doing}, about {}. Task {}.",
+                    seconds(eta_s),
+                    short_id(&task_id)
+                ),
+            ),
+        };
         let rec = TaskRecord {
             task_id,
-            action: action.into(),
+            action,
             params,
-            state: TaskState::Running,
+            state,
             progress: 0.0,
-            message: format!(
-                "{doing}, about {}. Task {}.",
-                seconds(eta_s),
-                short_id(&task_id)
-            ),
+            message,
             created_at: now.clone(),
             updated_at: now,
             finished_at: None,
             eta_s: Some(eta_s),
             error: None,
-            owner: owner.into(),
+            owner,
         };
         inner.live = Some(Live {
             task_id,
@@ -184,6 +237,7 @@ impl Registry {
             doing,
             done,
             last_journaled: Instant::now(),
+            gate,
         });
         inner.order.push_back(task_id);
         inner.tasks.insert(task_id, rec.clone());
@@ -191,6 +245,83 @@ impl Registry {
         self.journal(&rec);
         mirror(&self.vars, &rec, true);
         Ok((rec, motion_id))
+    }
+
+    /// Releases a gated task: it becomes `running`; returns its motion id, target and speed.
+    pub fn release(&self, task_id: &Uuid) -> Result<(u64, crate::hal::Joints, f64), ReleaseError> {
+        let gate = {
+            let inner = self.lock();
+            let state = inner
+                .tasks
+                .get(task_id)
+                .map(|t| t.state)
+                .unwrap_or(TaskState::Failed);
+            match inner
+                .live
+                .as_ref()
+                .filter(|l| l.task_id == *task_id)
+                .and_then(|l| l.gate.clone())
+            {
+                Some(g) => (g, inner.live.as_ref().map(|l| l.motion_id).unwrap_or(0)),
+                None => return Err(ReleaseError::NotAwaiting(state)),
+            }
+        };
+        let (gate, motion_id) = gate;
+        if Instant::now() > gate.deadline {
+            self.drop_gated(
+                task_id,
+                "confirmation_expired",
+                "it was not confirmed in time; the arm did not move",
+            );
+            return Err(ReleaseError::Expired);
+        }
+        self.update_live(motion_id, |rec, _| {
+            rec.state = TaskState::Running;
+            rec.message = format!("Confirmed: {}.", rec.action);
+            true
+        });
+        if let Some(live) = self.lock().live.as_mut() {
+            live.gate = None;
+        }
+        Ok((motion_id, gate.target, gate.speed))
+    }
+
+    /// Drops a task still awaiting confirmation: `cancelled`, with `code` and `why`.
+    /// Returns whether it was awaiting.
+    pub fn drop_gated(&self, task_id: &Uuid, code: &str, why: &str) -> bool {
+        let motion_id = match self
+            .lock()
+            .live
+            .as_ref()
+            .filter(|l| l.task_id == *task_id && l.gate.is_some())
+        {
+            Some(l) => l.motion_id,
+            None => return false,
+        };
+        let dropped = self.update_live(motion_id, |rec, _| {
+            rec.state = TaskState::Cancelled;
+            rec.eta_s = None;
+            rec.message = format!("Task {} was dropped: {why}.", short_id(&rec.task_id));
+            rec.error = Some(TaskError {
+                code: code.into(),
+                message: why.into(),
+            });
+            rec.finished_at = Some(rec.updated_at.clone());
+            true
+        });
+        if dropped {
+            self.lock().live = None;
+        }
+        dropped
+    }
+
+    /// The task awaiting confirmation, if any.
+    pub fn gated(&self) -> Option<Uuid> {
+        self.lock()
+            .live
+            .as_ref()
+            .filter(|l| l.gate.is_some())
+            .map(|l| l.task_id)
     }
 
     /// The running task's id and motion id, if any.
@@ -379,6 +510,18 @@ fn mirror(vars: &VarStore, rec: &TaskRecord, urgent: bool) {
 mod tests {
     use super::*;
 
+    fn task(action: &str, doing: &str, done: &str, eta_s: f64) -> NewTask {
+        NewTask {
+            action: action.into(),
+            params: serde_json::json!({}),
+            owner: "local".into(),
+            doing: doing.into(),
+            done: done.into(),
+            eta_s,
+            gate: None,
+        }
+    }
+
     fn open(dir: &Path) -> Registry {
         let vars = VarStore::open(dir).unwrap();
         Registry::open(dir, vars, 3).unwrap().0
@@ -389,24 +532,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let reg = open(dir.path());
         let (first, motion) = reg
-            .begin_foreground(
-                "home",
-                serde_json::json!({}),
-                "local",
-                "Moving to home".into(),
-                "Reached home.".into(),
-                2.0,
-            )
+            .begin_foreground(task("home", "Moving to home", "Reached home.", 2.0))
             .unwrap();
         let busy = reg
-            .begin_foreground(
-                "home",
-                serde_json::json!({}),
-                "local",
-                "Moving to home".into(),
-                "Reached home.".into(),
-                2.0,
-            )
+            .begin_foreground(task("home", "Moving to home", "Reached home.", 2.0))
             .unwrap_err();
         assert_eq!(busy.task_id, first.task_id);
         reg.on_finished(motion, TaskState::Succeeded, 1.0, None);
@@ -415,14 +544,7 @@ mod tests {
         assert_eq!(done.progress, 100.0);
         assert!(done.finished_at.is_some());
         assert!(reg
-            .begin_foreground(
-                "home",
-                serde_json::json!({}),
-                "local",
-                "Moving to home".into(),
-                "Reached home.".into(),
-                2.0
-            )
+            .begin_foreground(task("home", "Moving to home", "Reached home.", 2.0))
             .is_ok());
     }
 
@@ -432,14 +554,7 @@ mod tests {
         let id = {
             let reg = open(dir.path());
             let (rec, motion) = reg
-                .begin_foreground(
-                    "move_joints",
-                    serde_json::json!({}),
-                    "local",
-                    "Moving".into(),
-                    "Done.".into(),
-                    3.0,
-                )
+                .begin_foreground(task("move_joints", "Moving", "Done.", 3.0))
                 .unwrap();
             reg.on_progress(motion, 0.4, 1.8, false);
             rec.task_id
@@ -462,14 +577,7 @@ mod tests {
         let mut ids = vec![];
         for _ in 0..5 {
             let (rec, m) = reg
-                .begin_foreground(
-                    "home",
-                    serde_json::json!({}),
-                    "local",
-                    "Moving".into(),
-                    "Done.".into(),
-                    1.0,
-                )
+                .begin_foreground(task("home", "Moving", "Done.", 1.0))
                 .unwrap();
             reg.on_finished(m, TaskState::Succeeded, 1.0, None);
             ids.push(rec.task_id);

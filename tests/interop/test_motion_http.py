@@ -15,7 +15,7 @@ TARGET = [0.6, -1.2, 0.5, -1.8, 0.3, 0.2]
 FAR = [2.0, -1.0, 1.0, -1.2, 0.5, 0.5]
 
 TOOLS = {"move_joints", "move_to", "home", "task_status", "cancel_task", "stop",
-         "list_tasks", "robot_state", "save_position", "list_positions"}
+         "list_tasks", "robot_state", "save_position", "list_positions", "confirm_task", "reject_task"}
 
 
 async def test_lists_every_builtin_tool_with_schemas(server):
