@@ -80,6 +80,10 @@ async def test_reject_stop_and_expiry_drop_it_without_motion(make_server):
         err, text, sc = await c.call("confirm_task", {"task_id": ack["task_id"]})
         assert err and sc["error"]["code"] == "not_awaiting_confirmation"
         await still(c, HOME)
+        # The expiry is in the audit trail.
+        import json
+        audit = [json.loads(l) for l in (server.state_dir / "audit.log").read_text().splitlines()]
+        assert any(a["tool"] == "task_ended" and a["outcome"] == "expired" and a["task_id"] == ack["task_id"] for a in audit)
         # The arm is free again.
         _, ack = await c.ok("move_joints", {"joints": SMALL})
         assert (await c.wait_done(ack["task_id"]))[-1]["state"] == "succeeded"
