@@ -84,6 +84,22 @@ fn object(properties: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
 }
 
+/// A background tool of the confirmation gate: takes a task id, answers its new state.
+fn gate_tool(name: &'static str, title: &'static str, description: &str) -> ActionSpec {
+    ActionSpec {
+        name,
+        title,
+        description: description.into(),
+        scope: Scope::Background,
+        input: object(json!({"task_id": {"type": "string"}}), &["task_id"]),
+        output: json!({
+            "type": "object",
+            "properties": {"task_id": {"type": "string"}, "state": {"type": "string"}},
+            "required": ["task_id", "state"]
+        }),
+    }
+}
+
 /// Every built-in tool for this configuration.
 pub fn catalog(config: &Config) -> Vec<ActionSpec> {
     let robot = &config.robot;
@@ -167,32 +183,17 @@ pub fn catalog(config: &Config) -> Vec<ActionSpec> {
                 "required": ["task_id", "stopping", "state"]
             }),
         },
-        ActionSpec {
-            name: "confirm_task",
-            title: "Confirm a task",
-            description: "Confirm a motion that waits for confirmation (state awaiting_confirmation): the arm starts \
-                          moving. Only the task's owner may confirm."
-                .into(),
-            scope: Scope::Background,
-            input: object(json!({"task_id": {"type": "string"}}), &["task_id"]),
-            output: json!({
-                "type": "object",
-                "properties": {"task_id": {"type": "string"}, "state": {"type": "string"}},
-                "required": ["task_id", "state"]
-            }),
-        },
-        ActionSpec {
-            name: "reject_task",
-            title: "Reject a task",
-            description: "Drop a motion that waits for confirmation; the arm does not move. Owner only.".into(),
-            scope: Scope::Background,
-            input: object(json!({"task_id": {"type": "string"}}), &["task_id"]),
-            output: json!({
-                "type": "object",
-                "properties": {"task_id": {"type": "string"}, "state": {"type": "string"}},
-                "required": ["task_id", "state"]
-            }),
-        },
+        gate_tool(
+            "confirm_task",
+            "Confirm a task",
+            "Confirm a motion that waits for confirmation (state awaiting_confirmation): the arm starts moving. \
+             Only the task's owner may confirm.",
+        ),
+        gate_tool(
+            "reject_task",
+            "Reject a task",
+            "Drop a motion that waits for confirmation; the arm does not move. Owner only.",
+        ),
         ActionSpec {
             name: "stop",
             title: "Stop",
