@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeResult, JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities,
-    Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
+    CreateTaskResult, DetailedTask, GetTaskParams, GetTaskResult, Implementation, InitializeResult,
+    JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, Task, TaskPayload,
+    TaskStatus, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
@@ -14,6 +15,8 @@ use serde_json::{json, Value};
 use crate::actions::{self, ActionSpec, Caller, Scope};
 use crate::app::App;
 use crate::operators::Operator;
+use crate::tasks::{TaskRecord, TaskState};
+use uuid::Uuid;
 
 /// One MCP session's handler; all sessions share the app.
 #[derive(Clone)]
@@ -63,6 +66,26 @@ impl ArmatureServer {
         }
     }
 
+    /// The record of MCP task `id`, if it is the caller's.
+    fn owned_task(
+        &self,
+        id: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<TaskRecord, McpError> {
+        let caller = self.caller(context);
+        let rec = Uuid::parse_str(id)
+            .ok()
+            .and_then(|u| self.app.registry.get(&u))
+            .ok_or_else(|| McpError::invalid_params(format!("there is no task {id}"), None))?;
+        if rec.owner != caller.operator {
+            return Err(McpError::invalid_params(
+                format!("task {id} is not your task"),
+                None,
+            ));
+        }
+        Ok(rec)
+    }
+
     /// The caller of one request: the operator the HTTP layer authenticated, if any.
     fn caller(&self, context: &RequestContext<RoleServer>) -> Caller {
         context
@@ -74,9 +97,27 @@ impl ArmatureServer {
     }
 }
 
+/// A task record as an MCP task (tasks extension).
+fn mcp_task(rec: &TaskRecord) -> Task {
+    let status = match rec.state {
+        TaskState::Succeeded | TaskState::Failed => TaskStatus::Completed,
+        TaskState::Cancelled | TaskState::Interrupted => TaskStatus::Cancelled,
+        _ => TaskStatus::Working,
+    };
+    let mut task = Task::new(
+        rec.task_id.to_string(),
+        status,
+        rec.created_at.clone(),
+        rec.updated_at.clone(),
+    )
+    .with_status_message(rec.message.clone());
+    task.poll_interval_ms = Some(200);
+    task
+}
+
 impl ServerHandler for ArmatureServer {
     fn get_info(&self) -> InitializeResult {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_tasks().build())
             .with_server_info(Implementation::new("armature", env!("CARGO_PKG_VERSION")))
             .with_instructions(format!(
                 "Armature drives a {} robot arm. Motion tools (move_joints, move_to, home) answer at once with a \
@@ -116,6 +157,70 @@ impl ServerHandler for ArmatureServer {
                 r
             }
         };
+        // A client that speaks MCP's tasks extension follows a motion as an MCP task.
+        let wants_task = context
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks());
+        let motion = actions::catalog(&self.app.config)
+            .iter()
+            .any(|a| a.name == name && a.scope == Scope::Foreground);
+        if wants_task && motion && result.is_error != Some(true) {
+            let id = result
+                .structured_content
+                .as_ref()
+                .and_then(|v| v["task_id"].as_str())
+                .unwrap_or("");
+            if let Some(rec) = Uuid::parse_str(id)
+                .ok()
+                .and_then(|u| self.app.registry.get(&u))
+            {
+                return Ok(CallToolResponse::Task(CreateTaskResult::new(mcp_task(
+                    &rec,
+                ))));
+            }
+        }
         Ok(CallToolResponse::Complete(result))
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        let rec = self.owned_task(&request.task_id, &context)?;
+        let payload = match rec.state {
+            TaskState::Succeeded | TaskState::Failed => {
+                let mut r = if rec.state == TaskState::Succeeded {
+                    CallToolResult::success(vec![ContentBlock::text(rec.message.clone())])
+                } else {
+                    CallToolResult::error(vec![ContentBlock::text(rec.message.clone())])
+                };
+                r.structured_content = serde_json::to_value(&rec).ok();
+                let result = match serde_json::to_value(r) {
+                    Ok(Value::Object(m)) => m,
+                    _ => JsonObject::new(),
+                };
+                TaskPayload::Completed { result }
+            }
+            TaskState::Cancelled | TaskState::Interrupted => TaskPayload::Cancelled,
+            _ => TaskPayload::Working,
+        };
+        Ok(GetTaskResult::new(DetailedTask::new(
+            mcp_task(&rec),
+            payload,
+        )))
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let rec = self.owned_task(&request.task_id, &context)?;
+        let caller = self.caller(&context);
+        let args = serde_json::json!({"task_id": rec.task_id.to_string()});
+        // The same path as the cancel_task tool: a controlled stop, audited.
+        let _ = actions::call(&self.app, &caller, "cancel_task", args.as_object()).await;
+        Ok(())
     }
 }
