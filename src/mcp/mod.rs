@@ -1,7 +1,9 @@
 //! The MCP server (official `rmcp` crate) over stdio and streamable HTTP.
 
 mod server;
+mod sessions;
 mod transport;
 
 pub use server::ArmatureServer;
+pub use sessions::Sessions;
 pub use transport::{serve_http, serve_stdio, MAX_REQUEST_BYTES};

@@ -12,6 +12,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{json, Value};
 
+use super::Sessions;
 use crate::actions::{self, ActionSpec, Caller, Scope};
 use crate::app::App;
 use crate::operators::Operator;
@@ -22,6 +23,8 @@ use uuid::Uuid;
 #[derive(Clone)]
 pub struct ArmatureServer {
     app: Arc<App>,
+    sessions: Arc<Sessions>,
+    session: u64,
     caller: Caller,
     tools: Arc<Vec<Tool>>,
 }
@@ -54,13 +57,15 @@ fn tool(spec: ActionSpec) -> Tool {
 impl ArmatureServer {
     /// A handler for one session; `operator` is who calls unless the HTTP request names
     /// an authenticated operator.
-    pub fn new(app: Arc<App>, operator: Operator) -> Self {
+    pub fn new(app: Arc<App>, sessions: Arc<Sessions>, operator: Operator) -> Self {
         let tools = actions::catalog(&app.config)
             .into_iter()
             .map(tool)
             .collect();
         Self {
             app,
+            sessions,
+            session: super::sessions::next_session(),
             caller: operator.into(),
             tools: Arc::new(tools),
         }
@@ -116,8 +121,11 @@ fn mcp_task(rec: &TaskRecord) -> Task {
 }
 
 impl ServerHandler for ArmatureServer {
+    // Logging is how a task's end reaches its owner's sessions; rmcp marks it deprecated
+    // (SEP-2577) but every current client still reads it.
+    #[allow(deprecated)]
     fn get_info(&self) -> InitializeResult {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_tasks().build())
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_tasks().enable_logging().build())
             .with_server_info(Implementation::new("armature", env!("CARGO_PKG_VERSION")))
             .with_instructions(format!(
                 "Armature drives a {} robot arm. Motion tools (move_joints, move_to, home) answer at once with a \
@@ -157,6 +165,8 @@ impl ServerHandler for ArmatureServer {
                 r
             }
         };
+        self.sessions
+            .register(self.session, &caller.operator, &context.peer);
         // A client that speaks MCP's tasks extension follows a motion as an MCP task.
         let wants_task = context
             .client_capabilities()
@@ -164,6 +174,15 @@ impl ServerHandler for ArmatureServer {
         let motion = actions::catalog(&self.app.config)
             .iter()
             .any(|a| a.name == name && a.scope == Scope::Foreground);
+        if motion && result.is_error != Some(true) {
+            let id = result
+                .structured_content
+                .as_ref()
+                .and_then(|v| v["task_id"].as_str());
+            if let Some(id) = id.and_then(|i| Uuid::parse_str(i).ok()) {
+                self.sessions.tell_when_done(self.app.registry.clone(), id);
+            }
+        }
         if wants_task && motion && result.is_error != Some(true) {
             let id = result
                 .structured_content

@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::ArmatureServer;
+use super::{ArmatureServer, Sessions};
 use crate::app::App;
 use crate::audit::{Audit, AuditEntry};
 use crate::operators::{Operator, Operators};
@@ -27,7 +27,7 @@ pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 pub async fn serve_stdio(app: Arc<App>, shutdown: CancellationToken) -> std::io::Result<()> {
     let transport = AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout())
         .with_max_line_length(MAX_REQUEST_BYTES);
-    let running = ArmatureServer::new(app, Operator::local())
+    let running = ArmatureServer::new(app, Arc::new(Sessions::default()), Operator::local())
         .serve(transport)
         .await
         .map_err(|e| std::io::Error::other(format!("MCP handshake on stdio failed: {e}")))?;
@@ -71,8 +71,15 @@ pub async fn serve_http(
         .with_max_request_body_bytes(MAX_REQUEST_BYTES)
         .with_cancellation_token(shutdown.child_token());
     let audit = app.audit.clone();
+    let sessions = Arc::new(Sessions::default());
     let service = StreamableHttpService::new(
-        move || Ok(ArmatureServer::new(app.clone(), Operator::local())),
+        move || {
+            Ok(ArmatureServer::new(
+                app.clone(),
+                sessions.clone(),
+                Operator::local(),
+            ))
+        },
         Arc::new(LocalSessionManager::default()),
         config,
     );

@@ -256,13 +256,17 @@ class Client:
 
 
 @asynccontextmanager
-async def http_client(url: str, token: str | None = None):
+async def http_client(url: str, token: str | None = None, logs: list | None = None):
     import httpx2
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300))
+    async def on_log(params):
+        if logs is not None:
+            logs.append(params)
+
     async with http, streamable_http_client(url, http_client=http) as streams:
-        async with ClientSession(streams[0], streams[1]) as session:
+        async with ClientSession(streams[0], streams[1], logging_callback=on_log) as session:
             await session.initialize()
             yield Client(session)
 

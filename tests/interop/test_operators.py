@@ -117,3 +117,20 @@ def test_a_token_env_that_is_not_set_is_named(tmp_path):
     r = subprocess.run([armature_bin(), "check-config", "--config", str(tmp_path / "c.toml")], capture_output=True, text=True, timeout=10)
     assert r.returncode == 1
     assert "operator dan: environment variable ARMATURE_UNSET_TOKEN (token_env) is not set" in r.stderr
+
+
+async def test_the_owners_sessions_hear_how_a_task_ended(operators):
+    server, tokens = operators
+    logs_alice, logs_bob = [], []
+    async with http_client(server.url, tokens["alice"], logs_alice) as alice, \
+            http_client(server.url, tokens["bob"], logs_bob) as bob:
+        await bob.ok("robot_state")
+        _, ack = await alice.ok("move_joints", {"joints": [0.3, -1.4, 0.2, -1.6, 0.1, 0.1]})
+        await alice.wait_done(ack["task_id"])
+        for _ in range(50):
+            if logs_alice:
+                break
+            await anyio.sleep(0.1)
+    assert [l.data for l in logs_alice] == [f"Arrived at the joint target. Task {ack['task_id'][:4]} succeeded."]
+    assert logs_alice[0].level == "info" and logs_alice[0].logger == "armature"
+    assert logs_bob == []  # only the owner's sessions hear it
