@@ -29,6 +29,8 @@ pub struct OperatorSpec {
     pub token_sha256: Option<String>,
     /// Or: the environment variable holding the plaintext token.
     pub token_env: Option<String>,
+    /// When the token stops working (RFC 3339), if it should.
+    pub expires: Option<String>,
 }
 
 fn default_role() -> Role {
@@ -82,12 +84,31 @@ pub enum OperatorError {
     /// Two operators share a name.
     #[error("operator {0} is listed twice")]
     Duplicate(String),
+    /// `expires` is not an RFC 3339 time.
+    #[error(
+        "operator {name}: expires = \"{value}\" is not an RFC 3339 time like 2027-01-31T00:00:00Z"
+    )]
+    BadExpiry {
+        /// The operator.
+        name: String,
+        /// The value given.
+        value: String,
+    },
+}
+
+/// Why a bearer token was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejected {
+    /// No operator has this token.
+    Unknown,
+    /// The token's operator, and when it expired.
+    Expired(String, String),
 }
 
 /// The configured operators, by token hash.
 #[derive(Debug, Clone, Default)]
 pub struct Operators {
-    by_hash: Vec<(String, Operator)>,
+    by_hash: Vec<(String, Operator, Option<time::OffsetDateTime>)>,
 }
 
 /// SHA-256 of a token, lowercase hex.
@@ -138,12 +159,24 @@ impl Operators {
                     })
                 }
             };
+            let expires = s
+                .expires
+                .as_ref()
+                .map(|v| {
+                    time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                        .map_err(|_| OperatorError::BadExpiry {
+                            name: s.name.clone(),
+                            value: v.clone(),
+                        })
+                })
+                .transpose()?;
             by_hash.push((
                 hash,
                 Operator {
                     name: s.name.clone(),
                     role: s.role,
                 },
+                expires,
             ));
         }
         Ok(Self { by_hash })
@@ -155,12 +188,22 @@ impl Operators {
     }
 
     /// The operator a bearer token belongs to.
-    pub fn authenticate(&self, token: &str) -> Option<Operator> {
+    pub fn authenticate(&self, token: &str) -> Result<Operator, Rejected> {
         let hash = hash_token(token);
-        self.by_hash
+        let (_, op, expires) = self
+            .by_hash
             .iter()
-            .find(|(h, _)| *h == hash)
-            .map(|(_, o)| o.clone())
+            .find(|(h, _, _)| *h == hash)
+            .ok_or(Rejected::Unknown)?;
+        match expires {
+            Some(at) if time::OffsetDateTime::now_utc() >= *at => {
+                let when = at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                Err(Rejected::Expired(op.name.clone(), when))
+            }
+            _ => Ok(op.clone()),
+        }
     }
 }
 
@@ -177,16 +220,17 @@ mod tests {
             role: Role::Observer,
             token_sha256: Some(hash_token(&token)),
             token_env: None,
+            expires: None,
         }];
         let ops = Operators::from_specs(&specs).unwrap();
         assert_eq!(
             ops.authenticate(&token),
-            Some(Operator {
+            Ok(Operator {
                 name: "alice".into(),
                 role: Role::Observer
             })
         );
-        assert_eq!(ops.authenticate("arm_wrong"), None);
+        assert_eq!(ops.authenticate("arm_wrong"), Err(Rejected::Unknown));
         assert_ne!(new_token(), token);
     }
 
@@ -197,6 +241,7 @@ mod tests {
             role: Role::Operator,
             token_sha256: h.map(Into::into),
             token_env: e.map(Into::into),
+            expires: None,
         };
         let err = Operators::from_specs(&[spec(Some("abc"), None)])
             .unwrap_err()

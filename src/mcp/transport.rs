@@ -18,7 +18,7 @@ use serde_json::json;
 use super::{ArmatureServer, Sessions};
 use crate::app::App;
 use crate::audit::{Audit, AuditEntry};
-use crate::operators::{Operator, Operators};
+use crate::operators::{Operator, Operators, Rejected};
 
 /// Requests larger than this are refused (HTTP 413; on stdio the line is dropped).
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
@@ -155,10 +155,16 @@ async fn gate(State(gate): State<Arc<Gate>>, mut request: Request, next: Next) -
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         match token.map(|t| gate.operators.authenticate(t)) {
-            Some(Some(op)) => op,
-            Some(None) => {
+            Some(Ok(op)) => op,
+            Some(Err(Rejected::Unknown)) => {
                 let message = "the bearer token is not an operator's token".to_owned();
                 return refuse(&gate, StatusCode::UNAUTHORIZED, "unauthorized", message);
+            }
+            Some(Err(Rejected::Expired(name, at))) => {
+                let message = format!(
+                    "{name}'s token expired at {at}; ask for a new one (armature token new {name})"
+                );
+                return refuse(&gate, StatusCode::UNAUTHORIZED, "token_expired", message);
             }
             None => {
                 let message =

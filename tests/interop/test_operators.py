@@ -134,3 +134,17 @@ async def test_the_owners_sessions_hear_how_a_task_ended(operators):
     assert [l.data for l in logs_alice] == [f"Arrived at the joint target. Task {ack['task_id'][:4]} succeeded."]
     assert logs_alice[0].level == "info" and logs_alice[0].logger == "armature"
     assert logs_bob == []  # only the owner's sessions hear it
+
+
+async def test_an_expired_token_gets_401_naming_when(make_server):
+    import httpx2
+
+    token, block = new_token("erin", "operator")
+    config = "\n".join(['robot = "builtin:ur5e"', "[backend]", 'kind = "sim"', "", block,
+                        'expires = "2026-01-01T00:00:00Z"', ""])
+    server = make_server(config)
+    async with httpx2.AsyncClient(timeout=10) as h:
+        r = await h.post(server.url, json=INIT, headers={**HEADERS, "Authorization": f"Bearer {token}"})
+    assert r.status_code == 401
+    assert r.json() == {"error": "token_expired",
+                        "message": "erin's token expired at 2026-01-01T00:00:00Z; ask for a new one (armature token new erin)"}
