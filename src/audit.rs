@@ -160,3 +160,38 @@ pub fn read(state_dir: &Path, since: Option<&str>) -> std::io::Result<Vec<serde_
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(n: usize) -> String {
+        format!("{{\"time\":\"2026-11-21T00:00:{n:02}Z\",\"tool\":\"t{n}\"}}\n")
+    }
+
+    #[test]
+    fn rotation_shifts_the_files_and_reading_goes_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(AUDIT_FILE);
+        // Six generations: the current file and five rotated ones, oldest in .5.
+        for k in (1..=ROTATED_KEPT).rev() {
+            std::fs::write(rotated(&path, k), line(ROTATED_KEPT + 1 - k)).unwrap();
+        }
+        std::fs::write(&path, line(ROTATED_KEPT + 1)).unwrap();
+        let tools = |d: &Path| -> Vec<String> {
+            read(d, None)
+                .unwrap()
+                .iter()
+                .map(|e| e["tool"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(tools(dir.path()), ["t1", "t2", "t3", "t4", "t5", "t6"]);
+
+        let mut file = rotate(&path).unwrap();
+        file.write_all(line(7).as_bytes()).unwrap();
+        // The oldest generation (t1) was dropped; nothing else was lost.
+        assert_eq!(tools(dir.path()), ["t2", "t3", "t4", "t5", "t6", "t7"]);
+        let since = read(dir.path(), Some("2026-11-21T00:00:05Z")).unwrap();
+        assert_eq!(since.len(), 3);
+    }
+}
