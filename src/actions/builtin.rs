@@ -66,9 +66,8 @@ fn dispatch(
                 Some(id) => own_task(caller, find_task(app, id)?)?,
                 None => app
                     .registry
-                    .list(usize::MAX)
-                    .into_iter()
-                    .find(|t| t.owner == caller.operator)
+                    .list_where(1, |t| t.owner == caller.operator)
+                    .pop()
                     .ok_or_else(|| Refusal::new("no_tasks", "You have no tasks yet."))?,
             };
             Ok(ActionOutput {
@@ -105,13 +104,9 @@ fn dispatch(
                     format!("limit {limit} must be a whole number from 1 to 100"),
                 ));
             }
-            let tasks: Vec<TaskRecord> = app
+            let tasks = app
                 .registry
-                .list(usize::MAX)
-                .into_iter()
-                .filter(|t| t.owner == caller.operator)
-                .take(limit as usize)
-                .collect();
+                .list_where(limit as usize, |t| t.owner == caller.operator);
             let text = match tasks.first() {
                 None => "There are no tasks yet.".to_owned(),
                 Some(t) => format!(
@@ -545,12 +540,9 @@ fn find_task(app: &App, id: &str) -> Result<TaskRecord, Refusal> {
             format!("\"{id}\" is not a task id: give the UUID or its first 4 or more characters."),
         ));
     }
-    let matches: Vec<TaskRecord> = app
-        .registry
-        .list(usize::MAX)
-        .into_iter()
-        .filter(|t| t.task_id.simple().to_string().starts_with(&prefix))
-        .collect();
+    let matches = app.registry.list_where(usize::MAX, |t| {
+        t.task_id.simple().to_string().starts_with(&prefix)
+    });
     match matches.len() {
         0 => Err(Refusal::new(
             "unknown_task",

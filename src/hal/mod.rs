@@ -3,6 +3,7 @@
 //! A backend does its own I/O elsewhere (its own thread or task); `read` and `write`
 //! only exchange the latest state and command and never block.
 
+pub mod backoff;
 pub mod edges;
 mod joints;
 pub mod limits;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use armsim::ros_msgs::{actionlib_msgs, control_msgs, sensor_msgs, std_msgs, trajectory_msgs};
 
+use super::backoff::Backoff;
 use super::edges::{LinkedArm, MotionEdge};
-use super::modbus::Backoff;
 use super::{ArmState, Fault, Joints, LinkError, RobotMode, ShortText};
 use crate::motion::Plan;
 use crate::robot::JointSpec;

@@ -27,6 +27,8 @@ pub struct ArmatureServer {
     session: u64,
     caller: Caller,
     tools: Arc<Vec<Tool>>,
+    /// Names of the foreground (motion) tools, from the same catalog as `tools`.
+    motions: Arc<Vec<&'static str>>,
 }
 
 fn as_object(v: Value) -> Arc<JsonObject> {
@@ -58,11 +60,15 @@ impl ArmatureServer {
     /// A handler for one session; `operator` is who calls unless the HTTP request names
     /// an authenticated operator.
     pub fn new(app: Arc<App>, sessions: Arc<Sessions>, operator: Operator) -> Self {
-        let tools = actions::catalog(&app.config)
-            .into_iter()
-            .map(tool)
+        let catalog = actions::catalog(&app.config);
+        let motions = catalog
+            .iter()
+            .filter(|a| a.scope == Scope::Foreground)
+            .map(|a| a.name)
             .collect();
+        let tools = catalog.into_iter().map(tool).collect();
         Self {
+            motions: Arc::new(motions),
             app,
             sessions,
             session: super::sessions::next_session(),
@@ -171,9 +177,7 @@ impl ServerHandler for ArmatureServer {
         let wants_task = context
             .client_capabilities()
             .is_some_and(|c| c.supports_tasks());
-        let motion = actions::catalog(&self.app.config)
-            .iter()
-            .any(|a| a.name == name && a.scope == Scope::Foreground);
+        let motion = self.motions.contains(&name);
         if motion && result.is_error != Some(true) {
             let id = result
                 .structured_content

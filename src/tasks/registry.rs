@@ -346,13 +346,19 @@ impl Registry {
 
     /// Up to `limit` tasks, newest first.
     pub fn list(&self, limit: usize) -> Vec<TaskRecord> {
+        self.list_where(limit, |_| true)
+    }
+
+    /// Up to `limit` tasks that pass `keep`, newest first; only those are copied.
+    pub fn list_where(&self, limit: usize, keep: impl Fn(&TaskRecord) -> bool) -> Vec<TaskRecord> {
         let inner = self.lock();
         inner
             .order
             .iter()
             .rev()
-            .take(limit)
             .filter_map(|id| inner.tasks.get(id))
+            .filter(|t| keep(t))
+            .take(limit)
             .cloned()
             .collect()
     }
