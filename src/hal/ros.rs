@@ -38,6 +38,8 @@ struct Shared {
     goal: Option<String>,
     /// The master stopped answering; topics may still flow, but the link counts as down.
     master_down: bool,
+    /// The action server subscribes to our goals; without it a goal would be lost.
+    server_connected: bool,
 }
 
 impl Shared {
@@ -72,6 +74,7 @@ pub fn start(config: RosConfig, joints: Vec<JointSpec>) -> std::io::Result<Linke
         current: ends.initial,
         goal: None,
         master_down: false,
+        server_connected: false,
     }));
     let edges = ends.edges;
     std::thread::Builder::new()
@@ -174,6 +177,7 @@ impl Link {
     fn check_action_server(&self, goals: &Goals) {
         let connected = goals.subscriber_count() > 0;
         let mut s = lock(&self.shared);
+        s.server_connected = connected;
         let missing = Some(Fault::Unreachable {
             cause: LinkError::NoActionServer,
         });
@@ -217,16 +221,17 @@ impl Link {
                 s.current.sampled_at = sampled_at(m.header.stamp);
                 s.current.mode = RobotMode::Running;
                 // Joint states flowing bring the link up, unless the master is gone or no
-                // action server listens yet.
-                let no_server = Some(Fault::Unreachable {
-                    cause: LinkError::NoActionServer,
-                });
-                if matches!(s.current.fault, Some(Fault::Unreachable { .. }))
-                    && s.current.fault != no_server
-                    && !s.master_down
-                {
-                    s.current.fault = None;
-                    s.current.link_down_since = None;
+                // action server listens yet: then the link stays down, naming the server, so
+                // that no reader sees it up in between.
+                if matches!(s.current.fault, Some(Fault::Unreachable { .. })) && !s.master_down {
+                    if s.server_connected {
+                        s.current.fault = None;
+                        s.current.link_down_since = None;
+                    } else {
+                        s.current.fault = Some(Fault::Unreachable {
+                            cause: LinkError::NoActionServer,
+                        });
+                    }
                 }
                 s.publish();
             },
