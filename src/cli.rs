@@ -201,6 +201,14 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 c.backend.kind,
                 c.robot.positions.len()
             );
+            if let Some(source) = &c.actions_source {
+                let names: Vec<&str> = c.actions.iter().map(|a| a.name.as_str()).collect();
+                println!(
+                    "{source}: ok ({} custom actions: {})",
+                    names.len(),
+                    names.join(", ")
+                );
+            }
             Ok(())
         }
         Command::Vars {

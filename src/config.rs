@@ -46,6 +46,9 @@ pub enum ConfigError {
     /// The robot definition it names is broken.
     #[error(transparent)]
     Robot(#[from] DefinitionError),
+    /// The action file it names is broken (each error with file:line:column).
+    #[error(transparent)]
+    Actions(#[from] crate::actions::custom::ActionsError),
 }
 
 /// `[server]`.
@@ -262,7 +265,17 @@ impl Default for ConfirmSection {
 impl ConfirmSection {
     /// Whether `action` moving a joint `distance` rad at `speed` needs confirmation.
     pub fn needed(&self, action: &str, distance: f64, speed: f64) -> bool {
-        match self.actions.get(action).copied().unwrap_or_default() {
+        self.applies(self.rule(action, ConfirmRule::Never), distance, speed)
+    }
+
+    /// The rule for `action`: this section's, else `fallback`.
+    pub fn rule(&self, action: &str, fallback: ConfirmRule) -> ConfirmRule {
+        self.actions.get(action).copied().unwrap_or(fallback)
+    }
+
+    /// Whether `rule` asks for confirmation of a move of `distance` rad at `speed`.
+    pub fn applies(&self, rule: ConfirmRule, distance: f64, speed: f64) -> bool {
+        match rule {
             ConfirmRule::Never => false,
             ConfirmRule::Always => true,
             ConfirmRule::Beyond => distance > self.beyond_rad || speed > self.beyond_speed,
@@ -302,6 +315,8 @@ impl SimConfig {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     robot: String,
+    /// An action file (relative to this file), or "builtin:example-cell".
+    actions: Option<String>,
     server: Option<ServerConfig>,
     backend: BackendConfig,
     motion: Option<MotionConfig>,
@@ -341,6 +356,10 @@ pub struct Config {
     pub operators: crate::operators::Operators,
     /// `[confirm]`.
     pub confirm: ConfirmSection,
+    /// The custom actions of the action file, checked against the robot.
+    pub actions: Vec<crate::actions::custom::CustomAction>,
+    /// Where they came from.
+    pub actions_source: Option<String>,
 }
 
 impl Config {
@@ -467,7 +486,28 @@ impl Config {
                 ));
             }
         }
+        let reserved = crate::actions::BUILTIN_TOOLS;
+        let (actions, actions_source) = match raw.actions.as_deref() {
+            None => (vec![], None),
+            Some("builtin:example-cell") => {
+                let name = "builtin:example-cell (config/actions.toml)";
+                let a = crate::actions::custom::parse(
+                    crate::actions::custom::EXAMPLE_CELL,
+                    name,
+                    &robot,
+                    reserved,
+                )?;
+                (a, Some(name.to_owned()))
+            }
+            Some(path) => {
+                let path = resolve(base, path);
+                let a = crate::actions::custom::load(&path, &robot, reserved)?;
+                (a, Some(path.display().to_string()))
+            }
+        };
         Ok(Self {
+            actions,
+            actions_source,
             source: file.into(),
             robot,
             server: raw.server.unwrap_or(ServerConfig {

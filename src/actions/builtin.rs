@@ -1,5 +1,7 @@
 //! The built-in actions.
 
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -13,7 +15,7 @@ use crate::motion::{Plan, Request, Snapshot};
 use crate::operators::Role;
 use crate::robot::{check_speed, check_target};
 use crate::tasks::{
-    rfc3339_of, short_id, Gate, NewTask, ReleaseError, TaskError, TaskRecord, TaskState,
+    rfc3339_of, short_id, Busy, Gate, NewTask, Pending, ReleaseError, TaskError, TaskRecord, TaskState,
 };
 use crate::vars::VarValue;
 
@@ -22,7 +24,7 @@ const POSITION_PREFIX: &str = "position.";
 
 /// Runs the tool `name` for `caller`; audits the call either way.
 pub async fn call(
-    app: &App,
+    app: &Arc<App>,
     caller: &Caller,
     name: &str,
     args: Option<&Map<String, Value>>,
@@ -49,7 +51,7 @@ pub async fn call(
 }
 
 fn dispatch(
-    app: &App,
+    app: &Arc<App>,
     caller: &Caller,
     name: &str,
     args: &Map<String, Value>,
@@ -136,10 +138,14 @@ fn dispatch(
             Args::new(name, args, &[])?;
             Ok(list_positions(app))
         }
-        other => Err(Refusal::new(
-            "unknown_tool",
-            format!("there is no tool named \"{other}\""),
-        )),
+        "resume_task" => super::custom::resume(app, caller, args),
+        other => match app.config.actions.iter().find(|a| a.name == other) {
+            Some(action) => super::custom::call(app, caller, action, args),
+            None => Err(Refusal::new(
+                "unknown_tool",
+                format!("there is no tool named \"{other}\""),
+            )),
+        },
     }
 }
 
@@ -161,7 +167,7 @@ fn question(app: &App, start: &Joints, target: &Joints, speed: f64) -> String {
 }
 
 /// Drops the gated task `task_id` if it is still unconfirmed when its time is up.
-fn expire_later(app: &App, task_id: Uuid) {
+pub(super) fn expire_later(app: &App, task_id: Uuid) {
     let registry = app.registry.clone();
     let audit = app.audit.clone();
     let after = std::time::Duration::from_secs_f64(app.config.confirm.expire_s);
@@ -187,9 +193,9 @@ fn expire_later(app: &App, task_id: Uuid) {
     });
 }
 
-fn confirm(app: &App, rec: &TaskRecord) -> Result<ActionOutput, Refusal> {
+fn confirm(app: &Arc<App>, rec: &TaskRecord) -> Result<ActionOutput, Refusal> {
     let short = short_id(&rec.task_id);
-    let (motion_id, target, speed) = app.registry.release(&rec.task_id).map_err(|e| match e {
+    let (motion_id, start) = app.registry.release(&rec.task_id).map_err(|e| match e {
         ReleaseError::Expired => Refusal::new(
             "confirmation_expired",
             format!(
@@ -204,6 +210,17 @@ fn confirm(app: &App, rec: &TaskRecord) -> Result<ActionOutput, Refusal> {
             ),
         ),
     })?;
+    let (target, speed) = match start {
+        Pending::Motion { target, speed } => (target, speed),
+        Pending::Steps { from, prelude } => {
+            super::custom::run(app, rec.task_id, from, prelude);
+            return Ok(ActionOutput {
+                text: format!("Confirmed. Task {short} is running."),
+                task_id: Some(rec.task_id.to_string()),
+                structured: json!({"task_id": rec.task_id, "state": "running"}),
+            });
+        }
+    };
     if let Err(e) = app.executor.send(Request::Start {
         motion_id,
         target,
@@ -249,7 +266,7 @@ fn reject(app: &App, rec: &TaskRecord) -> Result<ActionOutput, Refusal> {
 }
 
 /// Refuses an observer a tool that changes the cell.
-fn may_move(caller: &Caller, tool: &str) -> Result<(), Refusal> {
+pub(super) fn may_move(caller: &Caller, tool: &str) -> Result<(), Refusal> {
     if caller.role == Role::Observer {
         return Err(Refusal::new(
             "forbidden",
@@ -264,7 +281,7 @@ fn may_move(caller: &Caller, tool: &str) -> Result<(), Refusal> {
 
 /// A task's status and cancel belong to its owner; `stop` is the only tool that acts on
 /// anyone's motion.
-fn own_task(caller: &Caller, rec: TaskRecord) -> Result<TaskRecord, Refusal> {
+pub(super) fn own_task(caller: &Caller, rec: TaskRecord) -> Result<TaskRecord, Refusal> {
     if rec.owner != caller.operator {
         return Err(Refusal::new(
             "not_your_task",
@@ -357,37 +374,10 @@ fn start_motion(
     let speed = asked.unwrap_or(cap).min(cap);
     let capped = asked.is_some_and(|s| s > cap);
 
-    let (snap, state) = reachable_state(app)?;
-    let age = snap
-        .published_at
-        .saturating_duration_since(state.sampled_at);
-    if age.as_millis() as u64 > app.config.motion.stale_state_ms {
-        return Err(Refusal::new(
-            "stale_state",
-            format!(
-                "The robot's state is {} ms old (limit {} ms); not moving.",
-                age.as_millis(),
-                app.config.motion.stale_state_ms
-            ),
-        ));
-    }
-    if let Some(fault) = state.fault {
-        return Err(Refusal::new("robot_fault", format!("Not moving: {fault}.")));
-    }
-    if state.mode != RobotMode::Running {
-        return Err(Refusal::new(
-            "robot_not_ready",
-            format!("Not moving: the robot is in mode {:?}.", state.mode),
-        ));
-    }
+    let (start, _) = ready_to_move(app)?;
     // Checked above: a joint count equal to the robot's, which is at most MAX_JOINTS.
     let target = Joints::from_slice(joints)
         .ok_or_else(|| Refusal::new("out_of_range", "too many joints"))?;
-    let start = if snap.phase == Phase::Idle {
-        snap.setpoint
-    } else {
-        state.positions
-    };
     let eta = Plan::new(&robot.joints, start, target, speed).duration();
 
     let distance = (0..target.len())
@@ -398,8 +388,7 @@ fn start_motion(
         .confirm
         .needed(action, distance, speed)
         .then(|| Gate {
-            target,
-            speed,
+            start: Pending::Motion { target, speed },
             question: question(app, &start, &target, speed),
             deadline: std::time::Instant::now()
                 + std::time::Duration::from_secs_f64(app.config.confirm.expire_s),
@@ -413,18 +402,9 @@ fn start_motion(
         done,
         eta_s: eta,
         gate,
+        sequence: None,
     };
-    let (rec, motion_id) = app.registry.begin_foreground(new).map_err(|busy| {
-        Refusal::new(
-            "busy",
-            format!(
-                "The arm is busy with task {} ({}, {:.0} % done). Wait for it or stop it first.",
-                short_id(&busy.task_id),
-                busy.action,
-                busy.progress
-            ),
-        )
-    })?;
+    let (rec, motion_id) = app.registry.begin_foreground(new).map_err(busy)?;
     if gated {
         expire_later(app, rec.task_id);
         return Ok(ActionOutput {
@@ -472,6 +452,53 @@ fn start_motion(
         text,
         task_id: Some(rec.task_id.to_string()),
     })
+}
+
+/// A foreground action refused because the arm is busy.
+pub(super) fn busy(busy: Busy) -> Refusal {
+    Refusal::new(
+        "busy",
+        format!(
+            "The arm is busy with task {} ({}, {:.0} % done). Wait for it or stop it first.",
+            short_id(&busy.task_id),
+            busy.action,
+            busy.progress
+        ),
+    )
+}
+
+/// Where a new motion plans from, and the robot's state; or why the arm may not move now
+/// (unreachable, stale state, a fault, not running).
+pub(super) fn ready_to_move(app: &App) -> Result<(Joints, ArmState), Refusal> {
+    let (snap, state) = reachable_state(app)?;
+    let age = snap
+        .published_at
+        .saturating_duration_since(state.sampled_at);
+    if age.as_millis() as u64 > app.config.motion.stale_state_ms {
+        return Err(Refusal::new(
+            "stale_state",
+            format!(
+                "The robot's state is {} ms old (limit {} ms); not moving.",
+                age.as_millis(),
+                app.config.motion.stale_state_ms
+            ),
+        ));
+    }
+    if let Some(fault) = state.fault {
+        return Err(Refusal::new("robot_fault", format!("Not moving: {fault}.")));
+    }
+    if state.mode != RobotMode::Running {
+        return Err(Refusal::new(
+            "robot_not_ready",
+            format!("Not moving: the robot is in mode {:?}.", state.mode),
+        ));
+    }
+    let start = if snap.phase == Phase::Idle {
+        snap.setpoint
+    } else {
+        state.positions
+    };
+    Ok((start, state))
 }
 
 /// The executor's snapshot and the robot's state, or a refusal if the robot is unreachable.
@@ -525,7 +552,7 @@ fn saved_positions(app: &App) -> Vec<(String, Vec<f64>)> {
         .collect()
 }
 
-fn find_task(app: &App, id: &str) -> Result<TaskRecord, Refusal> {
+pub(super) fn find_task(app: &App, id: &str) -> Result<TaskRecord, Refusal> {
     let id = id.trim();
     if let Ok(uuid) = Uuid::parse_str(id) {
         return app
@@ -558,28 +585,38 @@ fn find_task(app: &App, id: &str) -> Result<TaskRecord, Refusal> {
 
 fn cancel(app: &App, rec: &TaskRecord) -> Result<ActionOutput, Refusal> {
     let short = short_id(&rec.task_id);
-    match app.registry.live() {
-        Some((id, motion_id)) if id == rec.task_id => {
-            app.executor
-                .send(Request::Stop {
+    let mut sent = Ok(());
+    // A multi-step task: no further step starts, a waiting step ends, a motion brakes.
+    let halted = app.registry.halt(Some(&rec.task_id), |motion_id| {
+        sent = app.executor.send(Request::Stop {
+            motion_id: Some(motion_id),
+        });
+    });
+    if !halted {
+        match app.registry.live() {
+            Some((id, motion_id)) if id == rec.task_id => {
+                sent = app.executor.send(Request::Stop {
                     motion_id: Some(motion_id),
-                })
-                .map_err(|e| Refusal::new("executor", e.to_string()))?;
-            let text = format!("Stopping task {short}; the arm is braking to a standstill.");
-            Ok(ActionOutput {
-                text,
-                task_id: Some(rec.task_id.to_string()),
-                structured: json!({"task_id": rec.task_id, "stopping": true, "state": rec.state}),
-            })
+                });
+            }
+            _ => {
+                return Err(Refusal::new(
+                    "not_running",
+                    format!(
+                        "Task {short} is {}; there is nothing to cancel.",
+                        rec.state.as_str()
+                    ),
+                ))
+            }
         }
-        _ => Err(Refusal::new(
-            "not_running",
-            format!(
-                "Task {short} is {}; there is nothing to cancel.",
-                rec.state.as_str()
-            ),
-        )),
     }
+    sent.map_err(|e| Refusal::new("executor", e.to_string()))?;
+    let text = format!("Stopping task {short}; the arm is braking to a standstill.");
+    Ok(ActionOutput {
+        text,
+        task_id: Some(rec.task_id.to_string()),
+        structured: json!({"task_id": rec.task_id, "stopping": true, "state": rec.state}),
+    })
 }
 
 fn stop(app: &App) -> Result<ActionOutput, Refusal> {
@@ -588,6 +625,8 @@ fn stop(app: &App) -> Result<ActionOutput, Refusal> {
         app.registry
             .drop_gated(&id, "stopped", "stop was called; the arm did not move");
     }
+    // A multi-step task starts no further step once stop is called.
+    app.registry.halt(None, |_| ());
     let live = app.registry.live();
     let moving = app.executor.snapshot().phase != Phase::Idle;
     if live.is_none() && !moving {

@@ -18,9 +18,9 @@ pub enum Scope {
 #[derive(Debug, Clone)]
 pub struct ActionSpec {
     /// Tool name.
-    pub name: &'static str,
+    pub name: String,
     /// Human title.
-    pub title: &'static str,
+    pub title: String,
     /// What it does, for the assistant.
     pub description: String,
     /// Its scope.
@@ -87,8 +87,8 @@ fn object(properties: Value, required: &[&str]) -> Value {
 /// A background tool of the confirmation gate: takes a task id, answers its new state.
 fn gate_tool(name: &'static str, title: &'static str, description: &str) -> ActionSpec {
     ActionSpec {
-        name,
-        title,
+        name: name.into(),
+        title: title.into(),
         description: description.into(),
         scope: Scope::Background,
         input: object(json!({"task_id": {"type": "string"}}), &["task_id"]),
@@ -100,8 +100,31 @@ fn gate_tool(name: &'static str, title: &'static str, description: &str) -> Acti
     }
 }
 
-/// Every built-in tool for this configuration.
+/// The built-in tools' names; a custom action may not take one.
+pub const BUILTIN_TOOLS: &[&str] = &[
+    "move_joints",
+    "move_to",
+    "home",
+    "task_status",
+    "cancel_task",
+    "confirm_task",
+    "reject_task",
+    "resume_task",
+    "stop",
+    "list_tasks",
+    "robot_state",
+    "save_position",
+    "list_positions",
+];
+
+/// Every tool for this configuration: the built-ins, then the custom actions.
 pub fn catalog(config: &Config) -> Vec<ActionSpec> {
+    let mut all = builtins(config);
+    all.extend(super::custom::specs(&config.actions));
+    all
+}
+
+fn builtins(config: &Config) -> Vec<ActionSpec> {
     let robot = &config.robot;
     let cap = config.motion.max_speed;
     let n = robot.dof();
@@ -113,8 +136,8 @@ pub fn catalog(config: &Config) -> Vec<ActionSpec> {
         .collect();
     vec![
         ActionSpec {
-            name: "move_joints",
-            title: "Move joints",
+            name: "move_joints".into(),
+            title: "Move joints".into(),
             description: format!(
                 "Move the {} to joint positions in radians, one per joint in this order: {}. \
                  Returns at once with a task id; follow it with task_status. Ranges (rad): {}.",
@@ -136,8 +159,8 @@ pub fn catalog(config: &Config) -> Vec<ActionSpec> {
             output: task_ack_schema(),
         },
         ActionSpec {
-            name: "move_to",
-            title: "Move to a named position",
+            name: "move_to".into(),
+            title: "Move to a named position".into(),
             description: "Move the arm to a named position (see list_positions). Returns at once with a task id."
                 .into(),
             scope: Scope::Foreground,
@@ -151,16 +174,16 @@ pub fn catalog(config: &Config) -> Vec<ActionSpec> {
             output: task_ack_schema(),
         },
         ActionSpec {
-            name: "home",
-            title: "Go home",
+            name: "home".into(),
+            title: "Go home".into(),
             description: "Move the arm to its home position. Returns at once with a task id.".into(),
             scope: Scope::Foreground,
             input: object(json!({"speed": speed_schema(cap)}), &[]),
             output: task_ack_schema(),
         },
         ActionSpec {
-            name: "task_status",
-            title: "Task status",
+            name: "task_status".into(),
+            title: "Task status".into(),
             description: "Status of a task (default: the latest): state, progress 0-100, a speakable message, ETA. \
                           Answers at once, also while the arm moves."
                 .into(),
@@ -172,8 +195,8 @@ pub fn catalog(config: &Config) -> Vec<ActionSpec> {
             output: task_record_schema(),
         },
         ActionSpec {
-            name: "cancel_task",
-            title: "Cancel a task",
+            name: "cancel_task".into(),
+            title: "Cancel a task".into(),
             description: "Controlled stop of one task's motion. The arm decelerates and stands still.".into(),
             scope: Scope::Background,
             input: object(json!({"task_id": {"type": "string"}}), &["task_id"]),
@@ -195,8 +218,27 @@ pub fn catalog(config: &Config) -> Vec<ActionSpec> {
             "Drop a motion that waits for confirmation; the arm does not move. Owner only.",
         ),
         ActionSpec {
-            name: "stop",
-            title: "Stop",
+            name: "resume_task".into(),
+            title: "Resume a task".into(),
+            description: "Take up an interrupted custom action (state interrupted, after a restart or a fault) \
+                          where it stopped: the arm first returns to where the first unfinished step starts, \
+                          then the remaining steps run. Finished steps never run again. Owner only."
+                .into(),
+            scope: Scope::Background,
+            input: object(json!({"task_id": {"type": "string", "description": "The task id, or its first 4+ characters."}}), &["task_id"]),
+            output: json!({
+                "type": "object",
+                "properties": {
+                    "task_id": {"type": "string"}, "action": {"type": "string"}, "state": {"type": "string"},
+                    "eta_s": {"type": "number"}, "steps": {"type": "integer"}, "from_step": {"type": "integer"},
+                    "message": {"type": "string"}
+                },
+                "required": ["task_id", "state", "from_step", "message"]
+            }),
+        },
+        ActionSpec {
+            name: "stop".into(),
+            title: "Stop".into(),
             description: "Controlled stop of whatever the arm is doing, whoever started it.".into(),
             scope: Scope::Background,
             input: object(json!({}), &[]),
@@ -207,8 +249,8 @@ pub fn catalog(config: &Config) -> Vec<ActionSpec> {
             }),
         },
         ActionSpec {
-            name: "list_tasks",
-            title: "List tasks",
+            name: "list_tasks".into(),
+            title: "List tasks".into(),
             description: "Recent tasks, newest first.".into(),
             scope: Scope::Background,
             input: object(json!({"limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}}), &[]),
@@ -219,8 +261,8 @@ pub fn catalog(config: &Config) -> Vec<ActionSpec> {
             }),
         },
         ActionSpec {
-            name: "robot_state",
-            title: "Robot state",
+            name: "robot_state".into(),
+            title: "Robot state".into(),
             description: "Joints, TCP pose, mode, connection and the real-time loop's figures. Answers at once.".into(),
             scope: Scope::Background,
             input: object(json!({}), &[]),
@@ -245,8 +287,8 @@ pub fn catalog(config: &Config) -> Vec<ActionSpec> {
             }),
         },
         ActionSpec {
-            name: "save_position",
-            title: "Save position",
+            name: "save_position".into(),
+            title: "Save position".into(),
             description: "Store the arm's current joints under a name (persistent); move_to can go there later.".into(),
             scope: Scope::Background,
             input: object(
@@ -260,8 +302,8 @@ pub fn catalog(config: &Config) -> Vec<ActionSpec> {
             }),
         },
         ActionSpec {
-            name: "list_positions",
-            title: "List positions",
+            name: "list_positions".into(),
+            title: "List positions".into(),
             description: "Named positions: those of the robot definition and those saved by operators.".into(),
             scope: Scope::Background,
             input: object(json!({}), &[]),

@@ -2,11 +2,12 @@
 
 mod builtin;
 mod catalog;
+pub mod custom;
 mod params;
 mod speech;
 
 pub use builtin::call;
-pub use catalog::{catalog, ActionSpec, Scope};
+pub use catalog::{catalog, ActionSpec, Scope, BUILTIN_TOOLS};
 
 /// Who is calling.
 #[derive(Debug, Clone)]

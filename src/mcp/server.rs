@@ -28,7 +28,7 @@ pub struct ArmatureServer {
     caller: Caller,
     tools: Arc<Vec<Tool>>,
     /// Names of the foreground (motion) tools, from the same catalog as `tools`.
-    motions: Arc<Vec<&'static str>>,
+    motions: Arc<Vec<String>>,
 }
 
 fn as_object(v: Value) -> Arc<JsonObject> {
@@ -42,8 +42,12 @@ fn tool(spec: ActionSpec) -> Tool {
     let foreground = spec.scope == Scope::Foreground;
     let mut meta = JsonObject::new();
     meta.insert("armature/scope".into(), json!(spec.scope));
-    let mut annotations = ToolAnnotations::with_title(spec.title)
-        .read_only(!foreground && !matches!(spec.name, "stop" | "cancel_task" | "save_position"))
+    let changes = matches!(
+        spec.name.as_str(),
+        "stop" | "cancel_task" | "save_position" | "resume_task" | "confirm_task" | "reject_task"
+    );
+    let mut annotations = ToolAnnotations::with_title(spec.title.clone())
+        .read_only(!foreground && !changes)
         .destructive(false)
         .open_world(false);
     if foreground {
@@ -61,10 +65,11 @@ impl ArmatureServer {
     /// an authenticated operator.
     pub fn new(app: Arc<App>, sessions: Arc<Sessions>, operator: Operator) -> Self {
         let catalog = actions::catalog(&app.config);
+        // resume_task answers at once like a background tool, but starts a motion task.
         let motions = catalog
             .iter()
-            .filter(|a| a.scope == Scope::Foreground)
-            .map(|a| a.name)
+            .filter(|a| a.scope == Scope::Foreground || a.name == "resume_task")
+            .map(|a| a.name.clone())
             .collect();
         let tools = catalog.into_iter().map(tool).collect();
         Self {
@@ -177,7 +182,7 @@ impl ServerHandler for ArmatureServer {
         let wants_task = context
             .client_capabilities()
             .is_some_and(|c| c.supports_tasks());
-        let motion = self.motions.contains(&name);
+        let motion = self.motions.iter().any(|m| m == name);
         if motion && result.is_error != Some(true) {
             let id = result
                 .structured_content

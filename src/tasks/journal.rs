@@ -170,6 +170,7 @@ mod tests {
             eta_s: None,
             error: None,
             owner: "local".into(),
+            steps: None,
         }
     }
 

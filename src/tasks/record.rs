@@ -93,6 +93,9 @@ pub struct TaskRecord {
     pub error: Option<TaskError>,
     /// Who started it.
     pub owner: String,
+    /// A multi-step task's checkpoint: steps done, the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<super::StepsStatus>,
 }
 
 /// Now, as RFC 3339 UTC with milliseconds.

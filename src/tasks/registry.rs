@@ -6,13 +6,15 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tokio::sync::{oneshot, Notify};
 use uuid::Uuid;
 
 use super::journal::{Journal, JournalError, LoadReport};
-use super::{now_rfc3339, TaskError, TaskRecord, TaskState};
+use super::{now_rfc3339, Applied, Sequence, Step, StepsStatus, TaskError, TaskRecord, TaskState};
 use crate::vars::{VarStore, VarValue};
 
 /// Progress is journaled at most this often (state changes always are).
@@ -34,15 +36,34 @@ pub struct NewTask {
     pub eta_s: f64,
     /// A confirmation gate: the task waits for `confirm_task` before the arm moves.
     pub gate: Option<Gate>,
+    /// The steps of a multi-step task; `None` for a single motion.
+    pub sequence: Option<Arc<Sequence>>,
+}
+
+/// What a task starts with once it may move.
+#[derive(Debug, Clone)]
+pub enum Pending {
+    /// One motion.
+    Motion {
+        /// Where it goes.
+        target: crate::hal::Joints,
+        /// At what speed.
+        speed: f64,
+    },
+    /// The steps of a multi-step task, from step `from` (0-based), after `prelude`.
+    Steps {
+        /// The first step to run.
+        from: usize,
+        /// A move back to where that step starts (resume).
+        prelude: Option<Step>,
+    },
 }
 
 /// A motion held back until its owner confirms it.
 #[derive(Debug, Clone)]
 pub struct Gate {
-    /// Where it goes.
-    pub target: crate::hal::Joints,
-    /// At what speed.
-    pub speed: f64,
+    /// What starts once confirmed.
+    pub start: Pending,
     /// The speakable question ("This moves the shoulder 80 degrees at 25 % speed. Confirm?").
     pub question: String,
     /// When it expires unconfirmed.
@@ -79,6 +100,52 @@ struct Live {
     /// Set while the task awaits confirmation: what to start once confirmed.
     gate: Option<Gate>,
     last_journaled: Instant,
+    /// A multi-step task's steps and its runner's signals.
+    seq: Option<SeqLive>,
+}
+
+struct SeqLive {
+    seq: Arc<Sequence>,
+    /// Cancel or stop was called: no further step starts.
+    halted: bool,
+    /// The runner waits on the current motion's end (true: it succeeded).
+    waiter: Option<oneshot::Sender<bool>>,
+    /// Wakes a runner that waits (a `wait` step) when the task is halted.
+    wake: Arc<Notify>,
+}
+
+impl SeqLive {
+    fn new(seq: Arc<Sequence>) -> Self {
+        Self {
+            seq,
+            halted: false,
+            waiter: None,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+}
+
+/// What the runner of a multi-step task finds when it enters a step.
+pub enum Entered {
+    /// Cancelled or stopped, or no longer the live task: go no further.
+    Halted,
+    /// Go on (a step without motion).
+    Ready,
+    /// The step's motion was handed to the executor; this tells how it ended.
+    Moving(oneshot::Receiver<bool>),
+    /// The motion could not be handed over (the executor's message).
+    SendFailed(String),
+}
+
+/// Why a task could not be resumed.
+#[derive(Debug, Clone)]
+pub enum ResumeError {
+    /// Another task holds the arm.
+    Busy(Busy),
+    /// The task is not interrupted (its state), or has no steps.
+    NotInterrupted(TaskState),
+    /// No such task.
+    Unknown,
 }
 
 struct Inner {
@@ -94,6 +161,8 @@ pub struct Registry {
     journal: Mutex<Journal>,
     vars: VarStore,
     retention: usize,
+    /// The plugin is stopping: a multi-step task braked now ends `interrupted`, resumable.
+    shutting_down: AtomicBool,
 }
 
 /// The first four hex digits of a task id, to speak.
@@ -131,13 +200,28 @@ impl Registry {
             let mut rec = rec.clone();
             if !rec.state.is_terminal() {
                 let now = now_rfc3339();
-                rec.message = format!(
-                    "Armature stopped while task {} ({}) was {} at {:.0} %. The arm will not move again by itself.",
-                    short_id(&rec.task_id),
-                    rec.action,
-                    rec.state.as_str(),
-                    rec.progress
-                );
+                rec.message = match &mut rec.steps {
+                    Some(st) => {
+                        st.current = None;
+                        format!(
+                            "Armature stopped while task {} ({}) was at step {} of {} ({}), {:.0} %. {} The arm will not move again by itself.",
+                            short_id(&rec.task_id),
+                            rec.action,
+                            (st.done + 1).min(st.total),
+                            st.total,
+                            st.label,
+                            rec.progress,
+                            resume_hint(st)
+                        )
+                    }
+                    None => format!(
+                        "Armature stopped while task {} ({}) was {} at {:.0} %. The arm will not move again by itself.",
+                        short_id(&rec.task_id),
+                        rec.action,
+                        rec.state.as_str(),
+                        rec.progress
+                    ),
+                };
                 rec.state = TaskState::Interrupted;
                 rec.eta_s = None;
                 rec.error = Some(TaskError {
@@ -158,6 +242,7 @@ impl Registry {
             journal: Mutex::new(journal),
             vars,
             retention: retention.max(1),
+            shutting_down: AtomicBool::new(false),
         };
         registry.evict_and_compact();
         Ok((registry, report))
@@ -189,6 +274,7 @@ impl Registry {
             done,
             eta_s,
             gate,
+            sequence,
         } = new;
         let mut inner = self.lock();
         if let Some(live) = &inner.live {
@@ -230,6 +316,15 @@ impl Registry {
             eta_s: Some(eta_s),
             error: None,
             owner,
+            steps: sequence.as_ref().map(|seq| StepsStatus {
+                total: seq.steps.len(),
+                done: 0,
+                current: None,
+                label: seq.steps.first().map(|s| s.label.clone()).unwrap_or_default(),
+                digest: seq.digest.clone(),
+                resumed: 0,
+                applied: vec![],
+            }),
         };
         inner.live = Some(Live {
             task_id,
@@ -238,6 +333,7 @@ impl Registry {
             done,
             last_journaled: Instant::now(),
             gate,
+            seq: sequence.map(SeqLive::new),
         });
         inner.order.push_back(task_id);
         inner.tasks.insert(task_id, rec.clone());
@@ -247,8 +343,8 @@ impl Registry {
         Ok((rec, motion_id))
     }
 
-    /// Releases a gated task: it becomes `running`; returns its motion id, target and speed.
-    pub fn release(&self, task_id: &Uuid) -> Result<(u64, crate::hal::Joints, f64), ReleaseError> {
+    /// Releases a gated task: it becomes `running`; returns its motion id and what to start.
+    pub fn release(&self, task_id: &Uuid) -> Result<(u64, Pending), ReleaseError> {
         let gate = {
             let inner = self.lock();
             let state = inner
@@ -283,7 +379,7 @@ impl Registry {
         if let Some(live) = self.lock().live.as_mut() {
             live.gate = None;
         }
-        Ok((motion_id, gate.target, gate.speed))
+        Ok((motion_id, gate.start))
     }
 
     /// Drops a task still awaiting confirmation: `cancelled`, with `code` and `why`.
@@ -374,6 +470,21 @@ impl Registry {
     /// Measured progress of `motion_id` (0–1).
     pub fn on_progress(&self, motion_id: u64, progress: f64, remaining_s: f64, stopping: bool) {
         self.update_live(motion_id, |rec, live| {
+            if let (Some(sl), Some(st)) = (&live.seq, &mut rec.steps) {
+                let step = st.done;
+                rec.progress = (sl.seq.percent(step, progress) * 10.0).round() / 10.0;
+                let left = remaining_s + sl.seq.seconds_after(step);
+                rec.eta_s = Some((left * 10.0).round() / 10.0);
+                rec.message = format!(
+                    "{}Step {} of {}: {} — {:.0} %.",
+                    if stopping { "Stopping at " } else { "" },
+                    step + 1,
+                    st.total,
+                    st.label,
+                    rec.progress
+                );
+                return false;
+            }
             let doing = &live.doing;
             rec.progress = (progress * 1000.0).round() / 10.0;
             rec.eta_s = Some((remaining_s * 10.0).round() / 10.0);
@@ -402,6 +513,45 @@ impl Registry {
         progress: f64,
         error: Option<TaskError>,
     ) {
+        let task = {
+            let mut inner = self.lock();
+            match inner.live.as_mut().filter(|l| l.motion_id == motion_id) {
+                Some(Live {
+                    task_id,
+                    seq: Some(sl),
+                    ..
+                }) => {
+                    let ok = state == TaskState::Succeeded;
+                    if let Some(w) = sl.waiter.take() {
+                        let _ = w.send(ok);
+                    }
+                    if ok {
+                        // The runner records the checkpoint and goes on.
+                        return;
+                    }
+                    Some(*task_id)
+                }
+                _ => None,
+            }
+        };
+        if let Some(task_id) = task {
+            // A multi-step task braked by a fault, or by the plugin stopping, can be resumed.
+            let state = match state {
+                TaskState::Cancelled if !self.shutting_down.load(Ordering::Relaxed) => {
+                    TaskState::Cancelled
+                }
+                TaskState::Cancelled => TaskState::Interrupted,
+                _ => TaskState::Interrupted,
+            };
+            let error = error.or_else(|| {
+                (state == TaskState::Interrupted).then(|| TaskError {
+                    code: "interrupted".into(),
+                    message: "the plugin was stopping".into(),
+                })
+            });
+            self.finish_sequence(&task_id, state, error);
+            return;
+        }
         let finished = self.update_live(motion_id, |rec, live| {
             let (doing, done) = (live.doing.as_str(), live.done.as_str());
             if !rec.state.can_become(state) {
@@ -439,9 +589,20 @@ impl Registry {
         motion_id: u64,
         change: impl FnOnce(&mut TaskRecord, &Live) -> bool,
     ) -> bool {
+        self.update_where(|l| l.motion_id == motion_id, false, change)
+    }
+
+    /// Applies `change` to the live task if `pick` accepts it; journals and mirrors it.
+    /// `checkpoint` journals it whatever changed.
+    fn update_where(
+        &self,
+        pick: impl Fn(&Live) -> bool,
+        checkpoint: bool,
+        change: impl FnOnce(&mut TaskRecord, &Live) -> bool,
+    ) -> bool {
         let mut inner = self.lock();
         let Inner { tasks, live, .. } = &mut *inner;
-        let Some(live) = live.as_mut().filter(|l| l.motion_id == motion_id) else {
+        let Some(live) = live.as_mut().filter(|l| pick(l)) else {
             return false;
         };
         let Some(rec) = tasks.get_mut(&live.task_id) else {
@@ -450,7 +611,9 @@ impl Registry {
         let before = rec.state;
         rec.updated_at = now_rfc3339();
         let state_change = change(rec, live) && rec.state != before;
-        let journal_it = state_change || live.last_journaled.elapsed() >= JOURNAL_PROGRESS_EVERY;
+        let journal_it = state_change
+            || checkpoint
+            || live.last_journaled.elapsed() >= JOURNAL_PROGRESS_EVERY;
         if journal_it {
             live.last_journaled = Instant::now();
         }
@@ -459,8 +622,240 @@ impl Registry {
         if journal_it {
             self.journal(&rec);
         }
-        mirror(&self.vars, &rec, state_change);
+        mirror(&self.vars, &rec, state_change || checkpoint);
         state_change
+    }
+
+    /// The steps of the live task `task_id`, and the signal that wakes its runner when halted.
+    pub fn sequence(&self, task_id: &Uuid) -> Option<(Arc<Sequence>, Arc<Notify>)> {
+        let inner = self.lock();
+        let live = inner.live.as_ref().filter(|l| l.task_id == *task_id)?;
+        live.seq.as_ref().map(|s| (s.seq.clone(), s.wake.clone()))
+    }
+
+    /// The runner of `task_id` enters `step` (0-based; `label` says what it does). With
+    /// `start`, the step moves: `start` hands the motion to the executor under the
+    /// registry's lock, so that a cancel or stop is never overtaken by a start.
+    pub fn enter_step<E: std::fmt::Display>(
+        &self,
+        task_id: &Uuid,
+        step: usize,
+        label: &str,
+        start: Option<impl FnOnce(u64) -> Result<(), E>>,
+    ) -> Entered {
+        let mut inner = self.lock();
+        let next_motion = inner.next_motion;
+        let Inner { tasks, live, .. } = &mut *inner;
+        let Some(live) = live.as_mut().filter(|l| l.task_id == *task_id) else {
+            return Entered::Halted;
+        };
+        let (Some(sl), Some(rec)) = (live.seq.as_mut(), tasks.get_mut(task_id)) else {
+            return Entered::Halted;
+        };
+        if sl.halted {
+            return Entered::Halted;
+        }
+        let Some(st) = rec.steps.as_mut() else {
+            return Entered::Halted;
+        };
+        st.current = Some(step + 1);
+        st.label = label.to_owned();
+        rec.progress = (sl.seq.percent(step, 0.0) * 10.0).round() / 10.0;
+        rec.message = format!(
+            "Step {} of {}: {} — {:.0} %.",
+            step + 1,
+            st.total,
+            label,
+            rec.progress
+        );
+        rec.updated_at = now_rfc3339();
+        let entered = match start {
+            None => Entered::Ready,
+            Some(start) => {
+                let motion_id = next_motion;
+                live.motion_id = motion_id;
+                let (tx, rx) = oneshot::channel();
+                sl.waiter = Some(tx);
+                match start(motion_id) {
+                    Ok(()) => Entered::Moving(rx),
+                    Err(e) => {
+                        sl.waiter = None;
+                        Entered::SendFailed(e.to_string())
+                    }
+                }
+            }
+        };
+        let rec = rec.clone();
+        if matches!(entered, Entered::Moving(_)) {
+            inner.next_motion += 1;
+        }
+        drop(inner);
+        mirror(&self.vars, &rec, true);
+        entered
+    }
+
+    /// `step` (0-based) of `task_id` is finished: the checkpoint is journaled (fsynced)
+    /// before this returns, with the variable it wrote, if any.
+    pub fn step_done(&self, task_id: &Uuid, step: usize, applied: Option<Applied>) -> bool {
+        self.update_where(
+            |l| l.task_id == *task_id && l.seq.is_some(),
+            true,
+            |rec, live| {
+                let (Some(sl), Some(st)) = (&live.seq, &mut rec.steps) else {
+                    return false;
+                };
+                st.done = st.done.max(step + 1);
+                st.current = None;
+                st.applied.extend(applied);
+                rec.progress = (sl.seq.percent(st.done, 0.0) * 10.0).round() / 10.0;
+                rec.eta_s = Some((sl.seq.seconds_after(step) * 10.0).round() / 10.0);
+                rec.message = format!(
+                    "Step {} of {} done: {} — {:.0} %.",
+                    step + 1,
+                    st.total,
+                    st.label,
+                    rec.progress
+                );
+                false
+            },
+        )
+    }
+
+    /// Ends the multi-step task `task_id` in `state`.
+    pub fn finish_sequence(&self, task_id: &Uuid, state: TaskState, error: Option<TaskError>) {
+        let finished = self.update_where(
+            |l| l.task_id == *task_id && l.seq.is_some(),
+            true,
+            |rec, live| {
+                if !rec.state.can_become(state) {
+                    return false;
+                }
+                let Some(st) = rec.steps.as_mut() else {
+                    return false;
+                };
+                let at = (st.done + 1).min(st.total);
+                st.current = None;
+                rec.state = state;
+                rec.eta_s = None;
+                rec.message = match (state, &error) {
+                    (TaskState::Succeeded, _) => {
+                        rec.progress = 100.0;
+                        format!("{} Task {} succeeded.", live.done, short_id(&rec.task_id))
+                    }
+                    (TaskState::Cancelled, _) => format!(
+                        "Stopped at step {at} of {} ({}): {} was cancelled at {:.0} %. The arm is standing still.",
+                        st.total,
+                        st.label,
+                        rec.action,
+                        rec.progress
+                    ),
+                    (_, Some(e)) => format!(
+                        "{} at step {at} of {} ({}): {}. {}",
+                        if state == TaskState::Interrupted { "Interrupted" } else { "Failed" },
+                        st.total,
+                        st.label,
+                        e.message,
+                        resume_hint(st)
+                    ),
+                    (_, None) => format!("Task {} ended: {}.", short_id(&rec.task_id), state.as_str()),
+                };
+                rec.error = error.clone();
+                rec.finished_at = Some(rec.updated_at.clone());
+                true
+            },
+        );
+        if finished {
+            self.lock().live = None;
+            self.evict_and_compact();
+        }
+    }
+
+    /// Halts the live multi-step task (all of them when `task_id` is `None`): no further
+    /// step starts, a waiting step ends. `stop` (the executor's stop) runs under the lock.
+    /// Returns whether a multi-step task was live.
+    pub fn halt(&self, task_id: Option<&Uuid>, stop: impl FnOnce(u64)) -> bool {
+        let mut inner = self.lock();
+        let Some(live) = inner
+            .live
+            .as_mut()
+            .filter(|l| task_id.is_none_or(|t| *t == l.task_id))
+        else {
+            return false;
+        };
+        let Some(sl) = live.seq.as_mut() else {
+            return false;
+        };
+        sl.halted = true;
+        sl.wake.notify_one();
+        stop(live.motion_id);
+        true
+    }
+
+    /// From now on the plugin is stopping (multi-step tasks braked now stay resumable).
+    pub fn shutting_down(&self) {
+        self.shutting_down.store(true, Ordering::Relaxed);
+    }
+
+    /// Takes up the interrupted multi-step task `task_id` again with `seq` (the same steps):
+    /// it becomes running, or awaits confirmation with `gate`.
+    pub fn resume(
+        &self,
+        task_id: &Uuid,
+        seq: Arc<Sequence>,
+        doing: String,
+        done: String,
+        gate: Option<Gate>,
+    ) -> Result<(TaskRecord, u64), ResumeError> {
+        let mut inner = self.lock();
+        if let Some(live) = &inner.live {
+            let running = &inner.tasks[&live.task_id];
+            return Err(ResumeError::Busy(Busy {
+                task_id: running.task_id,
+                action: running.action.clone(),
+                progress: running.progress,
+            }));
+        }
+        let motion_id = inner.next_motion;
+        inner.next_motion += 1;
+        let Some(rec) = inner.tasks.get_mut(task_id) else {
+            return Err(ResumeError::Unknown);
+        };
+        let Some(st) = rec.steps.as_mut().filter(|_| rec.state == TaskState::Interrupted)
+        else {
+            return Err(ResumeError::NotInterrupted(rec.state));
+        };
+        st.resumed += 1;
+        st.current = None;
+        let next = (st.done + 1).min(st.total);
+        rec.state = match &gate {
+            Some(_) => TaskState::AwaitingConfirmation,
+            None => TaskState::Running,
+        };
+        rec.message = match &gate {
+            Some(g) => format!("{} Task {}.", g.question, short_id(task_id)),
+            None => format!(
+                "Resuming task {} at step {next} of {}.",
+                short_id(task_id),
+                st.total
+            ),
+        };
+        rec.error = None;
+        rec.finished_at = None;
+        rec.updated_at = now_rfc3339();
+        let rec = rec.clone();
+        inner.live = Some(Live {
+            task_id: *task_id,
+            motion_id,
+            doing,
+            done,
+            gate,
+            last_journaled: Instant::now(),
+            seq: Some(SeqLive::new(seq)),
+        });
+        drop(inner);
+        self.journal(&rec);
+        mirror(&self.vars, &rec, true);
+        Ok((rec, motion_id))
     }
 
     /// Drops the oldest finished tasks beyond the retention, and compacts the journal
@@ -497,6 +892,16 @@ impl Registry {
     }
 }
 
+/// "Steps 1–3 are done; resume_task continues from step 4."
+fn resume_hint(st: &StepsStatus) -> String {
+    let next = (st.done + 1).min(st.total);
+    match st.done {
+        0 => format!("No step was finished; resume_task starts it again from step {next}."),
+        1 => format!("Step 1 is done; resume_task continues from step {next}."),
+        d => format!("Steps 1–{d} are done; resume_task continues from step {next}."),
+    }
+}
+
 /// Mirrors a task into the `task_*` installation variables.
 fn mirror(vars: &VarStore, rec: &TaskRecord, urgent: bool) {
     vars.set_many(
@@ -525,6 +930,7 @@ mod tests {
             done: done.into(),
             eta_s,
             gate: None,
+            sequence: None,
         }
     }
 

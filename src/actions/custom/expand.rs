@@ -1,0 +1,236 @@
+//! A call's arguments bound to an action's parameters, and its steps made concrete.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::definition::{CustomAction, OpDef, ParamKind, StepDef, MAX_STEPS};
+use crate::actions::Refusal;
+use crate::robot::{check_target, RobotDefinition};
+use crate::tasks::{Step, StepKind, VarOp};
+use crate::vars::VarValue;
+
+/// The values of one call: numbers for expressions, words for labels.
+#[derive(Debug, Clone, Default)]
+pub struct Bound {
+    numbers: BTreeMap<String, f64>,
+    words: BTreeMap<String, String>,
+    /// Every parameter's value, defaults filled in: what the task records.
+    params: Map<String, Value>,
+}
+
+/// What a parameter accepts, for messages: "a whole number from 0 to 5".
+fn accepts(kind: &ParamKind) -> String {
+    match kind {
+        ParamKind::Integer { min, max } => format!("a whole number from {min} to {max}"),
+        ParamKind::Number { min, max } => format!("a number from {min} to {max}"),
+        ParamKind::Choice(c) => format!("one of {}", c.join(", ")),
+        ParamKind::Bool => "true or false".into(),
+    }
+}
+
+/// Checks `value` for the parameter `name`; the error names the value and what is allowed.
+pub fn check_value(name: &str, kind: &ParamKind, value: &Value) -> Result<(), String> {
+    let ok = match (kind, value) {
+        (ParamKind::Integer { min, max }, Value::Number(n)) => n
+            .as_f64()
+            .is_some_and(|v| v.fract() == 0.0 && v >= *min as f64 && v <= *max as f64),
+        (ParamKind::Number { min, max }, Value::Number(n)) => n
+            .as_f64()
+            .is_some_and(|v| v.is_finite() && v >= *min && v <= *max),
+        (ParamKind::Choice(c), Value::String(s)) => c.contains(s),
+        (ParamKind::Bool, Value::Bool(_)) => true,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        let shown = value.to_string();
+        let shown = if shown.len() > 40 {
+            format!("{}…", shown.chars().take(37).collect::<String>())
+        } else {
+            shown
+        };
+        Err(format!("{name} = {shown}: must be {}", accepts(kind)))
+    }
+}
+
+/// Binds the call's `args` to `action`'s parameters, with defaults; refuses unknown,
+/// missing, mistyped and out-of-range values.
+pub fn bind(action: &CustomAction, args: &Map<String, Value>) -> Result<Bound, Refusal> {
+    if let Some(unknown) = args
+        .keys()
+        .find(|k| !action.params.iter().any(|p| &p.name == *k))
+    {
+        let takes: Vec<&str> = action.params.iter().map(|p| p.name.as_str()).collect();
+        return Err(Refusal::new(
+            "unknown_parameter",
+            format!(
+                "{} has no parameter \"{unknown}\"; it takes {}",
+                action.name,
+                if takes.is_empty() {
+                    "no parameters".to_owned()
+                } else {
+                    takes.join(", ")
+                }
+            ),
+        ));
+    }
+    let mut bound = Bound::default();
+    for p in &action.params {
+        let value = match args.get(&p.name).filter(|v| !v.is_null()) {
+            Some(v) => v,
+            None => p.default.as_ref().ok_or_else(|| {
+                Refusal::new(
+                    "missing_parameter",
+                    format!("{} is required: {}", p.name, accepts(&p.kind)),
+                )
+            })?,
+        };
+        check_value(&p.name, &p.kind, value).map_err(|why| {
+            let code = match (&p.kind, value) {
+                (ParamKind::Integer { .. } | ParamKind::Number { .. }, Value::Number(_))
+                | (ParamKind::Choice(_), Value::String(_)) => "out_of_range",
+                _ => "invalid_type",
+            };
+            Refusal::new(code, why)
+        })?;
+        let word = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            other => other.to_string(),
+        };
+        if let Some(n) = value.as_f64() {
+            bound.numbers.insert(p.name.clone(), n);
+        }
+        bound.words.insert(p.name.clone(), word);
+        bound.params.insert(p.name.clone(), value.clone());
+    }
+    Ok(bound)
+}
+
+impl Bound {
+    /// Every parameter's value, defaults filled in.
+    pub fn params(&self) -> &Map<String, Value> {
+        &self.params
+    }
+
+    /// `template` with each `{name}` replaced by its value.
+    pub fn render(&self, template: &str) -> String {
+        let mut out = String::with_capacity(template.len());
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            match rest[open..].find('}') {
+                Some(close) => {
+                    let name = &rest[open + 1..open + close];
+                    match self.words.get(name) {
+                        Some(v) => out.push_str(v),
+                        None => out.push_str(&rest[open..open + close + 1]),
+                    }
+                    rest = &rest[open + close + 1..];
+                }
+                None => {
+                    out.push_str(&rest[open..]);
+                    rest = "";
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn with_index(&self, name: &str, i: usize) -> Self {
+        let mut b = self.clone();
+        b.numbers.insert(name.to_owned(), i as f64);
+        b.words.insert(name.to_owned(), i.to_string());
+        b
+    }
+}
+
+/// The concrete steps of `action` for `bound`; moves are checked against `robot` and their
+/// speed capped at `cap`.
+pub fn expand(
+    action: &CustomAction,
+    bound: &Bound,
+    robot: &RobotDefinition,
+    cap: f64,
+) -> Result<Vec<Step>, Refusal> {
+    let mut out = vec![];
+    walk(&action.steps, bound, robot, cap, &mut out)?;
+    Ok(out)
+}
+
+fn walk(
+    defs: &[StepDef],
+    b: &Bound,
+    robot: &RobotDefinition,
+    cap: f64,
+    out: &mut Vec<Step>,
+) -> Result<(), Refusal> {
+    for def in defs {
+        if out.len() >= MAX_STEPS {
+            return Err(Refusal::new(
+                "too_many_steps",
+                format!("this call would run more than {MAX_STEPS} steps"),
+            ));
+        }
+        let step = match def {
+            StepDef::Move {
+                label,
+                joints,
+                speed,
+            } => {
+                let target: Vec<f64> = joints.iter().map(|j| j.eval(&b.numbers)).collect();
+                // Checked at load for every allowed value; checked again on what will move.
+                check_target(robot, &target)
+                    .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+                let speed = speed.as_ref().map_or(cap, |s| s.eval(&b.numbers)).min(cap);
+                Step {
+                    label: b.render(label),
+                    kind: StepKind::Move { target, speed },
+                }
+            }
+            StepDef::Wait { label, seconds } => Step {
+                label: b.render(label),
+                kind: StepKind::Wait {
+                    seconds: seconds.eval(&b.numbers).max(0.0),
+                },
+            },
+            StepDef::SetVariable { label, name, op } => Step {
+                label: b.render(label),
+                kind: StepKind::SetVariable {
+                    name: name.clone(),
+                    op: match op {
+                        OpDef::Set(VarValue::String(s)) => VarOp::Set(VarValue::String(b.render(s))),
+                        OpDef::Set(v) => VarOp::Set(v.clone()),
+                        OpDef::Add(e) => VarOp::Add(e.eval(&b.numbers)),
+                    },
+                },
+            },
+            StepDef::Repeat {
+                count,
+                index,
+                steps,
+            } => {
+                let n = count.eval(&b.numbers);
+                if n.fract() != 0.0 || n < 0.0 {
+                    return Err(Refusal::new(
+                        "out_of_range",
+                        format!("the repeat count comes to {n}; it must be a whole number of 0 or more"),
+                    ));
+                }
+                for i in 0..n as usize {
+                    let inner = match index {
+                        Some(name) => b.with_index(name, i),
+                        None => b.clone(),
+                    };
+                    walk(steps, &inner, robot, cap, out)?;
+                }
+                continue;
+            }
+        };
+        out.push(step);
+    }
+    Ok(())
+}
