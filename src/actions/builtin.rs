@@ -15,7 +15,8 @@ use crate::motion::{Plan, Request, Snapshot};
 use crate::operators::Role;
 use crate::robot::{check_speed, check_target};
 use crate::tasks::{
-    rfc3339_of, short_id, Busy, Gate, NewTask, Pending, ReleaseError, TaskError, TaskRecord, TaskState,
+    rfc3339_of, short_id, Busy, Gate, NewTask, Pending, ReleaseError, TaskError, TaskRecord,
+    TaskState,
 };
 use crate::vars::VarValue;
 

@@ -320,7 +320,11 @@ impl Registry {
                 total: seq.steps.len(),
                 done: 0,
                 current: None,
-                label: seq.steps.first().map(|s| s.label.clone()).unwrap_or_default(),
+                label: seq
+                    .steps
+                    .first()
+                    .map(|s| s.label.clone())
+                    .unwrap_or_default(),
                 digest: seq.digest.clone(),
                 resumed: 0,
                 applied: vec![],
@@ -611,9 +615,8 @@ impl Registry {
         let before = rec.state;
         rec.updated_at = now_rfc3339();
         let state_change = change(rec, live) && rec.state != before;
-        let journal_it = state_change
-            || checkpoint
-            || live.last_journaled.elapsed() >= JOURNAL_PROGRESS_EVERY;
+        let journal_it =
+            state_change || checkpoint || live.last_journaled.elapsed() >= JOURNAL_PROGRESS_EVERY;
         if journal_it {
             live.last_journaled = Instant::now();
         }
@@ -686,10 +689,13 @@ impl Registry {
             }
         };
         let rec = rec.clone();
+        live.last_journaled = Instant::now();
         if matches!(entered, Entered::Moving(_)) {
             inner.next_motion += 1;
         }
         drop(inner);
+        // Journaled so that after a crash the task names the step it was in.
+        self.journal(&rec);
         mirror(&self.vars, &rec, true);
         entered
     }
@@ -820,7 +826,10 @@ impl Registry {
         let Some(rec) = inner.tasks.get_mut(task_id) else {
             return Err(ResumeError::Unknown);
         };
-        let Some(st) = rec.steps.as_mut().filter(|_| rec.state == TaskState::Interrupted)
+        let Some(st) = rec
+            .steps
+            .as_mut()
+            .filter(|_| rec.state == TaskState::Interrupted)
         else {
             return Err(ResumeError::NotInterrupted(rec.state));
         };

@@ -383,7 +383,9 @@ impl Checker<'_> {
             scope.words.insert(p.name.clone());
             match p.kind {
                 ParamKind::Integer { min, max } => {
-                    scope.numbers.insert(p.name.clone(), (min as f64, max as f64));
+                    scope
+                        .numbers
+                        .insert(p.name.clone(), (min as f64, max as f64));
                 }
                 ParamKind::Number { min, max } => {
                     scope.numbers.insert(p.name.clone(), (min, max));
@@ -516,7 +518,11 @@ impl Checker<'_> {
                     text.span().start + 1 + base + open,
                     format!(
                         "\"{{{name}}}\" names no parameter (known: {})",
-                        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
                     ),
                 );
             }
@@ -548,7 +554,11 @@ impl Checker<'_> {
                     start + offset,
                     format!(
                         "\"{name}\" is not a number parameter here (known: {})",
-                        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
                     ),
                 );
                 return None;
@@ -594,9 +604,15 @@ impl Checker<'_> {
         let s = raw.get_ref();
         let kinds: Vec<(&str, usize)> = [
             ("move_to", s.move_to.as_ref().map(|v| v.span().start)),
-            ("move_joints", s.move_joints.as_ref().map(|v| v.span().start)),
+            (
+                "move_joints",
+                s.move_joints.as_ref().map(|v| v.span().start),
+            ),
             ("wait", s.wait.as_ref().map(|v| v.span().start)),
-            ("set_variable", s.set_variable.as_ref().map(|v| v.span().start)),
+            (
+                "set_variable",
+                s.set_variable.as_ref().map(|v| v.span().start),
+            ),
             ("repeat", s.repeat.as_ref().map(|v| v.span().start)),
         ]
         .into_iter()
@@ -605,7 +621,10 @@ impl Checker<'_> {
         let (kind, at) = match kinds.as_slice() {
             [one] => *one,
             [] => {
-                self.error(raw.span().start, "a step needs one of move_to, move_joints, wait, set_variable or repeat".into());
+                self.error(
+                    raw.span().start,
+                    "a step needs one of move_to, move_joints, wait, set_variable or repeat".into(),
+                );
                 return None;
             }
             [_, second, ..] => {
@@ -621,11 +640,34 @@ impl Checker<'_> {
         };
         // Keys that belong to another kind of step.
         let stray = [
-            ("speed", s.speed.as_ref().map(|v| v.span().start), ["move_to", "move_joints"].as_slice()),
-            ("value", s.value.as_ref().map(|v| v.span().start), ["set_variable"].as_slice()),
-            ("add", s.add.as_ref().map(|v| v.span().start), ["set_variable"].as_slice()),
-            ("as", s.index.as_ref().map(|v| v.span().start), ["repeat"].as_slice()),
-            ("steps", s.steps.as_ref().and_then(|v| v.first()).map(|v| v.span().start), ["repeat"].as_slice()),
+            (
+                "speed",
+                s.speed.as_ref().map(|v| v.span().start),
+                ["move_to", "move_joints"].as_slice(),
+            ),
+            (
+                "value",
+                s.value.as_ref().map(|v| v.span().start),
+                ["set_variable"].as_slice(),
+            ),
+            (
+                "add",
+                s.add.as_ref().map(|v| v.span().start),
+                ["set_variable"].as_slice(),
+            ),
+            (
+                "as",
+                s.index.as_ref().map(|v| v.span().start),
+                ["repeat"].as_slice(),
+            ),
+            (
+                "steps",
+                s.steps
+                    .as_ref()
+                    .and_then(|v| v.first())
+                    .map(|v| v.span().start),
+                ["repeat"].as_slice(),
+            ),
         ];
         for (key, key_at, allowed) in stray {
             if let Some(key_at) = key_at.filter(|_| !allowed.contains(&kind)) {
@@ -633,7 +675,12 @@ impl Checker<'_> {
                 return None;
             }
         }
-        let label = |default: String| s.label.as_ref().map(|l| l.get_ref().clone()).unwrap_or(default);
+        let label = |default: String| {
+            s.label
+                .as_ref()
+                .map(|l| l.get_ref().clone())
+                .unwrap_or(default)
+        };
         if let Some(l) = &s.label {
             self.template(l, scope);
         }
@@ -671,7 +718,13 @@ impl Checker<'_> {
             "wait" => {
                 let w = s.wait.as_ref()?;
                 let seconds = self.expr(w, scope)?;
-                self.within(w.span().start, &seconds, scope, (0.0, MAX_WAIT_S), "wait (s)")?;
+                self.within(
+                    w.span().start,
+                    &seconds,
+                    scope,
+                    (0.0, MAX_WAIT_S),
+                    "wait (s)",
+                )?;
                 Some(StepDef::Wait {
                     label: label("waiting".into()),
                     seconds,
@@ -683,7 +736,9 @@ impl Checker<'_> {
                 let ok_name = !n.is_empty()
                     && n.len() <= 64
                     && n.starts_with(|c: char| c.is_ascii_lowercase())
-                    && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+                    && n.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'
+                    });
                 if !ok_name {
                     self.error(name.span().start, format!("variable name \"{n}\" must be 1 to 64 lowercase letters, digits, _ or ., starting with a letter"));
                     return None;
@@ -696,7 +751,10 @@ impl Checker<'_> {
                     (Some(v), None) => OpDef::Set(self.var_value(v, scope)?),
                     (None, Some(a)) => OpDef::Add(self.expr(a, scope)?),
                     _ => {
-                        self.error(at, format!("set_variable \"{n}\" needs either value = ... or add = ..."));
+                        self.error(
+                            at,
+                            format!("set_variable \"{n}\" needs either value = ... or add = ..."),
+                        );
                         return None;
                     }
                 };
@@ -725,17 +783,26 @@ impl Checker<'_> {
                             self.error(i.span().start, format!("repeat index \"{n}\" must be a new name: lowercase letters, digits or _"));
                             return None;
                         }
-                        inner.numbers.insert(n.clone(), (0.0, (extent.max.floor() - 1.0).max(0.0)));
+                        inner
+                            .numbers
+                            .insert(n.clone(), (0.0, (extent.max.floor() - 1.0).max(0.0)));
                         inner.words.insert(n.clone());
                         Some(n.clone())
                     }
                 };
                 let Some(raw_steps) = s.steps.as_ref().filter(|v| !v.is_empty()) else {
-                    self.error(at, "repeat needs steps = [...] (or [[...steps]] tables) to repeat".into());
+                    self.error(
+                        at,
+                        "repeat needs steps = [...] (or [[...steps]] tables) to repeat".into(),
+                    );
                     return None;
                 };
                 let steps = self.steps(raw_steps, &inner);
-                (steps.len() == raw_steps.len()).then_some(StepDef::Repeat { count, index, steps })
+                (steps.len() == raw_steps.len()).then_some(StepDef::Repeat {
+                    count,
+                    index,
+                    steps,
+                })
             }
         }
     }
@@ -766,7 +833,9 @@ impl Checker<'_> {
         let mut joints: Vec<(Linear, usize)> = match (&raw.from, &raw.joints) {
             (Some(from), None) => {
                 let base = self.position(from)?;
-                base.into_iter().map(|v| (Linear::constant(v), from.span().start)).collect()
+                base.into_iter()
+                    .map(|v| (Linear::constant(v), from.span().start))
+                    .collect()
             }
             (None, Some(list)) => {
                 if list.get_ref().len() != specs.len() {
@@ -776,7 +845,11 @@ impl Checker<'_> {
                             "joints has {} values; the robot has {} joints ({})",
                             list.get_ref().len(),
                             specs.len(),
-                            specs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>().join(", ")
+                            specs
+                                .iter()
+                                .map(|j| j.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     );
                     return None;
@@ -798,7 +871,11 @@ impl Checker<'_> {
                     off.span().start,
                     format!(
                         "offset names no joint \"{name}\" (joints: {})",
-                        specs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>().join(", ")
+                        specs
+                            .iter()
+                            .map(|j| j.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 );
                 return None;
@@ -810,7 +887,13 @@ impl Checker<'_> {
         let mut ok = true;
         for ((e, at), spec) in joints.iter().zip(&specs) {
             ok &= self
-                .within(*at, e, scope, (spec.min, spec.max), &format!("{} (rad)", spec.name))
+                .within(
+                    *at,
+                    e,
+                    scope,
+                    (spec.min, spec.max),
+                    &format!("{} (rad)", spec.name),
+                )
                 .is_some();
         }
         ok.then(|| joints.into_iter().map(|j| j.0).collect())
@@ -841,7 +924,10 @@ impl Checker<'_> {
             other => {
                 self.error(
                     v.span().start,
-                    format!("value must be a number, a string, true/false or a list of numbers, not {}", other.type_str()),
+                    format!(
+                        "value must be a number, a string, true/false or a list of numbers, not {}",
+                        other.type_str()
+                    ),
                 );
                 return None;
             }

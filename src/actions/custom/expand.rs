@@ -202,7 +202,9 @@ fn walk(
                 kind: StepKind::SetVariable {
                     name: name.clone(),
                     op: match op {
-                        OpDef::Set(VarValue::String(s)) => VarOp::Set(VarValue::String(b.render(s))),
+                        OpDef::Set(VarValue::String(s)) => {
+                            VarOp::Set(VarValue::String(b.render(s)))
+                        }
                         OpDef::Set(v) => VarOp::Set(v.clone()),
                         OpDef::Add(e) => VarOp::Add(e.eval(&b.numbers)),
                     },
@@ -217,7 +219,9 @@ fn walk(
                 if n.fract() != 0.0 || n < 0.0 {
                     return Err(Refusal::new(
                         "out_of_range",
-                        format!("the repeat count comes to {n}; it must be a whole number of 0 or more"),
+                        format!(
+                            "the repeat count comes to {n}; it must be a whole number of 0 or more"
+                        ),
                     ));
                 }
                 for i in 0..n as usize {

@@ -292,7 +292,10 @@ mod tests {
         assert_eq!(e.terms, vals(&[("slot", 0.12), ("i", 0.12)]));
         assert!((e.constant + 0.15).abs() < 1e-12);
         assert!((e.eval(&vals(&[("slot", 2.0), ("i", 1.0)])) - 0.21).abs() < 1e-12);
-        assert_eq!(Linear::parse("-slot*2").unwrap().terms, vals(&[("slot", -2.0)]));
+        assert_eq!(
+            Linear::parse("-slot*2").unwrap().terms,
+            vals(&[("slot", -2.0)])
+        );
         assert_eq!(Linear::parse("1e-2").unwrap().constant, 0.01);
         assert!(Linear::parse("slot - slot").unwrap().terms.is_empty());
     }

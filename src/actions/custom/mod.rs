@@ -24,7 +24,9 @@ use super::{ActionOutput, ActionSpec, Caller, Refusal, Scope};
 use crate::app::App;
 use crate::hal::Joints;
 use crate::motion::Plan;
-use crate::tasks::{short_id, Gate, NewTask, Pending, ResumeError, Sequence, Step, StepKind, TaskState};
+use crate::tasks::{
+    short_id, Gate, NewTask, Pending, ResumeError, Sequence, Step, StepKind, TaskState,
+};
 use crate::vars::VarValue;
 
 /// The tool for each custom action.
@@ -119,14 +121,24 @@ pub fn call(
     let seq = Arc::new(seq);
     let eta: f64 = seq.weights.iter().sum();
     let n = seq.steps.len();
-    let gate = gate(app, action, &action.name, reach, || {
-        format!(
-            "{} runs {n} steps, about {}, moving a joint up to {:.0} degrees. Confirm?",
-            action.title,
-            about(eta),
-            reach.0.to_degrees()
-        )
-    }, Pending::Steps { from: 0, prelude: None });
+    let gate = gate(
+        app,
+        action,
+        &action.name,
+        reach,
+        || {
+            format!(
+                "{} runs {n} steps, about {}, moving a joint up to {:.0} degrees. Confirm?",
+                action.title,
+                about(eta),
+                reach.0.to_degrees()
+            )
+        },
+        Pending::Steps {
+            from: 0,
+            prelude: None,
+        },
+    );
     let gated = gate.is_some();
     let doing = bound.render(&action.ack);
     let new = NewTask {
@@ -203,7 +215,9 @@ pub fn resume(
     let changed = |why: String| {
         Refusal::new(
             "definition_changed",
-            format!("Task {short} cannot be resumed: {why}. Nothing moved; start the action again."),
+            format!(
+                "Task {short} cannot be resumed: {why}. Nothing moved; start the action again."
+            ),
         )
     };
     let action = app
@@ -216,7 +230,8 @@ pub fn resume(
     let params = rec.params.as_object().unwrap_or(&empty);
     let bound = expand::bind(action, params).map_err(|r| changed(r.message))?;
     let cap = app.config.motion.max_speed;
-    let steps = expand::expand(action, &bound, &app.config.robot, cap).map_err(|r| changed(r.message))?;
+    let steps =
+        expand::expand(action, &bound, &app.config.robot, cap).map_err(|r| changed(r.message))?;
     let (start, state) = ready_to_move(app)?;
     let (seq, _) = sequence(app, steps, start);
     if seq.digest != status.digest {
@@ -268,14 +283,21 @@ pub fn resume(
         from,
         prelude: prelude.clone(),
     };
-    let gate = gate(app, action, "resume_task", reach, || {
-        format!(
-            "Resuming {} at step {} of {total} moves a joint up to {:.0} degrees. Confirm?",
-            action.title,
-            from + 1,
-            reach.0.to_degrees()
-        )
-    }, pending);
+    let gate = gate(
+        app,
+        action,
+        "resume_task",
+        reach,
+        || {
+            format!(
+                "Resuming {} at step {} of {total} moves a joint up to {:.0} degrees. Confirm?",
+                action.title,
+                from + 1,
+                reach.0.to_degrees()
+            )
+        },
+        pending,
+    );
     let gated = gate.is_some();
     let (rec, _) = app
         .registry
@@ -290,9 +312,14 @@ pub fn resume(
             ResumeError::Busy(b) => busy(b),
             ResumeError::NotInterrupted(s) => Refusal::new(
                 "not_interrupted",
-                format!("Task {short} is {}; only an interrupted task can be resumed.", s.as_str()),
+                format!(
+                    "Task {short} is {}; only an interrupted task can be resumed.",
+                    s.as_str()
+                ),
             ),
-            ResumeError::Unknown => Refusal::new("unknown_task", format!("There is no task {short}.")),
+            ResumeError::Unknown => {
+                Refusal::new("unknown_task", format!("There is no task {short}."))
+            }
         })?;
     let text = if gated {
         expire_later(app, rec.task_id);

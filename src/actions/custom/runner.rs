@@ -32,23 +32,24 @@ async fn drive(app: &App, task_id: Uuid, from: usize, prelude: Option<Step>) {
     let Some((seq, wake)) = registry.sequence(&task_id) else {
         return;
     };
-    let steps = prelude
-        .map(|p| (from, p, false))
-        .into_iter()
-        .chain(
-            seq.steps
-                .iter()
-                .cloned()
-                .enumerate()
-                .skip(from)
-                .map(|(k, s)| (k, s, true)),
-        );
+    let steps = prelude.map(|p| (from, p, false)).into_iter().chain(
+        seq.steps
+            .iter()
+            .cloned()
+            .enumerate()
+            .skip(from)
+            .map(|(k, s)| (k, s, true)),
+    );
     for (k, step, checkpoint) in steps {
         let applied = match &step.kind {
             StepKind::Move { target, speed } => {
                 let Some(target) = Joints::from_slice(target) else {
                     let why = format!("step {} has {} joints", k + 1, target.len());
-                    registry.finish_sequence(&task_id, TaskState::Failed, failed("invalid_step", why));
+                    registry.finish_sequence(
+                        &task_id,
+                        TaskState::Failed,
+                        failed("invalid_step", why),
+                    );
                     return;
                 };
                 let speed = *speed;
@@ -67,7 +68,11 @@ async fn drive(app: &App, task_id: Uuid, from: usize, prelude: Option<Step>) {
                         }
                     }
                     Entered::SendFailed(why) => {
-                        registry.finish_sequence(&task_id, TaskState::Failed, failed("executor", why));
+                        registry.finish_sequence(
+                            &task_id,
+                            TaskState::Failed,
+                            failed("executor", why),
+                        );
                         return;
                     }
                     Entered::Halted | Entered::Ready => {
@@ -130,7 +135,10 @@ async fn drive(app: &App, task_id: Uuid, from: usize, prelude: Option<Step>) {
 /// Enters a step without motion; a halted task ends `cancelled`.
 fn enter(app: &App, task_id: &Uuid, k: usize, step: &Step) -> bool {
     type NoStart = fn(u64) -> Result<(), std::convert::Infallible>;
-    match app.registry.enter_step(task_id, k, &step.label, None::<NoStart>) {
+    match app
+        .registry
+        .enter_step(task_id, k, &step.label, None::<NoStart>)
+    {
         Entered::Ready => true,
         _ => {
             app.registry
