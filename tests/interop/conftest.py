@@ -109,17 +109,23 @@ class RosSim:
             self.proc.wait(5)
 
 
+def shipped_paths(text: str) -> str:
+    """A shipped config's relative robot and action paths, made absolute."""
+    text = text.replace('robot = "../robots/ur5e.toml"', f'robot = "{ROOT / "robots" / "ur5e.toml"}"')
+    return text.replace('actions = "actions.toml"', f'actions = "{ROOT / "config" / "actions.toml"}"')
+
+
 def ros_config(master_uri: str) -> str:
     """The shipped config/ros-ur5e.toml, pointed at `master_uri`."""
     text = (ROOT / "config" / "ros-ur5e.toml").read_text()
-    text = text.replace('robot = "../robots/ur5e.toml"', f'robot = "{ROOT / "robots" / "ur5e.toml"}"')
+    text = shipped_paths(text)
     return text.replace('master_uri = "http://127.0.0.1:11311"', f'master_uri = "{master_uri}"')
 
 
 def modbus_config(port: int) -> str:
     """The shipped config/modbus-ur5e.toml, pointed at `port`."""
     text = (ROOT / "config" / "modbus-ur5e.toml").read_text()
-    text = text.replace('robot = "../robots/ur5e.toml"', f'robot = "{ROOT / "robots" / "ur5e.toml"}"')
+    text = shipped_paths(text)
     return text.replace('address = "127.0.0.1:5020"', f'address = "127.0.0.1:{port}"')
 
 

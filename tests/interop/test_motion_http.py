@@ -15,13 +15,16 @@ TARGET = [0.6, -1.2, 0.5, -1.8, 0.3, 0.2]
 FAR = [2.0, -1.0, 1.0, -1.2, 0.5, 0.5]
 
 TOOLS = {"move_joints", "move_to", "home", "task_status", "cancel_task", "stop",
-         "list_tasks", "robot_state", "save_position", "list_positions", "confirm_task", "reject_task"}
+         "list_tasks", "robot_state", "save_position", "list_positions", "confirm_task", "reject_task",
+         "resume_task"}
+# The example cell's custom actions, served by the default configuration.
+CELL = {"pick_and_place", "present_part", "inspect_slots", "go_to_maintenance", "reset_part_counter"}
 
 
 async def test_lists_every_builtin_tool_with_schemas(server):
     async with http_client(server.url) as c:
         tools = {t.name: t for t in (await c.session.list_tools()).tools}
-        assert set(tools) == TOOLS
+        assert set(tools) == TOOLS | CELL
         mj = tools["move_joints"]
         assert mj.input_schema["required"] == ["joints"]
         assert mj.input_schema["properties"]["joints"]["minItems"] == 6
