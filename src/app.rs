@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::audit::Audit;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::audit::{Audit, AuditEntry};
 use crate::config::{BackendKind, Config};
 use crate::hal::{limits::LimitedArm, sim::SimArm, RobotArm};
 use crate::motion::ExecutorHandle;
@@ -114,12 +116,16 @@ impl App {
         })?;
         let supervisor_thread = executor
             .take_events()
-            .map(|events| supervisor::spawn(events, registry.clone(), audit.clone()))
+            .map(|events| supervisor::spawn(events, registry.clone()))
             .transpose()
             .map_err(|source| StartError::Thread {
                 what: "supervisor",
                 source,
             })?;
+        audit_task_ends(&registry, &audit).map_err(|source| StartError::Thread {
+            what: "audit",
+            source,
+        })?;
         Ok(Arc::new(Self {
             config,
             executor,
@@ -134,6 +140,8 @@ impl App {
 
     /// Stops any motion under control, then the threads; flushes the variables.
     pub fn shutdown(&self) {
+        // A multi-step task braked now stays resumable.
+        self.registry.shutting_down();
         self.executor.shutdown();
         // The executor's end closes the event channel; the supervisor then records the
         // last events and ends, before the variables are closed.
@@ -147,4 +155,22 @@ impl App {
         }
         self.vars.close();
     }
+}
+
+/// Records every task's end in the audit log, from the registry's end signal.
+fn audit_task_ends(registry: &Registry, audit: &Audit) -> std::io::Result<()> {
+    let mut ended = registry.subscribe_ended();
+    let audit = audit.clone();
+    std::thread::Builder::new()
+        .name("armature-task-ends".into())
+        .spawn(move || loop {
+            match ended.blocking_recv() {
+                Ok(rec) => audit.record(AuditEntry::task_ended(&rec)),
+                Err(RecvError::Lagged(n)) => {
+                    tracing::error!(missed = n, "the audit log fell behind task ends")
+                }
+                Err(RecvError::Closed) => return,
+            }
+        })?;
+    Ok(())
 }

@@ -29,7 +29,8 @@ pub struct AuditEntry {
     pub tool: String,
     /// With what.
     pub params: serde_json::Value,
-    /// `ok` or `refused` for a call; `ok` or `failed` for a task's end (`task_ended`).
+    /// `ok` or `refused` for a call; for a task's end (`task_ended`): `ok`, `failed`,
+    /// `cancelled`, `expired` or `interrupted`.
     pub outcome: &'static str,
     /// The refusal's code, when refused.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,6 +62,34 @@ impl AuditEntry {
             task_id,
             elapsed_us: elapsed.as_micros() as u64,
         }
+    }
+}
+
+impl AuditEntry {
+    /// How a task ended, recorded under its owner next to the call that started it.
+    pub fn task_ended(rec: &crate::tasks::TaskRecord) -> Self {
+        use crate::tasks::TaskState;
+        let params = serde_json::json!({
+            "state": rec.state, "progress": rec.progress, "message": rec.message, "error": rec.error,
+        });
+        let mut entry = Self::now(
+            &rec.owner,
+            "task_ended",
+            params,
+            None,
+            Some(rec.task_id.to_string()),
+            std::time::Duration::ZERO,
+        );
+        let code = rec.error.as_ref().map(|e| e.code.clone());
+        entry.outcome = match (rec.state, code.as_deref()) {
+            (TaskState::Succeeded, _) => "ok",
+            (TaskState::Cancelled, Some("confirmation_expired")) => "expired",
+            (TaskState::Cancelled, _) => "cancelled",
+            (TaskState::Interrupted, _) => "interrupted",
+            _ => "failed",
+        };
+        entry.code = code.filter(|_| entry.outcome != "ok");
+        entry
     }
 }
 

@@ -170,26 +170,12 @@ fn question(app: &App, start: &Joints, target: &Joints, speed: f64) -> String {
 /// Drops the gated task `task_id` if it is still unconfirmed when its time is up.
 pub(super) fn expire_later(app: &App, task_id: Uuid) {
     let registry = app.registry.clone();
-    let audit = app.audit.clone();
     let after = std::time::Duration::from_secs_f64(app.config.confirm.expire_s);
     tokio::spawn(async move {
         tokio::time::sleep(after).await;
         let why = "it was not confirmed in time; the arm did not move";
         if registry.drop_gated(&task_id, "confirmation_expired", why) {
             tracing::info!(%task_id, "unconfirmed task expired");
-            if let Some(rec) = registry.get(&task_id) {
-                let params = json!({"state": rec.state, "message": rec.message});
-                let mut entry = AuditEntry::now(
-                    &rec.owner,
-                    "task_ended",
-                    params,
-                    Some("confirmation_expired"),
-                    Some(task_id.to_string()),
-                    std::time::Duration::ZERO,
-                );
-                entry.outcome = "expired";
-                audit.record(entry);
-            }
         }
     });
 }

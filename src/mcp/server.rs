@@ -183,15 +183,6 @@ impl ServerHandler for ArmatureServer {
             .client_capabilities()
             .is_some_and(|c| c.supports_tasks());
         let motion = self.motions.iter().any(|m| m == name);
-        if motion && result.is_error != Some(true) {
-            let id = result
-                .structured_content
-                .as_ref()
-                .and_then(|v| v["task_id"].as_str());
-            if let Some(id) = id.and_then(|i| Uuid::parse_str(i).ok()) {
-                self.sessions.tell_when_done(self.app.registry.clone(), id);
-            }
-        }
         if wants_task && motion && result.is_error != Some(true) {
             let id = result
                 .structured_content

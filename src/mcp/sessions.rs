@@ -6,11 +6,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam};
 use rmcp::{Peer, RoleServer};
-use uuid::Uuid;
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::tasks::Registry;
 
@@ -63,21 +62,21 @@ impl Sessions {
         }
     }
 
-    /// Watches task `id` and tells its owner's sessions how it ended.
-    pub fn tell_when_done(self: &Arc<Self>, registry: Arc<Registry>, id: Uuid) {
+    /// Tells each task's owner's sessions how it ended, for as long as the registry lives.
+    pub fn follow(self: &Arc<Self>, registry: &Registry) {
         let sessions = self.clone();
+        let mut ended = registry.subscribe_ended();
         tokio::spawn(async move {
-            // A motion ends within its timeout; a gated one within its expiry. Give up after a day.
-            for _ in 0..(24 * 3600 * 5) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                match registry.get(&id) {
-                    Some(rec) if rec.state.is_terminal() => {
+            loop {
+                match ended.recv().await {
+                    Ok(rec) => {
                         let failed = rec.state != crate::tasks::TaskState::Succeeded;
                         sessions.tell(&rec.owner, &rec.message, failed).await;
-                        return;
                     }
-                    Some(_) => {}
-                    None => return,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "task-end notifications fell behind")
+                    }
+                    Err(RecvError::Closed) => return,
                 }
             }
         });

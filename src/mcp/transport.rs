@@ -27,7 +27,9 @@ pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 pub async fn serve_stdio(app: Arc<App>, shutdown: CancellationToken) -> std::io::Result<()> {
     let transport = AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout())
         .with_max_line_length(MAX_REQUEST_BYTES);
-    let running = ArmatureServer::new(app, Arc::new(Sessions::default()), Operator::local())
+    let sessions = Arc::new(Sessions::default());
+    sessions.follow(&app.registry);
+    let running = ArmatureServer::new(app, sessions, Operator::local())
         .serve(transport)
         .await
         .map_err(|e| std::io::Error::other(format!("MCP handshake on stdio failed: {e}")))?;
@@ -72,6 +74,7 @@ pub async fn serve_http(
         .with_cancellation_token(shutdown.child_token());
     let audit = app.audit.clone();
     let sessions = Arc::new(Sessions::default());
+    sessions.follow(&app.registry);
     let service = StreamableHttpService::new(
         move || {
             Ok(ArmatureServer::new(

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{broadcast, oneshot, Notify};
 use uuid::Uuid;
 
 use super::journal::{Journal, JournalError, LoadReport};
@@ -163,6 +163,8 @@ pub struct Registry {
     retention: usize,
     /// The plugin is stopping: a multi-step task braked now ends `interrupted`, resumable.
     shutting_down: AtomicBool,
+    /// Every task that ends, as it ends (audit, owners' sessions).
+    ended: broadcast::Sender<TaskRecord>,
 }
 
 /// The first four hex digits of a task id, to speak.
@@ -243,6 +245,7 @@ impl Registry {
             vars,
             retention: retention.max(1),
             shutting_down: AtomicBool::new(false),
+            ended: broadcast::channel(256).0,
         };
         registry.evict_and_compact();
         Ok((registry, report))
@@ -411,6 +414,7 @@ impl Registry {
         });
         if dropped {
             self.lock().live = None;
+            self.announce_end(task_id);
         }
         dropped
     }
@@ -581,9 +585,25 @@ impl Registry {
             true
         });
         if finished {
-            self.lock().live = None;
+            let task_id = self.lock().live.take().map(|l| l.task_id);
+            if let Some(id) = task_id {
+                self.announce_end(&id);
+            }
             self.evict_and_compact();
         }
+    }
+
+    /// Tells the subscribers that `task_id` ended.
+    fn announce_end(&self, task_id: &Uuid) {
+        if let Some(rec) = self.get(task_id) {
+            // No subscriber is not an error.
+            let _ = self.ended.send(rec);
+        }
+    }
+
+    /// Every task that ends from now on, with its final record.
+    pub fn subscribe_ended(&self) -> broadcast::Receiver<TaskRecord> {
+        self.ended.subscribe()
     }
 
     /// Applies `change` to the live task if it is `motion_id`; journals and mirrors it.
@@ -772,6 +792,7 @@ impl Registry {
         );
         if finished {
             self.lock().live = None;
+            self.announce_end(task_id);
             self.evict_and_compact();
         }
     }

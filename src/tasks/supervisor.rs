@@ -1,5 +1,6 @@
 //! The supervisor thread: turns the motion thread's events into task records,
 //! journal entries, installation variables and log lines.
+//! (How each task ended reaches the audit log through the registry's end signal.)
 //!
 //! It is the "async side" for the executor: everything that may block or allocate
 //! (disk, logging) happens here, never in the cycle.
@@ -7,28 +8,24 @@
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
-use std::time::Duration;
-
 use super::{Registry, TaskError, TaskState};
-use crate::audit::{Audit, AuditEntry};
 use crate::motion::{Event, Outcome};
 
 /// Starts the supervisor; it ends when the executor drops its event sender.
 pub fn spawn(
     events: Receiver<Event>,
     registry: Arc<Registry>,
-    audit: Audit,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("armature-supervisor".into())
         .spawn(move || {
             for event in events {
-                handle(&registry, &audit, event);
+                handle(&registry, event);
             }
         })
 }
 
-fn handle(registry: &Registry, audit: &Audit, event: Event) {
+fn handle(registry: &Registry, event: Event) {
     match event {
         Event::Started {
             motion_id,
@@ -70,27 +67,7 @@ fn handle(registry: &Registry, audit: &Audit, event: Event) {
                     tracing::info!(motion_id, task_id = ?task_id, state = state.as_str(), progress, "motion ended")
                 }
             }
-            let code = error.as_ref().map(|e| e.code.clone());
             registry.on_finished(motion_id, state, progress, error);
-            // The audit trail records how each task ended, next to who started it.
-            if let Some(rec) = task_id.and_then(|id| registry.get(&id)) {
-                let params = serde_json::json!({
-                    "state": rec.state, "progress": rec.progress, "message": rec.message, "error": rec.error,
-                });
-                let mut entry = AuditEntry::now(
-                    &rec.owner,
-                    "task_ended",
-                    params,
-                    None,
-                    Some(rec.task_id.to_string()),
-                    Duration::ZERO,
-                );
-                if let Some(code) = code {
-                    entry.outcome = "failed";
-                    entry.code = Some(code);
-                }
-                audit.record(entry);
-            }
         }
     }
 }

@@ -98,7 +98,7 @@ async def test_ownership_roles_and_stop_for_everyone(operators):
     assert ("bob", "cancel_task", "refused", "not_your_task") in seen
     assert ("carol", "home", "refused", "forbidden") in seen
     assert ("carol", "stop", "ok", None) in seen
-    assert ("alice", "task_ended", "ok", None) in seen
+    assert ("alice", "task_ended", "cancelled", None) in seen
     first = entries[0]["time"]
     later = subprocess.run([armature_bin(), "audit", "--json", "--since", "2999-01-01T00:00:00Z", "--state-dir", str(server.state_dir)],
                            capture_output=True, text=True, check=True).stdout

@@ -128,8 +128,9 @@ pub fn call(
         reach,
         || {
             format!(
-                "{} runs {n} steps, about {}, moving a joint up to {:.0} degrees. Confirm?",
+                "{} runs {}, about {}, moving a joint up to {:.0} degrees. Confirm?",
                 action.title,
+                count(n),
                 about(eta),
                 reach.0.to_degrees()
             )
@@ -158,8 +159,9 @@ pub fn call(
     } else {
         run(app, rec.task_id, 0, None);
         format!(
-            "{} {n} steps, {}. Task {}.",
+            "{} {}, {}. Task {}.",
             sentence(&doing),
+            count(n),
             about(eta),
             short_id(&rec.task_id)
         )
@@ -172,6 +174,15 @@ pub fn call(
         text,
         task_id: Some(rec.task_id.to_string()),
     })
+}
+
+/// "1 step", "10 steps".
+fn count(n: usize) -> String {
+    if n == 1 {
+        "1 step".into()
+    } else {
+        format!("{n} steps")
+    }
 }
 
 /// "Picking slot 3." from "Picking slot 3".
