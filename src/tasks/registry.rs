@@ -1027,4 +1027,63 @@ mod tests {
         let listed: Vec<Uuid> = reg.list(10).into_iter().map(|r| r.task_id).collect();
         assert_eq!(listed, vec![ids[4], ids[3], ids[2]]);
     }
+
+    #[test]
+    fn a_checkpointed_task_is_interrupted_at_its_next_step_and_resumes_there() {
+        use crate::tasks::{Step, StepKind};
+        let wait = |l: &str| Step {
+            label: l.into(),
+            kind: StepKind::Wait { seconds: 1.0 },
+        };
+        let seq = Arc::new(Sequence::new(
+            vec![wait("one"), wait("two"), wait("three")],
+            vec![1.0, 1.0, 2.0],
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let id = {
+            let reg = open(dir.path());
+            let mut new = task("cell_job", "Working", "Done.", 4.0);
+            new.sequence = Some(seq.clone());
+            let (rec, _) = reg.begin_foreground(new).unwrap();
+            type NoStart = fn(u64) -> Result<(), String>;
+            assert!(matches!(
+                reg.enter_step(&rec.task_id, 0, "one", None::<NoStart>),
+                Entered::Ready
+            ));
+            reg.step_done(&rec.task_id, 0, None);
+            reg.enter_step(&rec.task_id, 1, "two", None::<NoStart>);
+            let now = reg.get(&rec.task_id).unwrap();
+            assert_eq!(now.progress, 25.0);
+            assert_eq!(now.message, "Step 2 of 3: two — 25 %.");
+            rec.task_id
+        };
+        let reg = open(dir.path());
+        let rec = reg.get(&id).unwrap();
+        assert_eq!(rec.state, TaskState::Interrupted);
+        let st = rec.steps.clone().unwrap();
+        assert_eq!((st.done, st.total, st.current), (1, 3, None));
+        assert!(
+            rec.message.contains("at step 2 of 3 (two)")
+                && rec
+                    .message
+                    .contains("Step 1 is done; resume_task continues from step 2."),
+            "{}",
+            rec.message
+        );
+        let (resumed, _) = reg
+            .resume(&id, seq, "Working".into(), "Done.".into(), None)
+            .unwrap();
+        assert_eq!(resumed.state, TaskState::Running);
+        assert_eq!(resumed.steps.unwrap().resumed, 1);
+        assert!(matches!(
+            reg.resume(
+                &id,
+                Arc::new(Sequence::new(vec![], vec![])),
+                String::new(),
+                String::new(),
+                None
+            ),
+            Err(ResumeError::Busy(_))
+        ));
+    }
 }

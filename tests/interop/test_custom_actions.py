@@ -239,3 +239,46 @@ def test_broken_action_files_give_file_line_and_column(tmp_path, old, new, says)
     serve = subprocess.run([armature_bin(), "serve", "--http", "127.0.0.1:0", "--config", str(config),
                             "--state-dir", str(tmp_path / "state")], capture_output=True, text=True, timeout=10)
     assert serve.returncode == 1 and f"{actions}{says}" in serve.stderr, serve.stderr
+
+
+async def test_a_fault_or_a_graceful_stop_leaves_the_task_interrupted_and_resumable(make_server, tmp_path):
+    state = tmp_path / "state"
+    faulty = f"""
+robot = "builtin:ur5e"
+actions = "{ROOT / 'config' / 'actions.toml'}"
+[backend]
+kind = "sim"
+[sim]
+protective_stop_after_s = 3.0
+"""
+    server = make_server(faulty, state_dir=state)
+    async with http_client(server.url) as c:
+        _, ack = await c.ok("pick_and_place", {"slot": 0})
+        task = ack["task_id"]
+        final = (await c.wait_done(task, timeout=30))[-1]
+        assert final["state"] == "interrupted" and final["error"]["code"] == "robot_fault", final
+        k = final["steps"]["done"] + 1
+        assert f"Interrupted at step {k} of 10" in final["message"], final["message"]
+        assert f"resume_task continues from step {k}" in final["message"] or k == 1, final["message"]
+        # The arm is still in protective stop: resuming is refused, nothing moves.
+        err, text, _ = await c.call("resume_task", {"task_id": task})
+        assert err and "Not moving: the robot is in protective stop" in text, text
+    server.stop()
+
+    # The protective stop cleared (a healthy simulator); resume, then stop the plugin
+    # gracefully mid-step: the task stays resumable.
+    server = make_server(state_dir=state)
+    async with http_client(server.url) as c:
+        _, res = await c.ok("resume_task", {"task_id": task})
+        assert res["from_step"] == k
+        await wait_for_step(c, task, 6)
+    server.stop()
+    server = make_server(state_dir=state)
+    async with http_client(server.url) as c:
+        _, rec = await c.ok("task_status", {"task_id": task})
+        assert rec["state"] == "interrupted", rec
+        assert rec["steps"]["resumed"] == 1
+        await c.ok("resume_task", {"task_id": task})
+        final = (await c.wait_done(task, timeout=60))[-1]
+        assert final["state"] == "succeeded" and final["steps"]["resumed"] == 2, final
+    assert vars_list(state)["parts_placed"] == 1

@@ -602,7 +602,7 @@ impl Checker<'_> {
 
     fn step(&mut self, raw: &Spanned<RawStep>, scope: &Scope2) -> Option<StepDef> {
         let s = raw.get_ref();
-        let kinds: Vec<(&str, usize)> = [
+        let mut kinds: Vec<(&str, usize)> = [
             ("move_to", s.move_to.as_ref().map(|v| v.span().start)),
             (
                 "move_joints",
@@ -618,6 +618,8 @@ impl Checker<'_> {
         .into_iter()
         .filter_map(|(k, at)| at.map(|at| (k, at)))
         .collect();
+        // The error points at the second one in the file.
+        kinds.sort_by_key(|k| k.1);
         let (kind, at) = match kinds.as_slice() {
             [one] => *one,
             [] => {
@@ -943,4 +945,110 @@ fn moving_step(s: &Spanned<RawStep>) -> Option<usize> {
         return Some(s.span().start);
     }
     r.steps.as_ref()?.iter().find_map(moving_step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::robot::BUILTIN_UR5E;
+
+    fn robot() -> RobotDefinition {
+        RobotDefinition::parse(BUILTIN_UR5E, "builtin:ur5e").unwrap()
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse(text, "a.toml", &robot(), &["home"]) {
+            Ok(_) => vec![],
+            Err(ActionsError::Invalid(e)) => e.iter().map(|e| e.to_string()).collect(),
+            Err(e) => vec![e.to_string()],
+        }
+    }
+
+    const HEAD: &str =
+        "[[action]]\nname = \"job\"\ndescription = \"d\"\nack = \"a\"\ndone = \"d\"\n";
+
+    #[test]
+    fn the_example_cell_loads() {
+        let actions = parse(EXAMPLE_CELL, "cell", &robot(), &["home"]).unwrap();
+        let names: Vec<&str> = actions.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "pick_and_place",
+                "present_part",
+                "inspect_slots",
+                "go_to_maintenance",
+                "reset_part_counter"
+            ]
+        );
+        assert_eq!(actions[0].steps.len(), 10);
+        assert_eq!(actions[4].scope, Scope::Background);
+    }
+
+    #[test]
+    fn each_problem_is_placed_at_its_line_and_column() {
+        let cases = [
+            (
+                "[action.params.n]\ntype = \"integer\"\nmin = 0\nmax = 3\ndefault = 7\n[[action.steps]]\nwait = \"n\"\n",
+                "a.toml:10:11: default of n = 7: must be a whole number from 0 to 3",
+            ),
+            (
+                "[action.params.n]\ntype = \"number\"\n[[action.steps]]\nwait = 1\n",
+                "a.toml:6:1: parameter \"n\" needs min and max",
+            ),
+            (
+                "[action.params.s]\ntype = \"string\"\n[[action.steps]]\nwait = 1\n",
+                "a.toml:6:1: parameter \"s\" is a string: list its allowed values",
+            ),
+            (
+                "[[action.steps]]\nmove_joints = { joints = [0, 0, 0] }\n",
+                "a.toml:7:26: joints has 3 values; the robot has 6 joints",
+            ),
+            (
+                "[[action.steps]]\nmove_joints = { from = \"home\", offset = { knee = 0.1 } }\n",
+                "a.toml:7:50: offset names no joint \"knee\"",
+            ),
+            (
+                "[[action.steps]]\nwait = 1\nmove_to = \"home\"\n",
+                "a.toml:8:11: a step does one thing: it has both wait and move_to",
+            ),
+            ("[[action.steps]]\nlabel = \"x\"\n", "a.toml:6:1: a step needs one of"),
+            (
+                "[[action.steps]]\nmove_to = \"home\"\nspeed = 1.5\n",
+                "a.toml:8:9: speed can be 1.5000, beyond its limit 1.0000",
+            ),
+            (
+                "[action.params.n]\ntype = \"integer\"\nmin = 1\nmax = 40\n[[action.steps]]\nrepeat = \"n\"\nas = \"i\"\nsteps = [ { move_joints = { from = \"home\", offset = { shoulder_pan_joint = \"0.2 * i\" } } } ]\n",
+                "a.toml:13:76: shoulder_pan_joint (rad) can be 7.8000 (with i = 39), beyond its limit 6.2832",
+            ),
+            (
+                "scope = \"background\"\n[[action.steps]]\nmove_to = \"home\"\n",
+                "a.toml:7:1: action \"job\" is background-scoped",
+            ),
+            (
+                "[[action.steps]]\nset_variable = \"count\"\n",
+                "a.toml:7:16: set_variable \"count\" needs either value = ... or add = ...",
+            ),
+        ];
+        for (body, expected) in cases {
+            let got = errors(&format!("{HEAD}{body}"));
+            assert!(
+                got.iter().any(|e| e.starts_with(expected)),
+                "expected {expected}\n got {got:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_built_in_tool_name_is_refused() {
+        let got = errors(&format!(
+            "{}[[action.steps]]\nwait = 1\n",
+            HEAD.replace("\"job\"", "\"home\"")
+        ));
+        assert!(
+            got.iter()
+                .any(|e| e.contains("has the name of a built-in tool")),
+            "{got:?}"
+        );
+    }
 }

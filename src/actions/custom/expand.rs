@@ -238,3 +238,104 @@ fn walk(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::custom::{parse, EXAMPLE_CELL};
+    use crate::robot::BUILTIN_UR5E;
+    use serde_json::json;
+
+    fn cell() -> (RobotDefinition, Vec<CustomAction>) {
+        let robot = RobotDefinition::parse(BUILTIN_UR5E, "builtin:ur5e").unwrap();
+        let actions = parse(EXAMPLE_CELL, "cell", &robot, &[]).unwrap();
+        (robot, actions)
+    }
+
+    fn args(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_call_becomes_concrete_steps_with_defaults_and_the_speed_cap() {
+        let (robot, actions) = cell();
+        let pick = &actions[0];
+        let b = bind(pick, &args(json!({"slot": 2}))).unwrap();
+        assert_eq!(b.params(), &args(json!({"slot": 2, "speed": 0.25})));
+        assert_eq!(
+            b.render("slot {slot} at {speed}, {nothing}"),
+            "slot 2 at 0.25, {nothing}"
+        );
+        let steps = expand(pick, &b, &robot, 0.1).unwrap();
+        assert_eq!(steps.len(), 10);
+        assert_eq!(steps[1].label, "reaching into slot 2");
+        match &steps[1].kind {
+            StepKind::Move { target, speed } => {
+                assert!((target[0] - (1.2 + 0.16)).abs() < 1e-12);
+                // speed / 2 = 0.125, capped at 0.1.
+                assert_eq!(*speed, 0.1);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            steps[8].kind,
+            StepKind::SetVariable {
+                name: "parts_placed".into(),
+                op: VarOp::Add(1.0)
+            }
+        );
+    }
+
+    #[test]
+    fn a_repeat_runs_its_block_count_times_with_its_index() {
+        let (robot, actions) = cell();
+        let inspect = &actions[2];
+        let b = bind(inspect, &args(json!({"count": 3}))).unwrap();
+        let steps = expand(inspect, &b, &robot, 0.25).unwrap();
+        let labels: Vec<&str> = steps.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "moving above slot 0",
+                "looking into slot 0",
+                "moving above slot 1",
+                "looking into slot 1",
+                "moving above slot 2",
+                "looking into slot 2"
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_refused_with_the_rule() {
+        let (_, actions) = cell();
+        let pick = &actions[0];
+        let cases = [
+            (
+                json!({"slot": 9}),
+                "out_of_range",
+                "slot = 9: must be a whole number from 0 to 5",
+            ),
+            (
+                json!({"slot": true}),
+                "invalid_type",
+                "slot = true: must be a whole number from 0 to 5",
+            ),
+            (
+                json!({"slot": null}),
+                "missing_parameter",
+                "slot is required",
+            ),
+            (
+                json!({"slot": 1, "x": 1}),
+                "unknown_parameter",
+                "pick_and_place has no parameter \"x\"",
+            ),
+        ];
+        for (a, code, says) in cases {
+            let r = bind(pick, &args(a.clone())).unwrap_err();
+            assert_eq!(r.code, code, "{a}");
+            assert!(r.message.starts_with(says), "{a}: {}", r.message);
+        }
+    }
+}
