@@ -128,7 +128,7 @@ pub fn call(
         reach,
         || {
             format!(
-                "{} runs {}, about {}, moving a joint up to {:.0} degrees. Confirm?",
+                "{} runs {}, {}, moving a joint up to {:.0} degrees. Confirm?",
                 action.title,
                 count(n),
                 about(eta),
