@@ -19,7 +19,9 @@ pub enum TaskState {
     Failed,
     /// Stopped on request.
     Cancelled,
-    /// The plugin stopped while it ran; never resumed by itself.
+    /// The plugin stopped while it ran (or a fault stopped a custom action's step); never
+    /// resumed by itself. Only `resume_task` takes a custom action up again: the one way out
+    /// of a terminal state (`Registry::resume`).
     Interrupted,
 }
 

@@ -402,9 +402,20 @@ impl Registry {
             None => return false,
         };
         let dropped = self.update_live(motion_id, |rec, _| {
-            rec.state = TaskState::Cancelled;
             rec.eta_s = None;
-            rec.message = format!("Task {} was dropped: {why}.", short_id(&rec.task_id));
+            // A resume that was not confirmed leaves the task as it was: interrupted.
+            if let Some(st) = rec.steps.as_ref().filter(|s| s.resumed > 0) {
+                rec.state = TaskState::Interrupted;
+                rec.message = format!(
+                    "Task {} stays interrupted at step {} of {}: {why}. resume_task again when ready.",
+                    short_id(&rec.task_id),
+                    (st.done + 1).min(st.total),
+                    st.total
+                );
+            } else {
+                rec.state = TaskState::Cancelled;
+                rec.message = format!("Task {} was dropped: {why}.", short_id(&rec.task_id));
+            }
             rec.error = Some(TaskError {
                 code: code.into(),
                 message: why.into(),
@@ -544,12 +555,11 @@ impl Registry {
         };
         if let Some(task_id) = task {
             // A multi-step task braked by a fault, or by the plugin stopping, can be resumed.
-            let state = match state {
-                TaskState::Cancelled if !self.shutting_down.load(Ordering::Relaxed) => {
-                    TaskState::Cancelled
-                }
-                TaskState::Cancelled => TaskState::Interrupted,
-                _ => TaskState::Interrupted,
+            let stopping = self.shutting_down.load(Ordering::Relaxed);
+            let state = if state == TaskState::Cancelled && !stopping {
+                TaskState::Cancelled
+            } else {
+                TaskState::Interrupted
             };
             let error = error.or_else(|| {
                 (state == TaskState::Interrupted).then(|| TaskError {

@@ -283,3 +283,29 @@ protective_stop_after_s = 3.0
         final = (await c.wait_done(task, timeout=60))[-1]
         assert final["state"] == "succeeded" and final["steps"]["resumed"] == 2, final
     assert vars_list(state)["parts_placed"] == 1
+
+
+async def test_a_gated_resume_waits_and_a_rejected_one_stays_interrupted(make_server, tmp_path):
+    config = cell_config(ROOT / "config" / "actions.toml") + '[confirm.actions]\nresume_task = "always"\n'
+    state = tmp_path / "state"
+    server = make_server(config, state_dir=state)
+    async with http_client(server.url) as c:
+        _, ack = await c.ok("present_part", {"hold_s": 10})
+        task = ack["task_id"]
+        await wait_for_step(c, task, 2)
+    server.kill9()
+    server = make_server(config, state_dir=state)
+    async with http_client(server.url) as c:
+        text, res = await c.ok("resume_task", {"task_id": task})
+        assert res["state"] == "awaiting_confirmation", res
+        assert text.startswith("Resuming Present the part at step 2 of 3 moves a joint up to"), text
+        assert (await c.state())["moving"] is False
+        await c.ok("reject_task", {"task_id": task})
+        _, rec = await c.ok("task_status", {"task_id": task})
+        assert rec["state"] == "interrupted", rec
+        assert "stays interrupted at step 2 of 3" in rec["message"], rec["message"]
+
+        await c.ok("resume_task", {"task_id": task})
+        await c.ok("confirm_task", {"task_id": task})
+        final = (await c.wait_done(task, timeout=40))[-1]
+        assert final["state"] == "succeeded" and final["steps"]["resumed"] == 2, final

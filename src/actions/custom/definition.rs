@@ -831,6 +831,8 @@ impl Checker<'_> {
     fn joints(&mut self, mj: &Spanned<RawJoints>, scope: &Scope2) -> Option<Vec<Linear>> {
         let raw = mj.get_ref();
         let specs = self.robot.joints.clone();
+        let names: Vec<&str> = specs.iter().map(|j| j.name.as_str()).collect();
+        let names = names.join(", ");
         let at = mj.span().start;
         let mut joints: Vec<(Linear, usize)> = match (&raw.from, &raw.joints) {
             (Some(from), None) => {
@@ -844,14 +846,9 @@ impl Checker<'_> {
                     self.error(
                         list.span().start,
                         format!(
-                            "joints has {} values; the robot has {} joints ({})",
+                            "joints has {} values; the robot has {} joints ({names})",
                             list.get_ref().len(),
-                            specs.len(),
-                            specs
-                                .iter()
-                                .map(|j| j.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            specs.len()
                         ),
                     );
                     return None;
@@ -871,14 +868,7 @@ impl Checker<'_> {
             let Some(i) = specs.iter().position(|j| &j.name == name) else {
                 self.error(
                     off.span().start,
-                    format!(
-                        "offset names no joint \"{name}\" (joints: {})",
-                        specs
-                            .iter()
-                            .map(|j| j.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    format!("offset names no joint \"{name}\" (joints: {names})"),
                 );
                 return None;
             };
