@@ -728,6 +728,12 @@ fn robot_state(app: &App) -> ActionOutput {
             "velocities": velocities,
             "tcp_pose": tcp,
             "state_age_ms": age_ms,
+            // What keeping tasks and variables durable costs: each variable write is two
+            // fsyncs (file and directory), each journal append one.
+            "durability": {
+                "variable_writes": app.vars.write_stats().0,
+                "journal_appends": app.registry.journal_appends(),
+            },
             "link": {
                 "up": link_down.is_none(),
                 "down_since": link_down.as_ref().map(|l| &l.0),

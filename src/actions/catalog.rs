@@ -281,6 +281,7 @@ fn builtins(config: &Config) -> Vec<ActionSpec> {
                     "velocities": {"type": "array", "items": {"type": "number"}},
                     "tcp_pose": {"type": ["object", "null"]},
                     "state_age_ms": {"type": ["number", "null"]},
+                    "durability": {"type": "object"},
                     "realtime": {"type": "object"}
                 },
                 "required": ["robot", "backend", "connected", "mode", "moving", "positions", "velocities", "realtime"]

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -165,6 +165,8 @@ pub struct Registry {
     shutting_down: AtomicBool,
     /// Every task that ends, as it ends (audit, owners' sessions).
     ended: broadcast::Sender<TaskRecord>,
+    /// Journal appends (each fsynced) since start.
+    appends: AtomicU64,
 }
 
 /// The first four hex digits of a task id, to speak.
@@ -246,6 +248,7 @@ impl Registry {
             retention: retention.max(1),
             shutting_down: AtomicBool::new(false),
             ended: broadcast::channel(256).0,
+            appends: AtomicU64::new(0),
         };
         registry.evict_and_compact();
         Ok((registry, report))
@@ -259,6 +262,7 @@ impl Registry {
 
     fn journal(&self, rec: &TaskRecord) {
         let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        self.appends.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = j.append(rec) {
             tracing::error!(task_id = %rec.task_id, error = %e, "cannot journal task");
         }
@@ -442,6 +446,11 @@ impl Registry {
     /// The running task's id and motion id, if any.
     pub fn live(&self) -> Option<(Uuid, u64)> {
         self.lock().live.as_ref().map(|l| (l.task_id, l.motion_id))
+    }
+
+    /// Journal appends since start; each is one fsync.
+    pub fn journal_appends(&self) -> u64 {
+        self.appends.load(Ordering::Relaxed)
     }
 
     /// One task.

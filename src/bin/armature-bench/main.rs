@@ -1,0 +1,343 @@
+//! `armature-bench`: measures Armature against its machine and against the tools a user
+//! would pick instead, side by side in one run. Prints a Markdown table; writes the raw
+//! figures as JSON.
+//!
+//!     cargo build --release --workspace --bins
+//!     cargo run --release --bin armature-bench [-- --quick] [--json FILE]
+
+mod backends;
+mod cyclictest;
+mod mcp;
+mod plugin;
+mod procs;
+mod report;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use serde_json::{json, Value};
+
+use plugin::Scale;
+use report::{Row, Summary};
+
+/// Measures Armature and references, side by side.
+#[derive(Debug, Parser)]
+#[command(name = "armature-bench", version, about)]
+struct Args {
+    /// A few seconds per figure instead of the full run (CI uses it so that every row
+    /// keeps producing a number).
+    #[arg(long)]
+    quick: bool,
+    /// Where the raw results go.
+    #[arg(long, default_value = "target/armature-bench.json")]
+    json: PathBuf,
+    /// Exit non-zero when a row has no figure (not when a target is missed).
+    #[arg(long)]
+    check: bool,
+}
+
+/// The executor's rate and priority in the built-in configuration.
+const RATE_HZ: u32 = 500;
+const PRIORITY: u8 = 80;
+
+fn ms(s: &Summary) -> String {
+    format!("p50 {:.2} / p99 {:.2} ms (n={})", s.p50, s.p99, s.n)
+}
+
+fn us3(v: &Value) -> (f64, f64, f64) {
+    let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    (
+        f("latency_p50_us"),
+        f("latency_p99_us"),
+        f("latency_p999_us"),
+    )
+}
+
+/// The executor's wake-up latency beside cyclictest's.
+fn executor_row(when: &str, ex: &Value, cyc: &Result<Summary, String>) -> Row {
+    let (p50, p99, p999) = us3(ex);
+    let overruns = ex["overruns"].as_u64().unwrap_or(u64::MAX);
+    let armature = Some(format!(
+        "p50 {p50:.0} / p99 {p99:.0} / p99.9 {p999:.0} µs, {overruns} overruns in {} cycles",
+        ex["cycles"].as_u64().unwrap_or(0)
+    ));
+    let figure = format!("executor wake-up latency at {RATE_HZ} Hz, {when}");
+    let target = "p99 ≤ 1.5 × cyclictest p99; 0 overruns";
+    match cyc {
+        Ok(c) => Row {
+            figure,
+            armature,
+            reference: format!(
+                "cyclictest p50 {:.0} / p99 {:.0} / p99.9 {:.0} µs",
+                c.p50, c.p99, c.p999
+            ),
+            ratio: Some(p99 / c.p99.max(1.0)),
+            target: target.into(),
+            met: Some(p99 <= 1.5 * c.p99.max(1.0) && overruns == 0),
+            error: None,
+        },
+        Err(e) => Row {
+            figure,
+            armature,
+            reference: format!("cyclictest: {e}"),
+            ratio: None,
+            target: target.into(),
+            met: None,
+            error: Some(format!("no reference: {e}")),
+        },
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let scale = if args.quick {
+        Scale {
+            idle_s: 2,
+            acks: 50,
+            load_s: 4,
+            clients: 8,
+            rate: 1000.0,
+        }
+    } else {
+        Scale {
+            idle_s: 10,
+            acks: 1000,
+            load_s: 30,
+            clients: 8,
+            rate: 1000.0,
+        }
+    };
+    let mut rows = vec![];
+    let mut raw = json!({"scale": scale, "quick": args.quick});
+
+    eprintln!(
+        "armature-bench: the idle plugin, {} motion calls, one motion…",
+        scale.acks
+    );
+    match plugin::quiet(scale, RATE_HZ, PRIORITY).await {
+        Ok(q) => {
+            rows.push(Row {
+                figure: format!(
+                    "motion-call ack latency, rmcp client over HTTP ({} calls)",
+                    q.ack_ms.n
+                ),
+                armature: Some(format!("{}, {} refused", ms(&q.ack_ms), q.ack_errors)),
+                reference: format!(
+                    "assistant tool timeout 10 000 ms; a motion takes {:.1} s",
+                    q.move_s
+                ),
+                ratio: Some(q.ack_ms.p99 / 10_000.0),
+                target: "p99 ≤ 2 ms".into(),
+                met: Some(q.ack_ms.p99 <= 2.0 && q.ack_errors == 0),
+                error: None,
+            });
+            rows.push(executor_row("idle", &q.executor_idle, &q.cyclictest_idle));
+            rows.push(Row {
+                figure: "start-up: spawn to first answered tools/list".into(),
+                armature: Some(format!("{:.0} ms", q.startup_ms)),
+                reference: String::new(),
+                ratio: None,
+                target: "≤ 200 ms".into(),
+                met: Some(q.startup_ms <= 200.0),
+                error: None,
+            });
+            rows.push(Row {
+                figure: "resident memory (RSS), idle / during a motion".into(),
+                armature: Some(format!(
+                    "{:.1} / {:.1} MiB",
+                    q.rss_idle_mib, q.rss_moving_mib
+                )),
+                reference: String::new(),
+                ratio: None,
+                target: "≤ 25 MB".into(),
+                met: Some(q.rss_idle_mib.max(q.rss_moving_mib) * 1.048_576 <= 25.0),
+                error: None,
+            });
+            rows.push(Row {
+                figure: "CPU, idle / during a motion (% of one core)".into(),
+                armature: Some(format!(
+                    "{:.2} % / {:.2} %",
+                    q.cpu_idle_pct, q.cpu_moving_pct
+                )),
+                reference: String::new(),
+                ratio: None,
+                target: "idle ≤ 1 %".into(),
+                met: Some(q.cpu_idle_pct <= 1.0),
+                error: None,
+            });
+            rows.push(Row {
+                figure: "durability: progress mirroring and journal during a motion".into(),
+                armature: Some(format!(
+                    "{:.2} % of a core; {:.1} fsyncs/s ({:.1} variable writes/s)",
+                    q.durability_cpu_pct, q.fsyncs_per_s, q.var_writes_per_s
+                )),
+                reference: String::new(),
+                ratio: None,
+                target: "≤ 2 % of a core".into(),
+                met: Some(q.durability_cpu_pct <= 2.0),
+                error: None,
+            });
+            raw["quiet"] = serde_json::to_value(&q).unwrap_or(Value::Null);
+        }
+        Err(e) => rows.push(Row::failed("the idle plugin, acks, footprint", "", e)),
+    }
+
+    eprintln!(
+        "armature-bench: task_status load, {} clients at {:.0}/s for {} s…",
+        scale.clients, scale.rate, scale.load_s
+    );
+    match plugin::loaded(scale, RATE_HZ, PRIORITY).await {
+        Ok(l) => {
+            rows.push(Row {
+                figure: format!(
+                    "task_status while moving, {} clients, {:.0} req/s for {} s",
+                    scale.clients, scale.rate, scale.load_s
+                ),
+                armature: Some(format!(
+                    "{}, {} errors, {:.0} req/s achieved",
+                    ms(&l.status_ms),
+                    l.errors,
+                    l.achieved_rate
+                )),
+                reference: String::new(),
+                ratio: None,
+                target: "p99 ≤ 2 ms, 0 errors".into(),
+                met: Some(l.status_ms.p99 <= 2.0 && l.errors == 0),
+                error: None,
+            });
+            rows.push(executor_row(
+                "under that load",
+                &l.executor_load,
+                &l.cyclictest_load,
+            ));
+            let worst = l
+                .moves
+                .iter()
+                .map(|(p, a)| 100.0 * (a - p) / p)
+                .fold(0.0f64, |w, e| if e.abs() > w.abs() { e } else { w });
+            rows.push(Row {
+                figure: format!("motion timing under that load ({} moves)", l.moves.len()),
+                armature: l
+                    .moves
+                    .first()
+                    .map(|(p, a)| format!("planned {p:.2} s, took {a:.3} s; worst {worst:+.2} %")),
+                reference: String::new(),
+                ratio: None,
+                target: "within 2 %".into(),
+                met: (!l.moves.is_empty()).then_some(worst.abs() <= 2.0),
+                error: l
+                    .moves
+                    .is_empty()
+                    .then(|| "no move finished in the window".into()),
+            });
+            raw["loaded"] = serde_json::to_value(&l).unwrap_or(Value::Null);
+        }
+        Err(e) => rows.push(Row::failed("task_status load", "p99 ≤ 2 ms", e)),
+    }
+
+    let reads = if args.quick { 500 } else { 10_000 };
+    eprintln!("armature-bench: Modbus, {reads} reads each…");
+    match backends::modbus(reads).await {
+        Ok(m) => {
+            let (ratio, vs_py) = (
+                m.read_us.p50 / m.tcp_us.p50,
+                m.pymodbus_us.as_ref().map(|p| m.read_us.p50 < p.p50),
+            );
+            let py = match &m.pymodbus_us {
+                Ok(p) => format!("pymodbus p50 {:.0} / p99 {:.0} µs", p.p50, p.p99),
+                Err(e) => format!("pymodbus: {e}"),
+            };
+            rows.push(Row {
+                figure: "Modbus state read round trip (tokio-modbus → armsim-modbus)".into(),
+                armature: Some(format!(
+                    "p50 {:.0} / p99 {:.0} µs (whole poll, 2 reads: p50 {:.0} / p99 {:.0} µs)",
+                    m.read_us.p50, m.read_us.p99, m.poll_us.p50, m.poll_us.p99
+                )),
+                reference: format!(
+                    "plain TCP p50 {:.0} / p99 {:.0} µs; {py}",
+                    m.tcp_us.p50, m.tcp_us.p99
+                ),
+                ratio: Some(ratio),
+                target: "p50 ≤ 1.5 × plain TCP; faster than pymodbus".into(),
+                met: vs_py.ok().map(|faster| faster && ratio <= 1.5),
+                error: m
+                    .pymodbus_us
+                    .as_ref()
+                    .err()
+                    .map(|e| format!("no pymodbus reference: {e}")),
+            });
+            raw["modbus"] = serde_json::to_value(&m).unwrap_or(Value::Null);
+        }
+        Err(e) => rows.push(Row::failed(
+            "Modbus state read round trip",
+            "p50 ≤ 1.5 × plain TCP",
+            e,
+        )),
+    }
+
+    let window = Duration::from_secs(if args.quick { 3 } else { 15 });
+    eprintln!(
+        "armature-bench: ROS joint states for {} s…",
+        window.as_secs()
+    );
+    match backends::ros(window).await {
+        Ok(r) => {
+            rows.push(Row {
+                figure: "ROS joint-state latency: armsim-ros publish → the cycle sees it".into(),
+                armature: Some(format!(
+                    "p50 {:.2} / p99 {:.2} ms ({} states)",
+                    r.state_age_p50_us / 1e3,
+                    r.state_age_p99_us / 1e3,
+                    r.states_seen
+                )),
+                reference: match &r.rostopic_delay_ms {
+                    Ok(d) => format!("rostopic delay: mean {d:.2} ms"),
+                    Err(e) => format!("rostopic delay: {e}"),
+                },
+                ratio: r
+                    .rostopic_delay_ms
+                    .as_ref()
+                    .ok()
+                    .map(|d| r.state_age_p50_us / 1e3 / d.max(1e-6)),
+                target: "—".into(),
+                met: None,
+                error: r
+                    .rostopic_delay_ms
+                    .as_ref()
+                    .err()
+                    .map(|e| format!("no reference: {e}")),
+            });
+            raw["ros"] = serde_json::to_value(&r).unwrap_or(Value::Null);
+        }
+        Err(e) => rows.push(Row::failed("ROS joint-state latency", "—", e)),
+    }
+
+    let table = report::table(&rows);
+    println!("{table}");
+    raw["rows"] = serde_json::to_value(&rows).unwrap_or(Value::Null);
+    if let Some(dir) = args.json.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match std::fs::write(
+        &args.json,
+        serde_json::to_vec_pretty(&raw).unwrap_or_default(),
+    ) {
+        Ok(()) => eprintln!("armature-bench: raw results in {}", args.json.display()),
+        Err(e) => eprintln!("armature-bench: cannot write {}: {e}", args.json.display()),
+    }
+    let missing: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.error.is_some())
+        .map(|r| r.figure.as_str())
+        .collect();
+    if args.check && !missing.is_empty() {
+        eprintln!(
+            "armature-bench: rows without a figure or reference: {}",
+            missing.join("; ")
+        );
+        return std::process::ExitCode::FAILURE;
+    }
+    std::process::ExitCode::SUCCESS
+}

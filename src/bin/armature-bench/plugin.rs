@@ -1,0 +1,251 @@
+//! The plugin on its simulator: start-up, footprint, acknowledgement latency, status under
+//! load, the executor's own wake-up latency beside cyclictest, motion timing, and what
+//! durability costs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::cyclictest::Cyclictest;
+use super::mcp::{self, Client};
+use super::procs::{rss_mib, CpuWindow};
+use super::report::Summary;
+
+/// How long and how much: the full run, or `--quick`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Scale {
+    /// Seconds of the idle window.
+    pub idle_s: u64,
+    /// Motion calls timed.
+    pub acks: usize,
+    /// Seconds of the status load.
+    pub load_s: u64,
+    /// Concurrent status clients.
+    pub clients: usize,
+    /// Status requests per second, all clients together.
+    pub rate: f64,
+}
+
+/// Two poses a 3 s move goes between (UR5e home, and one away from it).
+const A: [f64; 6] = [0.0, -1.5708, 0.0, -1.5708, 0.0, 0.0];
+const B: [f64; 6] = [1.8, -1.0708, 0.5, -1.2708, 0.3, 0.3];
+
+/// Figures of the idle plugin, its acknowledgements and one motion.
+#[derive(Debug, Serialize)]
+pub struct Quiet {
+    /// Spawn to first answered tools/list (ms).
+    pub startup_ms: f64,
+    /// Resident memory idle, and at the end of a motion (MiB).
+    pub rss_idle_mib: f64,
+    /// The same during a motion.
+    pub rss_moving_mib: f64,
+    /// CPU idle and during a motion (% of one core).
+    pub cpu_idle_pct: f64,
+    /// CPU of the whole process during a motion.
+    pub cpu_moving_pct: f64,
+    /// The executor's figures over the idle window (`robot_state.realtime`).
+    pub executor_idle: Value,
+    /// cyclictest over the same window.
+    pub cyclictest_idle: Result<Summary, String>,
+    /// Motion-call acknowledgements (ms).
+    pub ack_ms: Summary,
+    /// Refused or failed calls among them.
+    pub ack_errors: usize,
+    /// The first few of those, as they were said.
+    pub ack_error_samples: Vec<String>,
+    /// A motion's planned seconds.
+    pub move_s: f64,
+    /// CPU of the durability threads (supervisor, variables writer) during a motion.
+    pub durability_cpu_pct: f64,
+    /// fsyncs per second during the motion (2 per variables write, 1 per journal append).
+    pub fsyncs_per_s: f64,
+    /// Variables writes per second during the motion.
+    pub var_writes_per_s: f64,
+}
+
+/// Figures under the status load.
+#[derive(Debug, Serialize)]
+pub struct Loaded {
+    /// `task_status` latency (ms).
+    pub status_ms: Summary,
+    /// Requests refused or failed.
+    pub errors: usize,
+    /// The first few of those.
+    pub error_samples: Vec<String>,
+    /// Requests per second achieved.
+    pub achieved_rate: f64,
+    /// The executor's figures over the load.
+    pub executor_load: Value,
+    /// cyclictest over the same window.
+    pub cyclictest_load: Result<Summary, String>,
+    /// Planned vs actual seconds of each move that ran under the load.
+    pub moves: Vec<(f64, f64)>,
+}
+
+fn realtime(state: &Value) -> Value {
+    state["realtime"].clone()
+}
+
+async fn position(c: &Client) -> Result<Vec<f64>, String> {
+    let st = mcp::ok(c, "robot_state", json!({})).await?;
+    serde_json::from_value(st["positions"].clone()).map_err(|e| e.to_string())
+}
+
+fn seconds_between(a: &Value, b: &Value) -> Option<f64> {
+    use time::format_description::well_known::Rfc3339;
+    let t = |v: &Value| time::OffsetDateTime::parse(v.as_str()?, &Rfc3339).ok();
+    Some((t(b)? - t(a)?).as_seconds_f64())
+}
+
+/// One move to `target`: its planned and actual seconds.
+async fn timed_move(c: &Client, target: &[f64]) -> Result<(f64, f64), String> {
+    let ack = mcp::ok(c, "move_joints", json!({"joints": target})).await?;
+    let planned = ack["eta_s"].as_f64().unwrap_or(0.0);
+    let id = ack["task_id"].as_str().unwrap_or_default().to_owned();
+    let rec = mcp::wait_done(c, &id, Duration::from_millis(20)).await?;
+    if rec["state"] != "succeeded" {
+        return Err(format!(
+            "a benchmark move ended {}: {}",
+            rec["state"], rec["message"]
+        ));
+    }
+    let actual = seconds_between(&rec["created_at"], &rec["finished_at"]).unwrap_or(f64::NAN);
+    Ok((planned, actual))
+}
+
+/// The idle plugin, acknowledgements, and one motion's costs.
+pub async fn quiet(scale: Scale, rate_hz: u32, priority: u8) -> Result<Quiet, String> {
+    let plugin = mcp::start(None).await?;
+    let pid = plugin.proc.pid();
+    let c = mcp::connect(&plugin.url).await?;
+
+    // Idle: nothing asked of it; cyclictest beside it.
+    let cyc = Cyclictest::start(rate_hz, priority, Duration::from_secs(scale.idle_s));
+    let cpu = CpuWindow::start(pid, None);
+    tokio::time::sleep(Duration::from_secs(scale.idle_s) + Duration::from_millis(200)).await;
+    let cpu_idle_pct = cpu.percent();
+    let rss_idle_mib = rss_mib(pid);
+    let executor_idle = realtime(&mcp::ok(&c, "robot_state", json!({})).await?);
+    let cyclictest_idle = cyc.and_then(Cyclictest::finish);
+
+    // Acknowledgements: a move to where the arm stands ends within a few cycles; only the
+    // call is timed.
+    let here = position(&c).await?;
+    let mut acks = Vec::with_capacity(scale.acks);
+    let (mut ack_errors, mut ack_error_samples) = (0, vec![]);
+    for _ in 0..scale.acks {
+        let t = Instant::now();
+        let r = mcp::call(&c, "move_joints", json!({"joints": here})).await;
+        let took = t.elapsed().as_secs_f64() * 1e3;
+        match r {
+            Ok((false, ack)) => {
+                acks.push(took);
+                let id = ack["task_id"].as_str().unwrap_or_default().to_owned();
+                mcp::wait_done(&c, &id, Duration::from_millis(1)).await?;
+            }
+            other => {
+                ack_errors += 1;
+                if ack_error_samples.len() < 5 {
+                    ack_error_samples.push(format!("{other:?}"));
+                }
+            }
+        }
+    }
+
+    // One motion: what the process and its durability threads spend, and how often it syncs.
+    let before = mcp::ok(&c, "robot_state", json!({})).await?;
+    let all = CpuWindow::start(pid, None);
+    let durable = CpuWindow::start(pid, Some(vec!["armature-superv", "armature-vars"]));
+    let t = Instant::now();
+    let (move_s, _) = timed_move(&c, &B).await?;
+    let rss_moving_mib = rss_mib(pid);
+    let (cpu_moving_pct, durability_cpu_pct) = (all.percent(), durable.percent());
+    let took = t.elapsed().as_secs_f64();
+    let after = mcp::ok(&c, "robot_state", json!({})).await?;
+    let delta = |k: &str| {
+        after["durability"][k].as_f64().unwrap_or(0.0)
+            - before["durability"][k].as_f64().unwrap_or(0.0)
+    };
+    let (writes, appends) = (delta("variable_writes"), delta("journal_appends"));
+    let _ = c.cancel().await;
+    Ok(Quiet {
+        startup_ms: plugin.startup.as_secs_f64() * 1e3,
+        rss_idle_mib,
+        rss_moving_mib,
+        cpu_idle_pct,
+        cpu_moving_pct,
+        executor_idle,
+        cyclictest_idle,
+        ack_ms: Summary::of(acks),
+        ack_errors,
+        ack_error_samples,
+        move_s,
+        durability_cpu_pct,
+        fsyncs_per_s: (2.0 * writes + appends) / took,
+        var_writes_per_s: writes / took,
+    })
+}
+
+/// `task_status` from many clients at a fixed total rate while the arm moves back and forth.
+pub async fn loaded(scale: Scale, rate_hz: u32, priority: u8) -> Result<Loaded, String> {
+    let plugin = mcp::start(None).await?;
+    let url = Arc::new(plugin.url.clone());
+    let driver = mcp::connect(&url).await?;
+    let window = Duration::from_secs(scale.load_s);
+    let cyc = Cyclictest::start(rate_hz, priority, window);
+    let started = Instant::now();
+
+    let mut clients = vec![];
+    for _ in 0..scale.clients {
+        let c = mcp::connect(&url).await?;
+        let period = Duration::from_secs_f64(scale.clients as f64 / scale.rate);
+        clients.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let (mut lat, mut errors, mut samples) = (vec![], 0usize, vec![]);
+            while started.elapsed() < window {
+                tick.tick().await;
+                let t = Instant::now();
+                match mcp::call(&c, "task_status", json!({})).await {
+                    Ok((false, _)) => lat.push(t.elapsed().as_secs_f64() * 1e3),
+                    other => {
+                        errors += 1;
+                        if samples.len() < 3 {
+                            samples.push(format!("{other:?}"));
+                        }
+                    }
+                }
+            }
+            let _ = c.cancel().await;
+            (lat, errors, samples)
+        }));
+    }
+    // The arm keeps moving for the whole window.
+    let mut moves = vec![];
+    let mut to_b = true;
+    while started.elapsed() < window {
+        moves.push(timed_move(&driver, if to_b { &B } else { &A }).await?);
+        to_b = !to_b;
+    }
+    let (mut lat, mut errors, mut error_samples) = (vec![], 0, vec![]);
+    for h in clients {
+        let (l, e, s) = h.await.map_err(|e| e.to_string())?;
+        lat.extend(l);
+        errors += e;
+        error_samples.extend(s);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let executor_load = realtime(&mcp::ok(&driver, "robot_state", json!({})).await?);
+    let _ = driver.cancel().await;
+    Ok(Loaded {
+        achieved_rate: (lat.len() + errors) as f64 / elapsed,
+        status_ms: Summary::of(lat),
+        errors,
+        error_samples,
+        executor_load,
+        cyclictest_load: cyc.and_then(Cyclictest::finish),
+        moves,
+    })
+}

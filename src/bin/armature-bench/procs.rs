@@ -1,0 +1,207 @@
+//! The processes a measurement needs (the plugin, simulators, reference tools), and what
+//! the kernel says they cost.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A started process, killed when dropped; its stderr is kept.
+pub struct Proc {
+    child: Child,
+    /// Its stderr lines so far.
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cmd` and waits for a stderr line containing `marker` (an empty marker: for
+/// nothing); returns it and the line.
+pub fn spawn_until(
+    mut cmd: Command,
+    marker: &str,
+    timeout: Duration,
+) -> Result<(Proc, String), String> {
+    let what = format!("{:?}", cmd.get_program());
+    let mut child = cmd
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {what}: {e}"))?;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    if let Some(err) = child.stderr.take() {
+        let log = log.clone();
+        let marker = marker.to_owned();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if line.contains(&marker) {
+                    let _ = tx.send(line.clone());
+                }
+                log.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        });
+    }
+    let proc = Proc { child, log };
+    if marker.is_empty() {
+        return Ok((proc, String::new()));
+    }
+    match rx.recv_timeout(timeout) {
+        Ok(line) => Ok((proc, line)),
+        Err(_) => {
+            let log = proc
+                .log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .join("\n");
+            Err(format!(
+                "{what} did not print \"{marker}\" within {timeout:?}:\n{log}"
+            ))
+        }
+    }
+}
+
+/// Waits until something accepts TCP connections on loopback `port` (for tools that
+/// announce readiness nowhere we read, such as roscore).
+pub fn wait_port(port: u16, what: &str, timeout: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!(
+        "{what} did not listen on port {port} within {timeout:?}"
+    ))
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// A binary of this workspace's release build, or a clear message to build it.
+pub fn workspace_bin(name: &str) -> Result<PathBuf, String> {
+    let here = std::env::current_exe().map_err(|e| e.to_string())?;
+    let path = here.with_file_name(name);
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} is missing: run `cargo build --release --workspace --bins` first",
+            path.display()
+        ))
+    }
+}
+
+/// A command on PATH, or a message naming the Debian package that has it.
+pub fn tool(name: &str, package: &str) -> Result<PathBuf, String> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("{name} is missing: install it with `apt-get install {package}`"))
+}
+
+fn clock_ticks_per_s() -> f64 {
+    // SAFETY: sysconf only reads a system constant.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as f64
+    } else {
+        100.0
+    }
+}
+
+/// utime + stime (clock ticks) from a `stat` file's text.
+fn ticks_of(stat: &str) -> u64 {
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map(|r| r.1).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    n(11) + n(12)
+}
+
+/// CPU time (s) of process `pid`, or of those of its threads whose name starts with one of
+/// `threads`.
+pub fn cpu_seconds(pid: u32, threads: Option<&[&str]>) -> f64 {
+    let ticks = match threads {
+        None => std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| ticks_of(&s))
+            .unwrap_or(0),
+        Some(names) => std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|t| {
+                let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+                names.iter().any(|n| comm.trim().starts_with(n))
+            })
+            .map(|t| {
+                std::fs::read_to_string(t.path().join("stat"))
+                    .map(|s| ticks_of(&s))
+                    .unwrap_or(0)
+            })
+            .sum(),
+    };
+    ticks as f64 / clock_ticks_per_s()
+}
+
+/// Resident memory of `pid` (MiB).
+pub fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(0.0)
+}
+
+/// CPU use of `pid` (or some of its threads) over a window, as a percentage of one core.
+pub struct CpuWindow {
+    pid: u32,
+    threads: Option<Vec<&'static str>>,
+    start: Instant,
+    cpu: f64,
+}
+
+impl CpuWindow {
+    /// Starts a window now.
+    pub fn start(pid: u32, threads: Option<Vec<&'static str>>) -> Self {
+        let cpu = cpu_seconds(pid, threads.as_deref());
+        Self {
+            pid,
+            threads,
+            start: Instant::now(),
+            cpu,
+        }
+    }
+
+    /// Percent of one core since the start.
+    pub fn percent(&self) -> f64 {
+        let used = cpu_seconds(self.pid, self.threads.as_deref()) - self.cpu;
+        100.0 * used / self.start.elapsed().as_secs_f64().max(1e-6)
+    }
+}
+
+/// Where the repository is (for robots/ and config/).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
