@@ -94,9 +94,9 @@ async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let scale = if args.quick {
         Scale {
-            idle_s: 2,
+            idle_s: 1,
             acks: 50,
-            load_s: 4,
+            load_s: 3,
             clients: 8,
             rate: 1000.0,
         }
@@ -237,7 +237,7 @@ async fn main() -> std::process::ExitCode {
         Err(e) => rows.push(Row::failed("task_status load", "p99 ≤ 2 ms", e)),
     }
 
-    let reads = if args.quick { 500 } else { 10_000 };
+    let reads = if args.quick { 300 } else { 10_000 };
     eprintln!("armature-bench: Modbus, {reads} reads each…");
     match backends::modbus(reads).await {
         Ok(m) => {
@@ -277,7 +277,7 @@ async fn main() -> std::process::ExitCode {
         )),
     }
 
-    let window = Duration::from_secs(if args.quick { 3 } else { 15 });
+    let window = Duration::from_secs(if args.quick { 2 } else { 15 });
     eprintln!(
         "armature-bench: ROS joint states for {} s…",
         window.as_secs()

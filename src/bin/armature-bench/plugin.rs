@@ -2,6 +2,7 @@
 //! load, the executor's own wake-up latency beside cyclictest, motion timing, and what
 //! durability costs.
 
+use std::f64::consts::FRAC_PI_2;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,8 +30,8 @@ pub struct Scale {
 }
 
 /// Two poses a 3 s move goes between (UR5e home, and one away from it).
-const A: [f64; 6] = [0.0, -1.5708, 0.0, -1.5708, 0.0, 0.0];
-const B: [f64; 6] = [1.8, -1.0708, 0.5, -1.2708, 0.3, 0.3];
+const A: [f64; 6] = [0.0, -FRAC_PI_2, 0.0, -FRAC_PI_2, 0.0, 0.0];
+const B: [f64; 6] = [1.8, -FRAC_PI_2 + 0.5, 0.5, -FRAC_PI_2 + 0.3, 0.3, 0.3];
 
 /// Figures of the idle plugin, its acknowledgements and one motion.
 #[derive(Debug, Serialize)]
@@ -102,6 +103,11 @@ fn seconds_between(a: &Value, b: &Value) -> Option<f64> {
 /// One move to `target`: its planned and actual seconds.
 async fn timed_move(c: &Client, target: &[f64]) -> Result<(f64, f64), String> {
     let ack = mcp::ok(c, "move_joints", json!({"joints": target})).await?;
+    finish_move(c, ack).await
+}
+
+/// Waits for the move acknowledged by `ack`: its planned and actual seconds.
+async fn finish_move(c: &Client, ack: Value) -> Result<(f64, f64), String> {
     let planned = ack["eta_s"].as_f64().unwrap_or(0.0);
     let id = ack["task_id"].as_str().unwrap_or_default().to_owned();
     let rec = mcp::wait_done(c, &id, Duration::from_millis(20)).await?;
@@ -194,6 +200,8 @@ pub async fn loaded(scale: Scale, rate_hz: u32, priority: u8) -> Result<Loaded, 
     let url = Arc::new(plugin.url.clone());
     let driver = mcp::connect(&url).await?;
     let window = Duration::from_secs(scale.load_s);
+    // The first move is under way before the load starts, so every status call has a task.
+    let first = mcp::ok(&driver, "move_joints", json!({"joints": B})).await?;
     let cyc = Cyclictest::start(rate_hz, priority, window);
     let started = Instant::now();
 
@@ -223,8 +231,8 @@ pub async fn loaded(scale: Scale, rate_hz: u32, priority: u8) -> Result<Loaded, 
         }));
     }
     // The arm keeps moving for the whole window.
-    let mut moves = vec![];
-    let mut to_b = true;
+    let mut moves = vec![finish_move(&driver, first).await?];
+    let mut to_b = false;
     while started.elapsed() < window {
         moves.push(timed_move(&driver, if to_b { &B } else { &A }).await?);
         to_b = !to_b;
