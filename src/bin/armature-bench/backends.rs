@@ -1,5 +1,5 @@
 //! The backends' links, each beside its reference: Modbus against a plain TCP round trip and
-//! pymodbus; ROS joint states against `rostopic delay`.
+//! pymodbus; ROS joint states against a rospy subscriber (the method of `rostopic delay`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -160,11 +160,11 @@ pub struct RosFigures {
     pub state_age_p99_us: f64,
     /// States the cycle saw.
     pub states_seen: u64,
-    /// `rostopic delay` on the same topic: mean delay (ms).
-    pub rostopic_delay_ms: Result<f64, String>,
+    /// A rospy subscriber on the same topic: message ages (ms).
+    pub rospy_delay_ms: Result<Summary, String>,
 }
 
-/// roscore, `armsim-ros`, and the plugin's ROS backend; `rostopic delay` alongside.
+/// roscore, `armsim-ros`, and the plugin's ROS backend; a rospy subscriber alongside.
 pub async fn ros(window: Duration) -> Result<RosFigures, String> {
     let roscore = tool("roscore", "ros-core")?;
     let port = free_port()?;
@@ -198,7 +198,7 @@ pub async fn ros(window: Duration) -> Result<RosFigures, String> {
 
     let delay = std::thread::spawn({
         let master = master.clone();
-        move || rostopic_delay(&master, window)
+        move || rospy_delay(&master, window)
     });
     tokio::time::sleep(window + Duration::from_millis(300)).await;
     let st = mcp::ok(&c, "robot_state", json!({})).await?;
@@ -208,34 +208,63 @@ pub async fn ros(window: Duration) -> Result<RosFigures, String> {
         state_age_p50_us: rt["state_age_p50_us"].as_f64().unwrap_or(f64::NAN),
         state_age_p99_us: rt["state_age_p99_us"].as_f64().unwrap_or(f64::NAN),
         states_seen: rt["states_seen"].as_u64().unwrap_or(0),
-        rostopic_delay_ms: delay
+        rospy_delay_ms: delay
             .join()
             .unwrap_or_else(|_| Err("rostopic delay panicked".into())),
     })
 }
 
-/// Mean delay (ms) `rostopic delay` reports on /joint_states over `window`.
-fn rostopic_delay(master: &str, window: Duration) -> Result<f64, String> {
+/// rospy, subscribed to the same topic: each message's age on arrival (receive time minus
+/// header stamp), which is how `rostopic delay` measures it, but every sample and in full
+/// precision (`rostopic delay` prints milliseconds with no decimals).
+const ROSPY_DELAY: &str = r#"
+import json, sys, rospy
+from sensor_msgs.msg import JointState
+ages = []
+def seen(m):
+    ages.append((rospy.get_rostime() - m.header.stamp).to_sec() * 1e3)
+rospy.init_node("armature_bench_delay", anonymous=True, disable_signals=True)
+rospy.Subscriber("/joint_states", JointState, seen, tcp_nodelay=True)
+rospy.sleep(float(sys.argv[1]))
+print(json.dumps(ages))
+"#;
+
+/// Joint-state ages (ms) as a rospy subscriber sees them over `window`.
+fn rospy_delay(master: &str, window: Duration) -> Result<Summary, String> {
+    // The Python that ROS's own tools run with (rospy lives there, not in a venv).
     let rostopic = tool("rostopic", "ros-core")?;
-    let mut child = Command::new("timeout")
-        .args(["-s", "INT", &format!("{}", window.as_secs_f64())])
-        .arg(rostopic)
-        .args(["delay", "-w", "1000", "/joint_states"])
+    let shebang = std::fs::read_to_string(&rostopic).unwrap_or_default();
+    let python = shebang
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("#!"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .unwrap_or_default();
+    let (program, pre) = match python.as_slice() {
+        [env, name] if env.ends_with("/env") => (name.to_string(), vec![]),
+        [program, rest @ ..] => (
+            program.to_string(),
+            rest.iter().map(|s| s.to_string()).collect(),
+        ),
+        [] => ("/usr/bin/python3".to_owned(), vec![]),
+    };
+    let out = Command::new(program)
+        .args(pre)
+        .args(["-c", ROSPY_DELAY, &window.as_secs_f64().to_string()])
         .env("ROS_MASTER_URI", master)
         .env("ROS_HOSTNAME", "127.0.0.1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("rostopic: {e}"))?;
-    let mut text = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        let _ = out.read_to_string(&mut text);
+        .output()
+        .map_err(|e| format!("rospy: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the rospy subscriber failed (apt-get install ros-core python3-sensor-msgs): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
-    let _ = child.wait();
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("average delay:"))
-        .filter_map(|v| v.trim().parse::<f64>().ok())
-        .next_back()
-        .map(|s| s * 1e3)
-        .ok_or_else(|| format!("rostopic delay printed no average delay: {}", text.trim()))
+    let ages: Vec<f64> =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("rospy output: {e}"))?;
+    if ages.is_empty() {
+        return Err("the rospy subscriber received no joint states".into());
+    }
+    Ok(Summary::of(ages))
 }

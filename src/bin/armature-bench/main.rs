@@ -292,19 +292,22 @@ async fn main() -> std::process::ExitCode {
                     r.state_age_p99_us / 1e3,
                     r.states_seen
                 )),
-                reference: match &r.rostopic_delay_ms {
-                    Ok(d) => format!("rostopic delay: mean {d:.2} ms"),
-                    Err(e) => format!("rostopic delay: {e}"),
+                reference: match &r.rospy_delay_ms {
+                    Ok(d) => format!(
+                        "rospy subscriber (rostopic delay's method): p50 {:.2} / p99 {:.2} ms",
+                        d.p50, d.p99
+                    ),
+                    Err(e) => format!("rospy subscriber: {e}"),
                 },
                 ratio: r
-                    .rostopic_delay_ms
+                    .rospy_delay_ms
                     .as_ref()
                     .ok()
-                    .map(|d| r.state_age_p50_us / 1e3 / d.max(1e-6)),
+                    .map(|d| r.state_age_p50_us / 1e3 / d.p50.max(1e-6)),
                 target: "—".into(),
                 met: None,
                 error: r
-                    .rostopic_delay_ms
+                    .rospy_delay_ms
                     .as_ref()
                     .err()
                     .map(|e| format!("no reference: {e}")),
