@@ -428,7 +428,6 @@ impl Registry {
             true
         });
         if dropped {
-            self.lock().live = None;
             self.announce_end(task_id);
         }
         dropped
@@ -579,6 +578,7 @@ impl Registry {
             self.finish_sequence(&task_id, state, error);
             return;
         }
+        let task_id = self.live().filter(|l| l.1 == motion_id).map(|l| l.0);
         let finished = self.update_live(motion_id, |rec, live| {
             let (doing, done) = (live.doing.as_str(), live.done.as_str());
             if !rec.state.can_become(state) {
@@ -603,11 +603,8 @@ impl Registry {
             rec.finished_at = Some(rec.updated_at.clone());
             true
         });
-        if finished {
-            let task_id = self.lock().live.take().map(|l| l.task_id);
-            if let Some(id) = task_id {
-                self.announce_end(&id);
-            }
+        if let Some(id) = task_id.filter(|_| finished) {
+            self.announce_end(&id);
             self.evict_and_compact();
         }
     }
@@ -644,8 +641,10 @@ impl Registry {
         change: impl FnOnce(&mut TaskRecord, &Live) -> bool,
     ) -> bool {
         let mut inner = self.lock();
-        let Inner { tasks, live, .. } = &mut *inner;
-        let Some(live) = live.as_mut().filter(|l| pick(l)) else {
+        let Inner {
+            tasks, live: slot, ..
+        } = &mut *inner;
+        let Some(live) = slot.as_mut().filter(|l| pick(l)) else {
             return false;
         };
         let Some(rec) = tasks.get_mut(&live.task_id) else {
@@ -660,6 +659,12 @@ impl Registry {
             live.last_journaled = Instant::now();
         }
         let rec = rec.clone();
+        // The arm is free in the same instant the task reads ended: a client that sees it
+        // end may start the next motion at once. (Clearing it later could also clear a
+        // task started in between.)
+        if state_change && rec.state.is_terminal() {
+            *slot = None;
+        }
         drop(inner);
         if journal_it {
             self.journal(&rec);
@@ -810,7 +815,6 @@ impl Registry {
             },
         );
         if finished {
-            self.lock().live = None;
             self.announce_end(task_id);
             self.evict_and_compact();
         }

@@ -2,7 +2,7 @@
 //! pymodbus; ROS joint states against a rospy subscriber (the method of `rostopic delay`).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -35,29 +35,39 @@ pub async fn modbus(reads: usize) -> Result<ModbusFigures, String> {
     cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--robot"])
         .arg(repo_root().join("robots/ur5e.toml"));
     let (_sim, _) = spawn_until(cmd, "serving", Duration::from_secs(10))?;
-    // The backend polls from its own thread on a current-thread runtime: measured the same way.
-    let (read, poll) = tokio::task::spawn_blocking(move || {
+    let echo = echo_server()?;
+    // The backend polls from its own thread on a current-thread runtime: measured the same
+    // way, each poll interleaved with a plain round trip so both see the same machine.
+    let (read, poll, tcp) = tokio::task::spawn_blocking(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        rt.block_on(poll_rounds(port, reads))
+        rt.block_on(poll_rounds(port, echo, reads))
     })
     .await
     .map_err(|e| e.to_string())??;
-    let tcp = tokio::task::spawn_blocking(move || plain_tcp(reads))
-        .await
-        .map_err(|e| e.to_string())??;
     Ok(ModbusFigures {
         read_us: Summary::of(read),
         poll_us: Summary::of(poll),
-        tcp_us: tcp,
+        tcp_us: Summary::of(tcp),
         pymodbus_us: pymodbus(port, reads),
     })
 }
 
-/// `reads` state reads, and whole polls (state and status blocks), in µs.
-async fn poll_rounds(port: u16, reads: usize) -> Result<(Vec<f64>, Vec<f64>), String> {
+/// `reads` state reads, whole polls (state and status blocks), and plain round trips to
+/// `echo`, in µs.
+async fn poll_rounds(
+    port: u16,
+    echo: std::net::SocketAddr,
+    reads: usize,
+) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut plain = tokio::net::TcpStream::connect(echo)
+        .await
+        .map_err(|e| e.to_string())?;
+    plain.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (req, mut reply) = ([1u8; 12], [0u8; 65]);
     let addr = format!("127.0.0.1:{port}")
         .parse()
         .map_err(|e| format!("{e}"))?;
@@ -70,8 +80,15 @@ async fn poll_rounds(port: u16, reads: usize) -> Result<(Vec<f64>, Vec<f64>), St
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let mut ctx = ctx.ok_or("armsim-modbus accepted no connection")?;
-    let (mut read, mut poll) = (vec![], vec![]);
+    let (mut read, mut poll, mut tcp) = (vec![], vec![], vec![]);
     for _ in 0..reads {
+        let t = Instant::now();
+        plain.write_all(&req).await.map_err(|e| e.to_string())?;
+        plain
+            .read_exact(&mut reply)
+            .await
+            .map_err(|e| e.to_string())?;
+        tcp.push(t.elapsed().as_secs_f64() * 1e6);
         let t = Instant::now();
         ctx.read_holding_registers(258, 28)
             .await
@@ -84,11 +101,12 @@ async fn poll_rounds(port: u16, reads: usize) -> Result<(Vec<f64>, Vec<f64>), St
             .map_err(|e| format!("exception {e:?}"))?;
         poll.push(t.elapsed().as_secs_f64() * 1e6);
     }
-    Ok((read, poll))
+    Ok((read, poll, tcp))
 }
 
-/// A request/response over loopback TCP with nothing behind it: the floor for one read.
-fn plain_tcp(n: usize) -> Result<Summary, String> {
+/// A request/response server on loopback with nothing behind it (12 bytes in, 65 out, the
+/// sizes of a state read): the floor for one read.
+fn echo_server() -> Result<std::net::SocketAddr, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     std::thread::spawn(move || {
@@ -98,17 +116,7 @@ fn plain_tcp(n: usize) -> Result<Summary, String> {
             while s.read_exact(&mut req).is_ok() && s.write_all(&reply).is_ok() {}
         }
     });
-    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    s.set_nodelay(true).map_err(|e| e.to_string())?;
-    let (req, mut reply) = ([1u8; 12], [0u8; 65]);
-    let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        s.write_all(&req).map_err(|e| e.to_string())?;
-        s.read_exact(&mut reply).map_err(|e| e.to_string())?;
-        samples.push(t.elapsed().as_secs_f64() * 1e6);
-    }
-    Ok(Summary::of(samples))
+    Ok(addr)
 }
 
 const PYMODBUS: &str = r#"
