@@ -125,8 +125,8 @@ async fn main() -> std::process::ExitCode {
                 ),
                 armature: Some(format!("{}, {} refused", ms(&q.ack_ms), q.ack_errors)),
                 reference: format!(
-                    "assistant tool timeout 10 000 ms; a motion takes {:.1} s",
-                    q.move_s
+                    "assistant tool timeout 10 000 ms; a motion takes {:.1} s; one fdatasync on this disk (each ack waits for one) p50 {:.2} / p99 {:.2} ms",
+                    q.move_s, q.fdatasync_ms.p50, q.fdatasync_ms.p99
                 ),
                 ratio: Some(q.ack_ms.p99 / 10_000.0),
                 target: "p99 ≤ 2 ms".into(),
