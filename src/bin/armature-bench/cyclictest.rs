@@ -34,8 +34,9 @@ impl Cyclictest {
         Ok(Self { child })
     }
 
-    /// Waits for it to end; its latency percentiles (µs) from its histogram.
-    pub fn finish(self) -> Result<Summary, String> {
+    /// Waits for it to end; its latency percentiles (µs) from its histogram, and how many
+    /// wake-ups came a whole period or more late (what the executor counts as overruns).
+    pub fn finish(self, period_us: f64) -> Result<(Summary, u64), String> {
         let out = self
             .child
             .wait_with_output()
@@ -47,8 +48,32 @@ impl Cyclictest {
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
-        parse(&String::from_utf8_lossy(&out.stdout))
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok((parse(&text)?, late(&text, period_us)))
     }
+}
+
+/// Wake-ups at least `period_us` late, from the histogram (and its overflow count).
+fn late(text: &str, period_us: f64) -> u64 {
+    let mut n = 0;
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("# Histogram Overflows:") {
+            n += v
+                .split_whitespace()
+                .filter_map(|x| x.parse::<u64>().ok())
+                .sum::<u64>();
+            continue;
+        }
+        let mut f = line.split_whitespace();
+        if let (Some(us), Some(c), None) = (f.next(), f.next(), f.next()) {
+            if let (Ok(us), Ok(c)) = (us.parse::<f64>(), c.parse::<u64>()) {
+                if us >= period_us {
+                    n += c;
+                }
+            }
+        }
+    }
+    n
 }
 
 /// Percentiles from cyclictest's histogram: lines of "<µs> <count>", then "# …" totals.
@@ -101,5 +126,10 @@ mod tests {
         let text = "000000 000000\n000001 000050\n000002 000049\n000030 000001\n# Total: 000000100\n# Min Latencies: 00001\n# Avg Latencies: 00002\n# Max Latencies: 00030\n";
         let s = super::parse(text).unwrap();
         assert_eq!((s.n, s.p50, s.p99, s.max), (100, 1.0, 2.0, 30.0));
+        assert_eq!(super::late(text, 30.0), 1);
+        assert_eq!(
+            super::late(&format!("{text}# Histogram Overflows: 00002\n"), 30.0),
+            3
+        );
     }
 }

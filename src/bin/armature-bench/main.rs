@@ -55,22 +55,23 @@ fn us3(v: &Value) -> (f64, f64, f64) {
 }
 
 /// The executor's wake-up latency beside cyclictest's.
-fn executor_row(when: &str, ex: &Value, cyc: &Result<Summary, String>) -> Row {
+fn executor_row(when: &str, ex: &Value, cyc: &Result<(Summary, u64), String>) -> Row {
     let (p50, p99, p999) = us3(ex);
     let overruns = ex["overruns"].as_u64().unwrap_or(u64::MAX);
     let armature = Some(format!(
-        "p50 {p50:.0} / p99 {p99:.0} / p99.9 {p999:.0} µs, {overruns} overruns in {} cycles",
+        "p50 {p50:.0} / p99 {p99:.0} / p99.9 {p999:.0} / max {:.0} µs, {overruns} overruns in {} cycles",
+        ex["latency_max_us"].as_f64().unwrap_or(f64::NAN),
         ex["cycles"].as_u64().unwrap_or(0)
     ));
     let figure = format!("executor wake-up latency at {RATE_HZ} Hz, {when}");
     let target = "p99 ≤ 1.5 × cyclictest p99; 0 overruns";
     match cyc {
-        Ok(c) => Row {
+        Ok((c, late)) => Row {
             figure,
             armature,
             reference: format!(
-                "cyclictest p50 {:.0} / p99 {:.0} / p99.9 {:.0} µs",
-                c.p50, c.p99, c.p999
+                "cyclictest p50 {:.0} / p99 {:.0} / p99.9 {:.0} / max {:.0} µs, {late} wake-ups a period late",
+                c.p50, c.p99, c.p999, c.max
             ),
             ratio: Some(p99 / c.p99.max(1.0)),
             target: target.into(),
@@ -123,7 +124,13 @@ async fn main() -> std::process::ExitCode {
                     "motion-call ack latency, rmcp client over HTTP ({} calls)",
                     q.ack_ms.n
                 ),
-                armature: Some(format!("{}, {} refused", ms(&q.ack_ms), q.ack_errors)),
+                armature: Some(format!(
+                    "{}, {} refused; inside the plugin p50 {:.2} / p99 {:.2} ms",
+                    ms(&q.ack_ms),
+                    q.ack_errors,
+                    q.ack_inside_ms.p50,
+                    q.ack_inside_ms.p99
+                )),
                 reference: format!(
                     "assistant tool timeout 10 000 ms; a motion takes {:.1} s; one fdatasync on this disk (each ack waits for one) p50 {:.2} / p99 {:.2} ms",
                     q.move_s, q.fdatasync_ms.p50, q.fdatasync_ms.p99
@@ -196,10 +203,12 @@ async fn main() -> std::process::ExitCode {
                     scale.clients, scale.rate, scale.load_s
                 ),
                 armature: Some(format!(
-                    "{}, {} errors, {:.0} req/s achieved",
+                    "{}, {} errors, {:.0} req/s achieved; inside the plugin p50 {:.3} / p99 {:.3} ms",
                     ms(&l.status_ms),
                     l.errors,
-                    l.achieved_rate
+                    l.achieved_rate,
+                    l.status_inside_ms.p50,
+                    l.status_inside_ms.p99
                 )),
                 reference: String::new(),
                 ratio: None,

@@ -24,7 +24,20 @@ pub struct Plugin {
     pub url: String,
     /// From spawn to the first answered `tools/list`.
     pub startup: Duration,
-    _state: tempfile::TempDir,
+    state: tempfile::TempDir,
+}
+
+impl Plugin {
+    /// The plugin's own handling time (`elapsed_us` in its audit log) of calls to `tool`, ms.
+    pub fn handling_ms(&self, tool: &str) -> Vec<f64> {
+        let text = std::fs::read_to_string(self.state.path().join("audit.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["tool"] == tool && e["outcome"] == "ok")
+            .filter_map(|e| e["elapsed_us"].as_f64())
+            .map(|us| us / 1e3)
+            .collect()
+    }
 }
 
 /// Starts `armature serve` with `config` (None: the built-in simulator) on a fresh state dir.
@@ -57,7 +70,7 @@ pub async fn start(config: Option<&Path>) -> Result<Plugin, String> {
         proc,
         url,
         startup,
-        _state: state,
+        state,
     })
 }
 

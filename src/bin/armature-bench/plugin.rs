@@ -48,10 +48,12 @@ pub struct Quiet {
     pub cpu_moving_pct: f64,
     /// The executor's figures over the idle window (`robot_state.realtime`).
     pub executor_idle: Value,
-    /// cyclictest over the same window.
-    pub cyclictest_idle: Result<Summary, String>,
+    /// cyclictest over the same window, and its wake-ups a period or more late.
+    pub cyclictest_idle: Result<(Summary, u64), String>,
     /// Motion-call acknowledgements (ms).
     pub ack_ms: Summary,
+    /// The same calls inside the plugin: arguments in to result out (ms, from its audit log).
+    pub ack_inside_ms: Summary,
     /// Refused or failed calls among them.
     pub ack_errors: usize,
     /// The first few of those, as they were said.
@@ -74,6 +76,8 @@ pub struct Quiet {
 pub struct Loaded {
     /// `task_status` latency (ms).
     pub status_ms: Summary,
+    /// The same calls inside the plugin (ms, from its audit log).
+    pub status_inside_ms: Summary,
     /// Requests refused or failed.
     pub errors: usize,
     /// The first few of those.
@@ -82,8 +86,8 @@ pub struct Loaded {
     pub achieved_rate: f64,
     /// The executor's figures over the load.
     pub executor_load: Value,
-    /// cyclictest over the same window.
-    pub cyclictest_load: Result<Summary, String>,
+    /// cyclictest over the same window, and its wake-ups a period or more late.
+    pub cyclictest_load: Result<(Summary, u64), String>,
     /// Planned vs actual seconds of each move that ran under the load.
     pub moves: Vec<(f64, f64)>,
 }
@@ -137,7 +141,8 @@ pub async fn quiet(scale: Scale, rate_hz: u32, priority: u8) -> Result<Quiet, St
     let cpu_idle_pct = cpu.percent();
     let rss_idle_mib = rss_mib(pid);
     let executor_idle = realtime(&mcp::ok(&c, "robot_state", json!({})).await?);
-    let cyclictest_idle = cyc.and_then(Cyclictest::finish);
+    let period_us = 1e6 / f64::from(rate_hz);
+    let cyclictest_idle = cyc.and_then(|c| c.finish(period_us));
 
     // Acknowledgements: a move to where the arm stands ends within a few cycles; only the
     // call is timed.
@@ -179,7 +184,10 @@ pub async fn quiet(scale: Scale, rate_hz: u32, priority: u8) -> Result<Quiet, St
     };
     let (writes, appends) = (delta("variable_writes"), delta("journal_appends"));
     let _ = c.cancel().await;
+    let mut inside = plugin.handling_ms("move_joints");
+    inside.truncate(scale.acks);
     Ok(Quiet {
+        ack_inside_ms: Summary::of(inside),
         startup_ms: plugin.startup.as_secs_f64() * 1e3,
         rss_idle_mib,
         rss_moving_mib,
@@ -251,13 +259,16 @@ pub async fn loaded(scale: Scale, rate_hz: u32, priority: u8) -> Result<Loaded, 
     let elapsed = started.elapsed().as_secs_f64();
     let executor_load = realtime(&mcp::ok(&driver, "robot_state", json!({})).await?);
     let _ = driver.cancel().await;
+    // Entries reach the file at once; give the writer a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     Ok(Loaded {
+        status_inside_ms: Summary::of(plugin.handling_ms("task_status")),
         achieved_rate: (lat.len() + errors) as f64 / elapsed,
         status_ms: Summary::of(lat),
         errors,
         error_samples,
         executor_load,
-        cyclictest_load: cyc.and_then(Cyclictest::finish),
+        cyclictest_load: cyc.and_then(|c| c.finish(1e6 / f64::from(rate_hz))),
         moves,
     })
 }
