@@ -144,19 +144,21 @@ fn pymodbus(port: u16, reads: usize) -> Result<Summary, String> {
             python.display()
         ));
     }
-    let out = Command::new(python)
-        .args(["-c", PYMODBUS, &port.to_string(), &reads.to_string()])
-        .output()
-        .map_err(|e| format!("pymodbus: {e}"))?;
+    let mut cmd = Command::new(python);
+    cmd.args(["-c", PYMODBUS, &port.to_string(), &reads.to_string()]);
+    Ok(Summary::of(samples_from(cmd, "pymodbus")?))
+}
+
+/// Runs a Python probe that prints its samples as a JSON list.
+fn samples_from(mut cmd: Command, what: &str) -> Result<Vec<f64>, String> {
+    let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "pymodbus failed: {}",
+            "{what} failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let samples: Vec<f64> =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("pymodbus output: {e}"))?;
-    Ok(Summary::of(samples))
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("{what} output: {e}"))
 }
 
 /// Joint-state latency through a real ROS master.
@@ -256,21 +258,15 @@ fn rospy_delay(master: &str, window: Duration) -> Result<Summary, String> {
         ),
         [] => ("/usr/bin/python3".to_owned(), vec![]),
     };
-    let out = Command::new(program)
-        .args(pre)
+    let mut cmd = Command::new(program);
+    cmd.args(pre)
         .args(["-c", ROSPY_DELAY, &window.as_secs_f64().to_string()])
         .env("ROS_MASTER_URI", master)
-        .env("ROS_HOSTNAME", "127.0.0.1")
-        .output()
-        .map_err(|e| format!("rospy: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "the rospy subscriber failed (apt-get install ros-core python3-sensor-msgs): {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let ages: Vec<f64> =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("rospy output: {e}"))?;
+        .env("ROS_HOSTNAME", "127.0.0.1");
+    let ages = samples_from(
+        cmd,
+        "the rospy subscriber (apt-get install ros-core python3-sensor-msgs)",
+    )?;
     if ages.is_empty() {
         return Err("the rospy subscriber received no joint states".into());
     }
