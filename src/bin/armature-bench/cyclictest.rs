@@ -18,11 +18,8 @@ impl Cyclictest {
         let bin = tool("cyclictest", "rt-tests")?;
         let interval_us = 1_000_000 / rate_hz.max(1);
         let child = Command::new(bin)
+            .args(["-q", "-m", "--policy=fifo", &format!("-p{priority}")])
             .args([
-                "-q",
-                "-m",
-                "--policy=fifo",
-                &format!("-p{priority}"),
                 &format!("-i{interval_us}"),
                 &format!("-D{}", duration.as_secs().max(1)),
                 "-h20000",

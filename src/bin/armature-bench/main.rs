@@ -78,6 +78,17 @@ fn executor_row(when: &str, ex: &Value, cyc: &Result<(Summary, u64), String>) ->
             met: Some(p99 <= 1.5 * c.p99.max(1.0) && overruns == 0),
             error: None,
         },
+        // Without real-time permission the figure stands alone; that is the machine, not a
+        // missing component.
+        Err(e) if e == plugin::NOT_REALTIME => Row {
+            figure,
+            armature,
+            reference: format!("cyclictest {e}"),
+            ratio: None,
+            target: target.into(),
+            met: None,
+            error: None,
+        },
         Err(e) => Row {
             figure,
             armature,

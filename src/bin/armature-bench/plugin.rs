@@ -92,6 +92,24 @@ pub struct Loaded {
     pub moves: Vec<(f64, f64)>,
 }
 
+/// cyclictest beside the executor, when the executor is real-time (cyclictest needs the
+/// same permission, and a comparison with a normal-priority loop would mean nothing).
+fn cyclictest(rate_hz: u32, priority: Option<u8>, window: Duration) -> Result<Cyclictest, String> {
+    match priority {
+        Some(p) => Cyclictest::start(rate_hz, p, window),
+        None => Err(NOT_REALTIME.into()),
+    }
+}
+
+/// Why there is no cyclictest reference on a machine without real-time permission.
+pub const NOT_REALTIME: &str = "not run: no SCHED_FIFO permission here, for the executor either (run as root, or grant CAP_SYS_NICE or an RLIMIT_RTPRIO of 80)";
+
+/// `priority` if the plugin's executor got SCHED_FIFO, else `None` (no permission here).
+async fn realtime_priority(c: &Client, priority: u8) -> Result<Option<u8>, String> {
+    let st = mcp::ok(c, "robot_state", json!({})).await?;
+    Ok((st["realtime"]["realtime"] == true).then_some(priority))
+}
+
 fn realtime(state: &Value) -> Value {
     state["realtime"].clone()
 }
@@ -133,9 +151,10 @@ pub async fn quiet(scale: Scale, rate_hz: u32, priority: u8) -> Result<Quiet, St
     let plugin = mcp::start(None).await?;
     let pid = plugin.proc.pid();
     let c = mcp::connect(&plugin.url).await?;
+    let priority = realtime_priority(&c, priority).await?;
 
     // Idle: nothing asked of it; cyclictest beside it.
-    let cyc = Cyclictest::start(rate_hz, priority, Duration::from_secs(scale.idle_s));
+    let cyc = cyclictest(rate_hz, priority, Duration::from_secs(scale.idle_s));
     let cpu = CpuWindow::start(pid, None);
     tokio::time::sleep(Duration::from_secs(scale.idle_s) + Duration::from_millis(200)).await;
     let cpu_idle_pct = cpu.percent();
@@ -211,10 +230,11 @@ pub async fn loaded(scale: Scale, rate_hz: u32, priority: u8) -> Result<Loaded, 
     let plugin = mcp::start(None).await?;
     let url = Arc::new(plugin.url.clone());
     let driver = mcp::connect(&url).await?;
+    let priority = realtime_priority(&driver, priority).await?;
     let window = Duration::from_secs(scale.load_s);
     // The first move is under way before the load starts, so every status call has a task.
     let first = mcp::ok(&driver, "move_joints", json!({"joints": B})).await?;
-    let cyc = Cyclictest::start(rate_hz, priority, window);
+    let cyc = cyclictest(rate_hz, priority, window);
     let started = Instant::now();
 
     let mut clients = vec![];
