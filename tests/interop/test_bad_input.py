@@ -74,11 +74,14 @@ async def test_huge_and_malformed_requests_are_refused_and_serving_goes_on(serve
     import httpx2 as httpx  # the HTTP client the MCP SDK itself uses
 
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    # A 413 leaves the rest of the body unread, so the server closes that connection: each
+    # request gets a client (and a connection) of its own, as a real client would reconnect.
     async with httpx.AsyncClient(timeout=10) as h:
         huge = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
                            "params": {"padding": "x" * (2 * 1024 * 1024)}})
         r = await h.post(server.url, content=huge, headers=headers)
         assert r.status_code == 413, (r.status_code, r.text[:200])
+    async with httpx.AsyncClient(timeout=10) as h:
         r = await h.post(server.url, content=b"{this is not json", headers=headers)
         assert 400 <= r.status_code < 500, (r.status_code, r.text[:200])
     async with http_client(server.url) as c:
