@@ -155,6 +155,18 @@ struct Inner {
     next_motion: u64,
 }
 
+impl Inner {
+    /// The task holding the arm, if one does.
+    fn busy(&self) -> Option<Busy> {
+        let running = self.tasks.get(&self.live.as_ref()?.task_id)?;
+        Some(Busy {
+            task_id: running.task_id,
+            action: running.action.clone(),
+            progress: running.progress,
+        })
+    }
+}
+
 /// All tasks of one arm.
 pub struct Registry {
     inner: Mutex<Inner>,
@@ -284,13 +296,8 @@ impl Registry {
             sequence,
         } = new;
         let mut inner = self.lock();
-        if let Some(live) = &inner.live {
-            let running = &inner.tasks[&live.task_id];
-            return Err(Busy {
-                task_id: running.task_id,
-                action: running.action.clone(),
-                progress: running.progress,
-            });
+        if let Some(busy) = inner.busy() {
+            return Err(busy);
         }
         let task_id = Uuid::new_v4();
         let motion_id = inner.next_motion;
@@ -857,13 +864,8 @@ impl Registry {
         gate: Option<Gate>,
     ) -> Result<(TaskRecord, u64), ResumeError> {
         let mut inner = self.lock();
-        if let Some(live) = &inner.live {
-            let running = &inner.tasks[&live.task_id];
-            return Err(ResumeError::Busy(Busy {
-                task_id: running.task_id,
-                action: running.action.clone(),
-                progress: running.progress,
-            }));
+        if let Some(busy) = inner.busy() {
+            return Err(ResumeError::Busy(busy));
         }
         let motion_id = inner.next_motion;
         inner.next_motion += 1;

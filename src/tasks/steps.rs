@@ -49,6 +49,17 @@ pub enum VarOp {
     Add(f64),
 }
 
+impl VarOp {
+    /// The variable's value after the change, given the value `before` it.
+    pub fn apply(&self, before: Option<&VarValue>) -> VarValue {
+        match (self, before) {
+            (VarOp::Set(v), _) => v.clone(),
+            (VarOp::Add(d), Some(VarValue::Number(n))) => VarValue::Number(n + d),
+            (VarOp::Add(d), _) => VarValue::Number(*d),
+        }
+    }
+}
+
 /// A sequence of steps, with its fingerprint.
 #[derive(Debug, Clone)]
 pub struct Sequence {

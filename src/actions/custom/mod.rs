@@ -27,7 +27,6 @@ use crate::motion::Plan;
 use crate::tasks::{
     short_id, Gate, NewTask, Pending, ResumeError, Sequence, Step, StepKind, TaskState,
 };
-use crate::vars::VarValue;
 
 /// The tool for each custom action.
 pub fn specs(actions: &[CustomAction]) -> Vec<ActionSpec> {
@@ -416,13 +415,7 @@ fn set_now(
     let mut written = Map::new();
     for s in steps {
         if let StepKind::SetVariable { name, op } = s.kind {
-            let value = match op {
-                crate::tasks::VarOp::Set(v) => v,
-                crate::tasks::VarOp::Add(d) => match app.vars.get(&name) {
-                    Some(VarValue::Number(n)) => VarValue::Number(n + d),
-                    _ => VarValue::Number(d),
-                },
-            };
+            let value = op.apply(app.vars.get(&name).as_ref());
             app.vars.set_many([(name.clone(), value.clone())], true);
             written.insert(name, serde_json::to_value(value).unwrap_or(Value::Null));
         }

@@ -11,8 +11,7 @@ use uuid::Uuid;
 use crate::app::App;
 use crate::hal::Joints;
 use crate::motion::Request;
-use crate::tasks::{Applied, Entered, Step, StepKind, TaskError, TaskState, VarOp};
-use crate::vars::VarValue;
+use crate::tasks::{Applied, Entered, Step, StepKind, TaskError, TaskState};
 
 /// Starts the steps of `task_id` from `from` (0-based), after `prelude` if given.
 pub fn run(app: &Arc<App>, task_id: Uuid, from: usize, prelude: Option<Step>) {
@@ -100,13 +99,7 @@ async fn drive(app: &App, task_id: Uuid, from: usize, prelude: Option<Step>) {
                     return;
                 }
                 let before = app.vars.get(name);
-                let after = match op {
-                    VarOp::Set(v) => v.clone(),
-                    VarOp::Add(d) => match &before {
-                        Some(VarValue::Number(n)) => VarValue::Number(n + d),
-                        _ => VarValue::Number(*d),
-                    },
-                };
+                let after = op.apply(before.as_ref());
                 Some(Applied {
                     step: k + 1,
                     name: name.clone(),
