@@ -10,7 +10,7 @@ use crate::audit::{Audit, AuditEntry};
 use crate::config::{BackendKind, Config};
 use crate::hal::{limits::LimitedArm, sim::SimArm, RobotArm};
 use crate::motion::ExecutorHandle;
-use crate::tasks::{supervisor, JournalError, Registry};
+use crate::tasks::{supervisor, GateSettings, JournalError, MotionGate, Registry};
 use crate::vars::{VarStore, VarsError};
 
 /// Why the plugin could not start.
@@ -44,8 +44,8 @@ pub enum StartError {
 pub struct App {
     /// The configuration.
     pub config: Config,
-    /// The motion executor of the (one) arm.
-    pub executor: ExecutorHandle,
+    /// The only way to move or stop the (one) arm.
+    pub gate: Arc<MotionGate>,
     /// Its tasks.
     pub registry: Arc<Registry>,
     /// Installation variables.
@@ -126,9 +126,18 @@ impl App {
             what: "audit",
             source,
         })?;
+        let settings = GateSettings {
+            joints: config.robot.joints.clone(),
+            stale_state_ms: config.motion.stale_state_ms,
+            goal_tolerance_rad: config.motion.goal_tolerance_rad,
+            // The config check refuses a bad expiry; this only keeps a panic out of start-up.
+            expire: std::time::Duration::try_from_secs_f64(config.confirm.expire_s)
+                .unwrap_or(std::time::Duration::from_secs(60)),
+        };
+        let gate = MotionGate::new(registry.clone(), executor, vars.clone(), settings);
         Ok(Arc::new(Self {
             config,
-            executor,
+            gate,
             registry,
             vars,
             audit,
@@ -141,8 +150,7 @@ impl App {
     /// Stops any motion under control, then the threads; flushes the variables.
     pub fn shutdown(&self) {
         // A multi-step task braked now stays resumable.
-        self.registry.shutting_down();
-        self.executor.shutdown();
+        self.gate.shutdown();
         // The executor's end closes the event channel; the supervisor then records the
         // last events and ends, before the variables are closed.
         if let Some(s) = self

@@ -486,7 +486,8 @@ impl Config {
                 ));
             }
         }
-        let reserved = crate::actions::BUILTIN_TOOLS;
+        let names = crate::actions::builtin_names();
+        let reserved = names.as_slice();
         let (actions, actions_source) = match raw.actions.as_deref() {
             None => (vec![], None),
             Some("builtin:example-cell") => {

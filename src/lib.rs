@@ -2,7 +2,7 @@
 //!
 //! Motion tools answer at once with a task id; the motion runs on a real-time thread
 //! (`motion`), its progress goes to durable tasks (`tasks`) and installation variables
-//! (`vars`), and background tools answer while the arm moves. See `DESIGN.md`.
+//! (`vars`), and background tools answer while the arm moves. See `docs/design.md`.
 
 pub mod actions;
 pub mod app;

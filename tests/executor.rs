@@ -119,7 +119,7 @@ fn stop_decelerates_to_standstill_part_way() {
     std::thread::sleep(Duration::from_millis(500));
     let moving = exec.snapshot().state.unwrap().velocities.max_abs();
     assert!(moving > 1.0, "should be moving fast, at {moving}");
-    exec.send(Request::Stop { motion_id: None }).unwrap();
+    exec.send(Request::Stop { fence: 7 }).unwrap();
     // Braking, not a jump: a few cycles later it is still moving, and slower.
     std::thread::sleep(Duration::from_millis(100));
     let braking = exec.snapshot();
@@ -205,6 +205,26 @@ fn a_second_start_while_moving_is_refused() {
     start(&exec, &robot, 2, -1.0, 0.5);
     let (outcome, _) = finish(&exec, &events, Duration::from_secs(2));
     assert_eq!(outcome, Outcome::Failed(MotionError::Busy(1)));
+    let (outcome, _) = finish(&exec, &events, Duration::from_secs(5));
+    assert_eq!(outcome, Outcome::Succeeded);
+    exec.shutdown();
+}
+
+#[test]
+fn a_start_that_an_earlier_stop_covered_never_begins() {
+    let (exec, events, robot) = spawn(FaultPlan::default());
+    std::thread::sleep(Duration::from_millis(50));
+    let before = exec.snapshot().state.unwrap().positions;
+    // The stop overtakes the start in the channel: the fence still holds it back.
+    exec.send(Request::Stop { fence: 4 }).unwrap();
+    start(&exec, &robot, 4, 1.0, 1.0);
+    let (outcome, peak) = finish(&exec, &events, Duration::from_secs(2));
+    assert_eq!(outcome, Outcome::Fenced);
+    assert_eq!(peak, 0.0);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(exec.snapshot().state.unwrap().positions, before);
+    // A motion handed out after the stop moves as usual.
+    start(&exec, &robot, 5, 0.2, 1.0);
     let (outcome, _) = finish(&exec, &events, Duration::from_secs(5));
     assert_eq!(outcome, Outcome::Succeeded);
     exec.shutdown();

@@ -1,13 +1,22 @@
-//! Actions: the tools an assistant can call, their schemas, scopes and handlers.
+//! Actions: the tools an assistant can call. Each built-in tool is one item (`tools/`);
+//! custom actions come from the action file (`custom/`). Actions speak to the tasks
+//! layer, never to the HAL or the executor.
 
-mod builtin;
-mod catalog;
 pub mod custom;
+mod guards;
 mod params;
-mod speech;
+mod tool;
+mod tools;
 
-pub use builtin::call;
-pub use catalog::{catalog, ActionSpec, Scope, BUILTIN_TOOLS};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+pub use tool::{ActionSpec, Effect, Scope};
+
+use crate::app::App;
+use crate::audit::AuditEntry;
+use crate::config::Config;
 
 /// Who is calling.
 #[derive(Debug, Clone)]
@@ -55,5 +64,62 @@ impl Refusal {
             code,
             message: message.into(),
         }
+    }
+}
+
+/// The names of the built-in tools; a custom action may not take one.
+pub fn builtin_names() -> Vec<&'static str> {
+    tools::TOOLS.iter().map(|t| t.name).collect()
+}
+
+/// Every tool for this configuration: the built-ins, then the custom actions.
+pub fn catalog(config: &Config) -> Vec<ActionSpec> {
+    let mut all: Vec<ActionSpec> = tools::TOOLS.iter().map(|t| t.spec(config)).collect();
+    all.extend(custom::specs(&config.actions));
+    all
+}
+
+/// Runs the tool `name` for `caller`; audits the call either way.
+pub async fn call(
+    app: &Arc<App>,
+    caller: &Caller,
+    name: &str,
+    args: Option<&Map<String, Value>>,
+) -> Result<ActionOutput, Refusal> {
+    let started = std::time::Instant::now();
+    let empty = Map::new();
+    let args = args.unwrap_or(&empty);
+    let result = dispatch(app, caller, name, args);
+    let (refusal, task_id) = match &result {
+        Ok(out) => (None, out.task_id.clone()),
+        Err(r) => (Some(r.code), None),
+    };
+    let entry = AuditEntry::now(
+        &caller.operator,
+        name,
+        Value::Object(args.clone()),
+        refusal,
+        task_id,
+        started.elapsed(),
+    );
+    app.audit.record(entry);
+    result
+}
+
+fn dispatch(
+    app: &Arc<App>,
+    caller: &Caller,
+    name: &str,
+    args: &Map<String, Value>,
+) -> Result<ActionOutput, Refusal> {
+    if let Some(tool) = tools::TOOLS.iter().find(|t| t.name == name) {
+        return (tool.run)(app, caller, args);
+    }
+    match app.config.actions.iter().find(|a| a.name == name) {
+        Some(action) => custom::call(app, caller, action, args),
+        None => Err(Refusal::new(
+            "unknown_tool",
+            format!("there is no tool named \"{name}\""),
+        )),
     }
 }

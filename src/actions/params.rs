@@ -124,3 +124,46 @@ impl<'a> Args<'a> {
             .collect()
     }
 }
+
+/// A tool's typed arguments: the names it takes (the same as its schema's properties, as
+/// a test checks) and how they are read, with refusals that name the value.
+pub trait ToolArgs: schemars::JsonSchema + Sized {
+    /// The parameter names.
+    const NAMES: &'static [&'static str];
+    /// Reads them from checked arguments.
+    fn read(args: &Args<'_>) -> Result<Self, Refusal>;
+
+    /// Reads `map` for `tool`, refusing names it does not take.
+    fn parse(tool: &str, map: &Map<String, Value>) -> Result<Self, Refusal> {
+        Self::read(&Args::new(tool, map, Self::NAMES)?)
+    }
+}
+
+/// A tool that takes no arguments.
+#[derive(schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+impl ToolArgs for NoArgs {
+    const NAMES: &'static [&'static str] = &[];
+    fn read(_: &Args<'_>) -> Result<Self, Refusal> {
+        Ok(Self {})
+    }
+}
+
+/// A tool that takes one task id.
+#[derive(schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskIdArgs {
+    /// The task id, or its first 4 or more characters.
+    pub task_id: String,
+}
+
+impl ToolArgs for TaskIdArgs {
+    const NAMES: &'static [&'static str] = &["task_id"];
+    fn read(a: &Args<'_>) -> Result<Self, Refusal> {
+        Ok(Self {
+            task_id: a.string("task_id")?.to_owned(),
+        })
+    }
+}

@@ -13,7 +13,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::{json, Value};
 
 use super::Sessions;
-use crate::actions::{self, ActionSpec, Caller, Scope};
+use crate::actions::{self, ActionSpec, Caller, Effect, Scope};
 use crate::app::App;
 use crate::operators::Operator;
 use crate::tasks::{TaskRecord, TaskState};
@@ -42,12 +42,8 @@ fn tool(spec: ActionSpec) -> Tool {
     let foreground = spec.scope == Scope::Foreground;
     let mut meta = JsonObject::new();
     meta.insert("armature/scope".into(), json!(spec.scope));
-    let changes = matches!(
-        spec.name.as_str(),
-        "stop" | "cancel_task" | "save_position" | "resume_task" | "confirm_task" | "reject_task"
-    );
     let mut annotations = ToolAnnotations::with_title(spec.title.clone())
-        .read_only(!foreground && !changes)
+        .read_only(spec.effect == Effect::Reads)
         .destructive(false)
         .open_world(false);
     if foreground {
@@ -68,7 +64,7 @@ impl ArmatureServer {
         // resume_task answers at once like a background tool, but starts a motion task.
         let motions = catalog
             .iter()
-            .filter(|a| a.scope == Scope::Foreground || a.name == "resume_task")
+            .filter(|a| a.effect == Effect::Moves)
             .map(|a| a.name.clone())
             .collect();
         let tools = catalog.into_iter().map(tool).collect();

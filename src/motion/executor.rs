@@ -5,16 +5,14 @@
 //! latest state is published through a triple buffer. Nothing in the cycle allocates,
 //! logs or does I/O; the backend behind [`RobotArm`] does its I/O elsewhere.
 
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
-use std::sync::Mutex;
-use std::thread::JoinHandle;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::{Duration, Instant};
 
 use super::clock::{now_ns, sleep_until_ns};
-use super::rt::{make_current_thread_realtime, SchedulingReport};
-use super::stats::{CycleStats, StatsRecorder};
+use super::messages::{Event, MotionError, Outcome, Request, Snapshot};
+use super::stats::StatsRecorder;
 use super::trajectory::{Plan, StopProfile};
-use crate::hal::{ArmCommand, ArmState, CommandError, Fault, Joints, Phase, RobotArm, RobotMode};
+use crate::hal::{ArmCommand, ArmState, Joints, Phase, RobotArm, RobotMode};
 use crate::robot::JointSpec;
 
 /// How the executor runs and when it gives up on a motion.
@@ -47,268 +45,6 @@ impl Default for ExecutorConfig {
     }
 }
 
-/// What the async side asks of the executor.
-#[derive(Debug, Clone, Copy)]
-pub enum Request {
-    /// Plan from the current setpoint to `target` and follow it.
-    Start {
-        /// Identifies the motion in events.
-        motion_id: u64,
-        /// Final joint positions (already checked against the limits).
-        target: Joints,
-        /// Fraction of the robot's limits (already checked).
-        speed: f64,
-    },
-    /// Controlled stop of `motion_id`, or of whatever moves when `None`.
-    Stop {
-        /// The motion to stop.
-        motion_id: Option<u64>,
-    },
-    /// Clear the cycle statistics.
-    ResetStats,
-    /// End the thread after a controlled stop.
-    Shutdown,
-}
-
-/// Why a motion did not succeed; `Copy` so it can cross the cycle without allocating.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum MotionError {
-    /// No fresh state from the robot.
-    #[error(
-        "no fresh robot state for {age_ms:.0} ms (limit {limit_ms:.0} ms); stopped the motion"
-    )]
-    StaleState {
-        /// Age of the latest state.
-        age_ms: f64,
-        /// The configured bound.
-        limit_ms: f64,
-    },
-    /// The robot reported a fault.
-    #[error("{0}; the motion was aborted")]
-    Fault(Fault),
-    /// The motion took too long.
-    #[error("the move took {elapsed_s:.1} s, over its limit of {limit_s:.1} s; stopped it")]
-    Timeout {
-        /// Time since the motion started.
-        elapsed_s: f64,
-        /// The limit derived from the planned duration.
-        limit_s: f64,
-    },
-    /// A joint lags its setpoint too far (blocked, collision, stalled drive).
-    #[error(
-        "joint {joint} is {error_rad:.3} rad away from where it should be (limit {limit_rad:.3} rad); stopped the motion"
-    )]
-    FollowingError {
-        /// 1-based joint number.
-        joint: usize,
-        /// The distance.
-        error_rad: f64,
-        /// The configured limit.
-        limit_rad: f64,
-    },
-    /// The backend refused a command.
-    #[error("{0}")]
-    Command(CommandError),
-    /// The robot is not in a mode that accepts motion.
-    #[error("the robot is not ready to move (mode {0:?})")]
-    NotReady(RobotMode),
-    /// Another motion is running.
-    #[error("another motion ({0}) is running")]
-    Busy(u64),
-}
-
-impl MotionError {
-    /// A stable machine-readable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            MotionError::StaleState { .. } => "stale_state",
-            MotionError::Fault(Fault::Unreachable { .. }) => "robot_unreachable",
-            MotionError::Fault(Fault::Controller { .. }) => "robot_error",
-            MotionError::Fault(Fault::Trajectory { .. }) => "trajectory_failed",
-            MotionError::Fault(_) => "robot_fault",
-            MotionError::Timeout { .. } => "timeout",
-            MotionError::FollowingError { .. } => "following_error",
-            MotionError::Command(_) => "command_refused",
-            MotionError::NotReady(_) => "robot_not_ready",
-            MotionError::Busy(_) => "busy",
-        }
-    }
-}
-
-/// How a motion ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// At the target, settled.
-    Succeeded,
-    /// Stopped on request.
-    Cancelled,
-    /// Aborted.
-    Failed(MotionError),
-}
-
-/// What the executor reports back.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// A motion began; its planned duration.
-    Started {
-        /// The motion.
-        motion_id: u64,
-        /// Planned duration (s).
-        duration_s: f64,
-    },
-    /// Measured progress of a motion.
-    Progress {
-        /// The motion.
-        motion_id: u64,
-        /// 0 to 1, never decreasing.
-        progress: f64,
-        /// Estimated time left (s).
-        remaining_s: f64,
-        /// Whether the motion is braking to a stop.
-        stopping: bool,
-    },
-    /// A motion ended.
-    Finished {
-        /// The motion.
-        motion_id: u64,
-        /// How.
-        outcome: Outcome,
-        /// Progress reached.
-        progress: f64,
-    },
-}
-
-/// The executor's latest published view, for status requests.
-#[derive(Debug, Clone, Copy)]
-pub struct Snapshot {
-    /// Latest robot state (None before the first cycle).
-    pub state: Option<ArmState>,
-    /// The setpoint last written.
-    pub setpoint: Joints,
-    /// What the executor is doing.
-    pub phase: Phase,
-    /// The motion in progress (0 when idle).
-    pub motion_id: u64,
-    /// Its progress, 0 to 1.
-    pub progress: f64,
-    /// Cycle statistics.
-    pub stats: CycleStats,
-    /// When this snapshot was published.
-    pub published_at: Instant,
-}
-
-/// The async side's handle on an executor thread.
-pub struct ExecutorHandle {
-    requests: SyncSender<Request>,
-    snapshot: Mutex<triple_buffer::Output<Snapshot>>,
-    events: Mutex<Option<Receiver<Event>>>,
-    scheduling: SchedulingReport,
-    backend: &'static str,
-    thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-/// Why a request could not be handed to the executor.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    /// The request queue is full (the cycle is not draining it).
-    #[error("the motion thread is not taking requests (queue full)")]
-    Full,
-    /// The executor thread has ended.
-    #[error("the motion thread has stopped")]
-    Stopped,
-}
-
-impl ExecutorHandle {
-    /// Starts the executor thread for `arm`.
-    pub fn spawn(
-        arm: Box<dyn RobotArm>,
-        joints: Vec<JointSpec>,
-        config: ExecutorConfig,
-    ) -> std::io::Result<Self> {
-        let backend = arm.backend();
-        let (req_tx, req_rx) = mpsc::sync_channel(32);
-        let (ev_tx, ev_rx) = mpsc::sync_channel(1024);
-        let initial = Snapshot {
-            state: None,
-            setpoint: Joints::zeros(joints.len()),
-            phase: Phase::Idle,
-            motion_id: 0,
-            progress: 0.0,
-            stats: CycleStats {
-                target_rate_hz: f64::from(config.rate_hz),
-                ..Default::default()
-            },
-            published_at: Instant::now(),
-        };
-        let (snap_in, snap_out) = triple_buffer::triple_buffer(&initial);
-        let (sched_tx, sched_rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("armature-motion".into())
-            .spawn(move || {
-                let report = make_current_thread_realtime(config.priority);
-                let _ = sched_tx.send(report);
-                Executor::new(arm, joints, config, req_rx, ev_tx, snap_in).run();
-            })?;
-        let scheduling = sched_rx.recv().map_err(|_| {
-            std::io::Error::other("the motion thread ended before reporting its scheduling")
-        })?;
-        if let Some(note) = &scheduling.note {
-            tracing::warn!(policy = scheduling.policy, "{note}");
-        } else {
-            tracing::info!(
-                policy = scheduling.policy,
-                priority = scheduling.priority,
-                "motion thread is real-time"
-            );
-        }
-        Ok(Self {
-            requests: req_tx,
-            snapshot: Mutex::new(snap_out),
-            events: Mutex::new(Some(ev_rx)),
-            scheduling,
-            backend,
-            thread: Mutex::new(Some(thread)),
-        })
-    }
-
-    /// Hands a request to the cycle without waiting.
-    pub fn send(&self, request: Request) -> Result<(), SendError> {
-        self.requests.try_send(request).map_err(|e| match e {
-            TrySendError::Full(_) => SendError::Full,
-            TrySendError::Disconnected(_) => SendError::Stopped,
-        })
-    }
-
-    /// The latest published snapshot.
-    pub fn snapshot(&self) -> Snapshot {
-        let mut out = self.snapshot.lock().unwrap_or_else(|p| p.into_inner());
-        *out.read()
-    }
-
-    /// Takes the event receiver (once; the task supervisor owns it).
-    pub fn take_events(&self) -> Option<Receiver<Event>> {
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
-
-    /// The scheduling in force on the motion thread.
-    pub fn scheduling(&self) -> &SchedulingReport {
-        &self.scheduling
-    }
-
-    /// The backend's name.
-    pub fn backend(&self) -> &'static str {
-        self.backend
-    }
-
-    /// Stops the thread (after a controlled stop) and waits for it.
-    pub fn shutdown(&self) {
-        let _ = self.requests.send(Request::Shutdown);
-        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = t.join();
-        }
-    }
-}
-
 enum Activity {
     Idle,
     Moving {
@@ -327,7 +63,7 @@ enum Activity {
     },
 }
 
-struct Executor {
+pub(super) struct Executor {
     arm: Box<dyn RobotArm>,
     joints: Vec<JointSpec>,
     config: ExecutorConfig,
@@ -350,11 +86,13 @@ struct Executor {
     /// A `Finished` event the channel had no room for; retried every cycle.
     pending: Option<Event>,
     shutting_down: bool,
+    /// The highest motion id a stop has covered: no motion at or below it may begin.
+    fence: u64,
     stats: StatsRecorder,
 }
 
 impl Executor {
-    fn new(
+    pub(super) fn new(
         arm: Box<dyn RobotArm>,
         joints: Vec<JointSpec>,
         config: ExecutorConfig,
@@ -382,11 +120,12 @@ impl Executor {
             last_progress_event: Instant::now(),
             pending: None,
             shutting_down: false,
+            fence: 0,
             stats,
         }
     }
 
-    fn run(mut self) {
+    pub(super) fn run(mut self) {
         let period_ns = 1_000_000_000 / u64::from(self.config.rate_hz.max(1));
         let mut deadline = now_ns() + period_ns;
         loop {
@@ -448,11 +187,10 @@ impl Executor {
                     target,
                     speed,
                 } => self.start(motion_id, target, speed, now, state),
-                Request::Stop { motion_id } => self.stop(motion_id, now, Outcome::Cancelled),
-                Request::ResetStats => self.stats.reset(now_ns()),
+                Request::Stop { fence } => self.stop(fence, now, Outcome::Cancelled),
                 Request::Shutdown => {
                     self.shutting_down = true;
-                    self.stop(None, now, Outcome::Cancelled);
+                    self.stop(u64::MAX, now, Outcome::Cancelled);
                     return;
                 }
             }
@@ -467,6 +205,15 @@ impl Executor {
         now: Instant,
         state: &ArmState,
     ) {
+        // A stop that covered this motion came first: it never begins.
+        if motion_id <= self.fence {
+            self.emit(Event::Finished {
+                motion_id,
+                outcome: Outcome::Fenced,
+                progress: 0.0,
+            });
+            return;
+        }
         let refuse = |error| Event::Finished {
             motion_id,
             outcome: Outcome::Failed(error),
@@ -502,8 +249,15 @@ impl Executor {
         self.last_progress_event = now;
     }
 
-    /// Begins a controlled stop of the running motion, ending it with `outcome`.
-    fn stop(&mut self, which: Option<u64>, now: Instant, outcome: Outcome) {
+    /// Raises the fence to `fence` and begins a controlled stop of the running motion if
+    /// the fence covers it, ending it with `outcome`.
+    fn stop(&mut self, fence: u64, now: Instant, outcome: Outcome) {
+        self.fence = self.fence.max(fence);
+        self.brake(fence, now, outcome);
+    }
+
+    /// Begins a controlled stop of the running motion if its id is at or below `upto`.
+    fn brake(&mut self, upto: u64, now: Instant, outcome: Outcome) {
         if let Activity::Moving {
             id,
             plan,
@@ -511,7 +265,7 @@ impl Executor {
             progress,
         } = self.activity
         {
-            if which.is_some_and(|w| w != id) {
+            if id > upto {
                 return;
             }
             let (s, rate) = plan.path_at(now.duration_since(started).as_secs_f64());
@@ -567,7 +321,7 @@ impl Executor {
                         started,
                         progress,
                     };
-                    self.stop(Some(id), now, Outcome::Failed(error));
+                    self.brake(id, now, Outcome::Failed(error));
                     return self.update(now, state);
                 }
                 if let Some(error) = self.following_error(state).filter(|_| self.tracks) {

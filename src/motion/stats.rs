@@ -93,22 +93,6 @@ impl StatsRecorder {
         self.age.record(age_ns / 1000);
     }
 
-    /// Clears every figure (e.g. to measure a fresh window).
-    pub fn reset(&mut self, now_ns: u64) {
-        self.age = Histogram::new();
-        self.bins.iter_mut().for_each(|b| *b = 0);
-        self.overflow = 0;
-        self.count = 0;
-        self.overruns = 0;
-        self.max_ns = 0;
-        self.period_start_ns = now_ns;
-        self.period_cycles = 0;
-        self.summary = CycleStats {
-            target_rate_hz: self.summary.target_rate_hz,
-            ..Default::default()
-        };
-    }
-
     fn summarize(&mut self) {
         self.summary.states_seen = self.age.count;
         self.summary.state_age_p50_us = self.age.percentile(0.5);

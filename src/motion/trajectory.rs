@@ -173,6 +173,10 @@ impl StopProfile {
 
     /// `(s, ds/dt)` at `tau` seconds into the stop.
     pub fn at(&self, tau: f64) -> (f64, f64) {
+        // Already still (or a move of zero length, whose deceleration is infinite).
+        if self.rate0 == 0.0 {
+            return (self.s0.min(1.0), 0.0);
+        }
         let tau = tau.clamp(0.0, self.duration());
         let s = self.s0 + self.rate0 * tau - 0.5 * self.accel * tau * tau;
         (s.min(1.0), self.rate0 - self.accel * tau)
@@ -183,6 +187,23 @@ impl StopProfile {
 mod tests {
     use super::*;
     use crate::robot::{RobotDefinition, BUILTIN_UR5E};
+
+    #[test]
+    fn stopping_a_move_of_zero_length_stays_put_without_nan() {
+        let at = j(&[0.1, -1.0, 0.5, 0.0, 0.0, 0.0]);
+        let plan = Plan::new(&ur5e(), at, at, 1.0);
+        let (s, rate) = plan.path_at(0.0);
+        let stop = StopProfile::new(s, rate, plan.stop_accel);
+        for tau in [0.0, 0.001, 1.0] {
+            let (s, rate) = stop.at(tau);
+            let (q, qd) = plan.joints_at(s, rate);
+            assert!(
+                q.iter().chain(qd.iter()).all(|x| x.is_finite()),
+                "{q:?} {qd:?}"
+            );
+            assert_eq!(q, at);
+        }
+    }
 
     fn ur5e() -> Vec<JointSpec> {
         RobotDefinition::parse(BUILTIN_UR5E, "ur5e.toml")

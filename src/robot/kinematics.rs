@@ -16,7 +16,7 @@ pub struct DhParameters {
 
 /// Tool centre point pose in the base frame: position (m) and rotation vector (rad),
 /// the same convention as a UR pendant's `p[x, y, z, rx, ry, rz]`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TcpPose {
     /// x (m).
     pub x: f64,

@@ -1,14 +1,30 @@
-//! Tasks: ids, the state machine, the registry and its durable journal.
+//! Tasks: ids, the state machine, the registry and its durable journal, and the motion
+//! gate, the one place that starts or stops motion.
 
+mod arm;
+mod book;
 mod journal;
+mod lease;
+mod mirror;
+mod motion;
+mod plan;
 mod record;
 mod registry;
+mod requests;
+mod resume;
+mod runner;
 mod steps;
 pub mod supervisor;
+pub mod words;
 
+pub use arm::{ArmView, NotReady};
 pub use journal::{Journal, JournalError, LoadReport, JOURNAL_FILE};
-pub use record::{now_rfc3339, rfc3339_of, TaskError, TaskRecord, TaskState};
-pub use registry::{
-    short_id, Busy, Entered, Gate, NewTask, Pending, Registry, ReleaseError, ResumeError,
+pub use lease::{Hold, Pending};
+pub use motion::{
+    Accepted, Cancelled, Confirm, GateError, GateSettings, MotionGate, MotionTask, Resume, Stopped,
+    Work,
 };
+pub use record::{now_rfc3339, rfc3339_of, TaskError, TaskRecord, TaskState};
+pub use registry::{Busy, Registry};
 pub use steps::{Applied, Sequence, Step, StepKind, StepsStatus, VarOp};
+pub use words::short_id;

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// A task's state (DESIGN.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A task's state (docs/design.md, "Task states").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
     /// Waiting for an operator's confirmation.
@@ -60,7 +60,7 @@ impl TaskState {
 }
 
 /// A task's error: a stable code and a speakable message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TaskError {
     /// Machine-readable, e.g. `stale_state`.
     pub code: String,
@@ -68,8 +68,8 @@ pub struct TaskError {
     pub message: String,
 }
 
-/// The status record of one task (DESIGN.md "Task status record").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The status record of one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TaskRecord {
     /// Its id.
     pub task_id: Uuid,

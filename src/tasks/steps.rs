@@ -107,7 +107,7 @@ fn digest(steps: &[Step]) -> String {
 }
 
 /// A finished `set_variable`: what the variable held before and what was written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Applied {
     /// The step (1-based).
     pub step: usize,
@@ -120,7 +120,7 @@ pub struct Applied {
 }
 
 /// Where a multi-step task stands; journaled with the task at every finished step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepsStatus {
     /// How many steps the task has.
     pub total: usize,

@@ -51,6 +51,13 @@ fn handle(registry: &Registry, event: Event) {
             let (state, error) = match &outcome {
                 Outcome::Succeeded => (TaskState::Succeeded, None),
                 Outcome::Cancelled => (TaskState::Cancelled, None),
+                Outcome::Fenced => (
+                    TaskState::Cancelled,
+                    Some(TaskError {
+                        code: "stopped".into(),
+                        message: super::words::why::FENCED.into(),
+                    }),
+                ),
                 Outcome::Failed(e) => (
                     TaskState::Failed,
                     Some(TaskError {

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A variable's value: a number, a string, a bool or a list of numbers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum VarValue {
     /// true / false.

@@ -1,31 +1,29 @@
 //! Custom actions: the cell's jobs, defined in an action file, each served as its own tool.
 //!
-//! `definition` reads and checks the file, `expand` turns a call into concrete steps,
-//! `runner` executes them; this module starts and resumes such tasks.
+//! `definition` reads and checks the file, `expand` turns a call into concrete steps; this
+//! module starts and resumes such tasks through the motion gate, whose runner executes them.
 
 mod definition;
 mod expand;
 mod expr;
-mod runner;
 
 use std::sync::Arc;
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 pub use definition::{
     load, parse, ActionsError, CustomAction, DefinitionError, Param, ParamKind, EXAMPLE_CELL,
 };
-pub use runner::run;
 
-use super::builtin::{busy, expire_later, find_task, may_move, own_task, ready_to_move};
-use super::params::Args;
-use super::speech::about;
-use super::{ActionOutput, ActionSpec, Caller, Refusal, Scope};
+use super::guards::{confirm_rule, may_move};
+use super::tool::structured;
+use super::{ActionOutput, ActionSpec, Caller, Effect, Refusal, Scope};
 use crate::app::App;
-use crate::hal::Joints;
-use crate::motion::Plan;
+use crate::tasks::words::{sentence, Question};
 use crate::tasks::{
-    short_id, Gate, NewTask, Pending, ResumeError, Sequence, Step, StepKind, TaskState,
+    short_id, MotionTask, Resume, Sequence, Step, StepKind, TaskRecord, TaskState, Work,
 };
 
 /// The tool for each custom action.
@@ -91,6 +89,10 @@ pub fn specs(actions: &[CustomAction]) -> Vec<ActionSpec> {
                 title: a.title.clone(),
                 description,
                 scope: a.scope,
+                effect: match a.scope {
+                    Scope::Foreground => Effect::Moves,
+                    Scope::Background => Effect::Changes,
+                },
                 input: json!({
                     "type": "object", "properties": properties, "required": required,
                     "additionalProperties": false
@@ -99,6 +101,26 @@ pub fn specs(actions: &[CustomAction]) -> Vec<ActionSpec> {
             }
         })
         .collect()
+}
+
+/// The acknowledgement of `resume_task`.
+#[derive(Serialize, JsonSchema)]
+pub struct ResumeAck {
+    /// The task.
+    #[schemars(extend("format" = "uuid"))]
+    task_id: String,
+    /// Its action.
+    action: String,
+    /// `running`, or `awaiting_confirmation`.
+    state: TaskState,
+    /// Planned seconds of what remains.
+    eta_s: f64,
+    /// Its step count.
+    steps: usize,
+    /// The step it continues at (1-based).
+    from_step: usize,
+    /// What was said.
+    message: String,
 }
 
 /// Runs the custom action `action` for `caller`.
@@ -115,94 +137,39 @@ pub fn call(
     if action.scope == Scope::Background {
         return set_now(app, action, &bound, steps);
     }
-    let (start, _) = ready_to_move(app)?;
-    let (seq, reach) = sequence(app, steps, start);
-    let seq = Arc::new(seq);
-    let eta: f64 = seq.weights.iter().sum();
-    let n = seq.steps.len();
-    let gate = gate(
-        app,
-        action,
-        &action.name,
-        reach,
-        || {
-            format!(
-                "{} runs {}, {}, moving a joint up to {:.0} degrees. Confirm?",
-                action.title,
-                count(n),
-                about(eta),
-                reach.0.to_degrees()
-            )
-        },
-        Pending::Steps {
-            from: 0,
-            prelude: None,
-        },
-    );
-    let gated = gate.is_some();
-    let doing = bound.render(&action.ack);
-    let new = NewTask {
+    let task = MotionTask {
         action: action.name.clone(),
         params: Value::Object(bound.params().clone()),
         owner: caller.operator.clone(),
-        doing: doing.clone(),
+        doing: bound.render(&action.ack),
         done: bound.render(&action.done),
-        eta_s: eta,
-        gate,
-        sequence: Some(seq),
+        work: Work::Steps(steps),
+        confirm: confirm_rule(
+            &app.config.confirm,
+            &action.name,
+            action.confirm.unwrap_or_default(),
+        ),
+        question: Question::Action {
+            title: action.title.clone(),
+        },
     };
-    let (rec, _) = app.registry.begin_foreground(new).map_err(busy)?;
-    let text = if gated {
-        expire_later(app, rec.task_id);
-        rec.message.clone()
-    } else {
-        run(app, rec.task_id, 0, None);
-        format!(
-            "{} {}, {}. Task {}.",
-            sentence(&doing),
-            count(n),
-            about(eta),
-            short_id(&rec.task_id)
-        )
-    };
+    let accepted = app.gate.start(task)?;
+    let rec = accepted.record;
+    let text = rec.message.clone();
     Ok(ActionOutput {
         structured: json!({
             "task_id": rec.task_id, "action": action.name, "state": rec.state,
-            "eta_s": (eta * 100.0).round() / 100.0, "steps": n, "message": text,
+            "eta_s": (accepted.eta_s * 100.0).round() / 100.0, "steps": accepted.steps,
+            "message": text,
         }),
         text,
         task_id: Some(rec.task_id.to_string()),
     })
 }
 
-/// "1 step", "10 steps".
-fn count(n: usize) -> String {
-    if n == 1 {
-        "1 step".into()
-    } else {
-        format!("{n} steps")
-    }
-}
-
-/// "Picking slot 3." from "Picking slot 3".
-fn sentence(s: &str) -> String {
-    let s = s.trim_end();
-    if s.ends_with(['.', '!', '?']) {
-        s.to_owned()
-    } else {
-        format!("{s}.")
-    }
-}
-
-/// `resume_task`: takes up an interrupted multi-step task at its first unfinished step.
-pub fn resume(
-    app: &Arc<App>,
-    caller: &Caller,
-    args: &Map<String, Value>,
-) -> Result<ActionOutput, Refusal> {
-    may_move(caller, "resume_task")?;
-    let a = Args::new("resume_task", args, &["task_id"])?;
-    let rec = own_task(caller, find_task(app, a.string("task_id")?)?)?;
+/// `resume_task`: takes up the caller's interrupted multi-step task `rec` at its first
+/// unfinished step.
+pub fn resume(app: &Arc<App>, rec: TaskRecord) -> Result<ActionOutput, Refusal> {
     let short = short_id(&rec.task_id);
     if rec.state != TaskState::Interrupted {
         return Err(Refusal::new(
@@ -242,9 +209,8 @@ pub fn resume(
     let cap = app.config.motion.max_speed;
     let steps =
         expand::expand(action, &bound, &app.config.robot, cap).map_err(|r| changed(r.message))?;
-    let (start, state) = ready_to_move(app)?;
-    let (seq, _) = sequence(app, steps, start);
-    if seq.digest != status.digest {
+    app.gate.ready()?;
+    if Sequence::new(steps.clone(), vec![]).digest != status.digest {
         return Err(changed(format!(
             "the steps of {} were edited since it was interrupted (they no longer match)",
             action.name
@@ -258,150 +224,33 @@ pub fn resume(
                 .set_many([(done.name.clone(), done.after.clone())], true);
         }
     }
-    let from = status.done.min(seq.steps.len());
-    let prelude = seq.steps[..from].iter().rev().find_map(|s| match &s.kind {
-        StepKind::Move { target, speed } => Some(Step {
-            label: format!("returning to where step {} starts", from + 1),
-            kind: StepKind::Move {
-                target: target.clone(),
-                speed: *speed,
-            },
-        }),
-        _ => None,
-    });
-    let prelude = prelude.filter(|p| match &p.kind {
-        StepKind::Move { target, .. } => {
-            let tol = app.config.motion.goal_tolerance_rad;
-            target
-                .iter()
-                .zip(state.positions.iter())
-                .any(|(t, p)| (t - p).abs() > tol)
-        }
-        _ => false,
-    });
-    let mut rest: Vec<Step> = prelude.iter().cloned().collect();
-    rest.extend(seq.steps[from..].iter().cloned());
-    let (remaining, reach) = sequence(app, rest, start);
-    let eta: f64 = remaining.weights.iter().sum();
-    let label = seq
-        .steps
-        .get(from)
-        .map(|s| s.label.clone())
-        .unwrap_or_default();
-    let total = seq.steps.len();
-    let pending = Pending::Steps {
-        from,
-        prelude: prelude.clone(),
+    let task = Resume {
+        steps,
+        title: action.title.clone(),
+        doing: bound.render(&action.ack),
+        done: bound.render(&action.done),
+        confirm: confirm_rule(
+            &app.config.confirm,
+            "resume_task",
+            action.confirm.unwrap_or_default(),
+        ),
     };
-    let gate = gate(
-        app,
-        action,
-        "resume_task",
-        reach,
-        || {
-            format!(
-                "Resuming {} at step {} of {total} moves a joint up to {:.0} degrees. Confirm?",
-                action.title,
-                from + 1,
-                reach.0.to_degrees()
-            )
-        },
-        pending,
-    );
-    let gated = gate.is_some();
-    let (rec, _) = app
-        .registry
-        .resume(
-            &rec.task_id,
-            Arc::new(seq),
-            bound.render(&action.ack),
-            bound.render(&action.done),
-            gate,
-        )
-        .map_err(|e| match e {
-            ResumeError::Busy(b) => busy(b),
-            ResumeError::NotInterrupted(s) => Refusal::new(
-                "not_interrupted",
-                format!(
-                    "Task {short} is {}; only an interrupted task can be resumed.",
-                    s.as_str()
-                ),
-            ),
-            ResumeError::Unknown => {
-                Refusal::new("unknown_task", format!("There is no task {short}."))
-            }
-        })?;
-    let text = if gated {
-        expire_later(app, rec.task_id);
-        rec.message.clone()
-    } else {
-        run(app, rec.task_id, from, prelude.clone());
-        let back = if prelude.is_some() {
-            "; first back to where it starts"
-        } else {
-            ""
-        };
-        format!(
-            "Resuming task {short} at step {} of {total} ({label}){back}, {}.",
-            from + 1,
-            about(eta)
-        )
+    let accepted = app.gate.resume(&rec.task_id, task)?;
+    let (from_step, _) = accepted.resumed_at.unwrap_or((1, false));
+    let rec = accepted.record;
+    let ack = ResumeAck {
+        task_id: rec.task_id.to_string(),
+        action: rec.action.clone(),
+        state: rec.state,
+        eta_s: (accepted.eta_s * 100.0).round() / 100.0,
+        steps: accepted.steps,
+        from_step,
+        message: rec.message.clone(),
     };
     Ok(ActionOutput {
-        structured: json!({
-            "task_id": rec.task_id, "action": rec.action, "state": rec.state,
-            "eta_s": (eta * 100.0).round() / 100.0, "steps": total, "message": text,
-            "from_step": from + 1,
-        }),
-        text,
+        text: rec.message.clone(),
         task_id: Some(rec.task_id.to_string()),
-    })
-}
-
-/// The steps with their planned seconds, chained from `start`; and the largest joint
-/// travel of one move and the highest speed, for the confirmation rule.
-fn sequence(app: &App, steps: Vec<Step>, start: Joints) -> (Sequence, (f64, f64)) {
-    let joints = &app.config.robot.joints;
-    let mut at = start;
-    let (mut reach, mut fastest) = (0.0f64, 0.0f64);
-    let weights = steps
-        .iter()
-        .map(|s| match &s.kind {
-            StepKind::Move { target, speed } => {
-                let Some(target) = Joints::from_slice(target) else {
-                    return 0.0;
-                };
-                for i in 0..target.len() {
-                    reach = reach.max((target[i] - at[i]).abs());
-                }
-                fastest = fastest.max(*speed);
-                let d = Plan::new(joints, at, target, *speed).duration();
-                at = target;
-                d
-            }
-            StepKind::Wait { seconds } => *seconds,
-            StepKind::SetVariable { .. } => 0.0,
-        })
-        .collect();
-    (Sequence::new(steps, weights), (reach, fastest))
-}
-
-/// The gate for `tool` moving `reach` (largest joint travel, highest speed), by the
-/// config's rule for `tool`, else the action file's.
-fn gate(
-    app: &App,
-    action: &CustomAction,
-    tool: &str,
-    reach: (f64, f64),
-    question: impl FnOnce() -> String,
-    start: Pending,
-) -> Option<Gate> {
-    let confirm = &app.config.confirm;
-    let rule = confirm.rule(tool, action.confirm.unwrap_or_default());
-    confirm.applies(rule, reach.0, reach.1).then(|| Gate {
-        start,
-        question: question(),
-        deadline: std::time::Instant::now() + std::time::Duration::from_secs_f64(confirm.expire_s),
+        structured: structured(&ack),
     })
 }
 

@@ -1,22 +1,44 @@
 //! Runs a multi-step task: one step after another, each checkpointed when it ends.
 //!
-//! Moves go to the executor like any motion; the registry tells when each ends. Cancel
-//! and stop reach the runner through the registry: no further step starts, a `wait` ends.
+//! Moves go through the motion gate like any motion; the registry tells when each ends.
+//! Cancel and stop reach the runner through the lease: no further step starts, a `wait`
+//! ends.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::app::App;
+use super::motion::MotionGate;
+use super::{Applied, Step, StepKind, TaskError, TaskState};
 use crate::hal::Joints;
-use crate::motion::Request;
-use crate::tasks::{Applied, Entered, Step, StepKind, TaskError, TaskState};
+
+/// What the runner of a multi-step task finds when it enters a step.
+pub(super) enum Entered {
+    /// Cancelled or stopped, or no longer the live task: go no further.
+    Halted,
+    /// Go on (a step without motion).
+    Ready,
+    /// The step's motion was handed to the executor; this tells how it ended.
+    Moving(oneshot::Receiver<bool>),
+    /// The motion could not be handed over (the executor's message).
+    SendFailed(String),
+}
 
 /// Starts the steps of `task_id` from `from` (0-based), after `prelude` if given.
-pub fn run(app: &Arc<App>, task_id: Uuid, from: usize, prelude: Option<Step>) {
-    let app = app.clone();
-    tokio::spawn(async move { drive(&app, task_id, from, prelude).await });
+pub(super) fn run(gate: &Arc<MotionGate>, task_id: Uuid, from: usize, prelude: Option<Step>) {
+    let gate = gate.clone();
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn(async move { drive(&gate, task_id, from, prelude).await });
+        }
+        Err(_) => gate.registry.finish_sequence(
+            &task_id,
+            TaskState::Failed,
+            failed("no_runtime", "the steps need the async runtime".into()),
+        ),
+    }
 }
 
 fn failed(code: &str, message: String) -> Option<TaskError> {
@@ -26,8 +48,8 @@ fn failed(code: &str, message: String) -> Option<TaskError> {
     })
 }
 
-async fn drive(app: &App, task_id: Uuid, from: usize, prelude: Option<Step>) {
-    let registry = &app.registry;
+async fn drive(gate: &MotionGate, task_id: Uuid, from: usize, prelude: Option<Step>) {
+    let registry = &gate.registry;
     let Some((seq, wake)) = registry.sequence(&task_id) else {
         return;
     };
@@ -51,15 +73,7 @@ async fn drive(app: &App, task_id: Uuid, from: usize, prelude: Option<Step>) {
                     );
                     return;
                 };
-                let speed = *speed;
-                let start = |motion_id| {
-                    app.executor.send(Request::Start {
-                        motion_id,
-                        target,
-                        speed,
-                    })
-                };
-                match registry.enter_step(&task_id, k, &step.label, Some(start)) {
+                match gate.enter_step(&task_id, k, &step.label, Some((target, *speed))) {
                     Entered::Moving(ended) => {
                         // A motion that did not succeed has already ended the task.
                         if ended.await != Ok(true) {
@@ -82,7 +96,7 @@ async fn drive(app: &App, task_id: Uuid, from: usize, prelude: Option<Step>) {
                 None
             }
             StepKind::Wait { seconds } => {
-                if !enter(app, &task_id, k, &step) {
+                if !enter(gate, &task_id, k, &step) {
                     return;
                 }
                 tokio::select! {
@@ -95,10 +109,10 @@ async fn drive(app: &App, task_id: Uuid, from: usize, prelude: Option<Step>) {
                 None
             }
             StepKind::SetVariable { name, op } => {
-                if !enter(app, &task_id, k, &step) {
+                if !enter(gate, &task_id, k, &step) {
                     return;
                 }
-                let before = app.vars.get(name);
+                let before = gate.vars.get(name);
                 let after = op.apply(before.as_ref());
                 Some(Applied {
                     step: k + 1,
@@ -116,8 +130,9 @@ async fn drive(app: &App, task_id: Uuid, from: usize, prelude: Option<Step>) {
         let write = applied.clone();
         registry.step_done(&task_id, k, applied);
         if let Some(a) = write {
-            app.vars.set_many([(a.name.clone(), a.after.clone())], true);
-            let vars = app.vars.clone();
+            gate.vars
+                .set_many([(a.name.clone(), a.after.clone())], true);
+            let vars = gate.vars.clone();
             let _ = tokio::task::spawn_blocking(move || vars.flush(Duration::from_secs(2))).await;
             tracing::info!(%task_id, step = k + 1, variable = %a.name, value = %a.after, "step set a variable");
         }
@@ -126,15 +141,11 @@ async fn drive(app: &App, task_id: Uuid, from: usize, prelude: Option<Step>) {
 }
 
 /// Enters a step without motion; a halted task ends `cancelled`.
-fn enter(app: &App, task_id: &Uuid, k: usize, step: &Step) -> bool {
-    type NoStart = fn(u64) -> Result<(), std::convert::Infallible>;
-    match app
-        .registry
-        .enter_step(task_id, k, &step.label, None::<NoStart>)
-    {
+fn enter(gate: &MotionGate, task_id: &Uuid, k: usize, step: &Step) -> bool {
+    match gate.enter_step(task_id, k, &step.label, None) {
         Entered::Ready => true,
         _ => {
-            app.registry
+            gate.registry
                 .finish_sequence(task_id, TaskState::Cancelled, None);
             false
         }

@@ -1,0 +1,107 @@
+//! The confirmation tools, `confirm_task` and `reject_task`, and `resume_task`, which
+//! takes an interrupted custom action up again.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::actions::custom;
+use crate::actions::guards::{find_own_task, may_move};
+use crate::actions::params::{TaskIdArgs, ToolArgs};
+use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
+use crate::actions::ActionOutput;
+use crate::tasks::{short_id, TaskState};
+
+/// A gate tool's answer.
+#[derive(Serialize, JsonSchema)]
+pub(super) struct GateAnswer {
+    /// The task.
+    task_id: String,
+    /// Its state now.
+    state: TaskState,
+}
+
+/// `confirm_task`.
+pub(super) const CONFIRM_TASK: ToolItem = ToolItem {
+    name: "confirm_task",
+    title: "Confirm a task",
+    scope: Scope::Background,
+    effect: Effect::Changes,
+    description: |_| {
+        "Confirm a motion that waits for confirmation (state awaiting_confirmation): the arm starts moving. \
+         Only the task's owner may confirm."
+            .into()
+    },
+    input: |_| schema::<TaskIdArgs>(),
+    output: schema::<GateAnswer>,
+    run: |app, caller, args| {
+        may_move(caller, "confirm_task")?;
+        let a = TaskIdArgs::parse("confirm_task", args)?;
+        let rec = find_own_task(app, caller, &a.task_id)?;
+        let rec = app.gate.confirm(&rec.task_id)?;
+        let short = short_id(&rec.task_id);
+        let text = match rec.steps {
+            Some(_) => format!("Confirmed. Task {short} is running."),
+            None => format!("Confirmed. Task {short} is moving."),
+        };
+        Ok(ActionOutput {
+            text,
+            task_id: Some(rec.task_id.to_string()),
+            structured: structured(&GateAnswer {
+                task_id: rec.task_id.to_string(),
+                state: rec.state,
+            }),
+        })
+    },
+};
+
+/// `reject_task`.
+pub(super) const REJECT_TASK: ToolItem = ToolItem {
+    name: "reject_task",
+    title: "Reject a task",
+    scope: Scope::Background,
+    effect: Effect::Changes,
+    description: |_| {
+        "Drop a motion that waits for confirmation; the arm does not move. Owner only.".into()
+    },
+    input: |_| schema::<TaskIdArgs>(),
+    output: schema::<GateAnswer>,
+    run: |app, caller, args| {
+        may_move(caller, "reject_task")?;
+        let a = TaskIdArgs::parse("reject_task", args)?;
+        let rec = find_own_task(app, caller, &a.task_id)?;
+        let rec = app.gate.reject(&rec.task_id)?;
+        Ok(ActionOutput {
+            text: format!(
+                "Rejected. Task {} was dropped; the arm did not move.",
+                short_id(&rec.task_id)
+            ),
+            task_id: Some(rec.task_id.to_string()),
+            structured: structured(&GateAnswer {
+                task_id: rec.task_id.to_string(),
+                state: rec.state,
+            }),
+        })
+    },
+};
+
+/// `resume_task`.
+pub(super) const RESUME_TASK: ToolItem = ToolItem {
+    name: "resume_task",
+    title: "Resume a task",
+    scope: Scope::Background,
+    effect: Effect::Moves,
+    description: |_| {
+        "Take up an interrupted custom action (state interrupted, after a restart or a fault) \
+         where it stopped: the arm first returns to where the first unfinished step starts, \
+         then the remaining steps run. Finished steps never run again. Owner only."
+            .into()
+    },
+    input: |_| schema::<TaskIdArgs>(),
+    output: schema::<custom::ResumeAck>,
+    run: |app, caller, args| {
+        may_move(caller, "resume_task")?;
+        let a = TaskIdArgs::parse("resume_task", args)?;
+        let rec = find_own_task(app, caller, &a.task_id)?;
+        custom::resume(app, rec)
+    },
+};

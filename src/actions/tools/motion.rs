@@ -1,0 +1,264 @@
+//! The motion tools: `move_joints`, `move_to` and `home`. Each answers at once with a task.
+
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::positions::find_position;
+use crate::actions::guards::{confirm_rule, may_move};
+use crate::actions::params::{Args, ToolArgs};
+use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
+use crate::actions::{ActionOutput, Caller, Refusal};
+use crate::app::App;
+use crate::config::{Config, ConfirmRule};
+use crate::robot::{check_speed, check_target};
+use crate::tasks::words::{percent, Question};
+use crate::tasks::{MotionTask, TaskState, Work};
+
+/// `move_joints`' arguments.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MoveJointsArgs {
+    /// Target joint positions (rad), base to wrist.
+    joints: Vec<f64>,
+    /// Fraction of the robot's maximum speed, in (0, 1].
+    speed: Option<f64>,
+}
+
+impl ToolArgs for MoveJointsArgs {
+    const NAMES: &'static [&'static str] = &["joints", "speed"];
+    fn read(a: &Args<'_>) -> Result<Self, Refusal> {
+        Ok(Self {
+            joints: a.numbers("joints")?,
+            speed: a.number("speed")?,
+        })
+    }
+}
+
+/// `move_to`'s arguments.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MoveToArgs {
+    /// A name from list_positions, e.g. home.
+    position: String,
+    /// Fraction of the robot's maximum speed, in (0, 1].
+    speed: Option<f64>,
+}
+
+impl ToolArgs for MoveToArgs {
+    const NAMES: &'static [&'static str] = &["position", "speed"];
+    fn read(a: &Args<'_>) -> Result<Self, Refusal> {
+        Ok(Self {
+            position: a.string("position")?.to_owned(),
+            speed: a.number("speed")?,
+        })
+    }
+}
+
+/// `home`'s arguments.
+#[derive(JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HomeArgs {
+    /// Fraction of the robot's maximum speed, in (0, 1].
+    speed: Option<f64>,
+}
+
+impl ToolArgs for HomeArgs {
+    const NAMES: &'static [&'static str] = &["speed"];
+    fn read(a: &Args<'_>) -> Result<Self, Refusal> {
+        Ok(Self {
+            speed: a.number("speed")?,
+        })
+    }
+}
+
+/// The acknowledgement of a motion tool.
+#[derive(Serialize, JsonSchema)]
+pub(super) struct MotionAck {
+    /// The task's id.
+    #[schemars(extend("format" = "uuid"))]
+    task_id: String,
+    /// The tool.
+    action: String,
+    /// `running`, or `awaiting_confirmation`.
+    state: TaskState,
+    /// Planned seconds.
+    eta_s: f64,
+    /// The speed used (fraction).
+    speed: f64,
+    /// Whether the speed asked for was capped.
+    speed_capped: bool,
+    /// The joint target (rad).
+    target: Vec<f64>,
+    /// What was said.
+    message: String,
+}
+
+/// The speed schema, with the configured cap in its words.
+fn with_speed_cap(mut input: Value, config: &Config) -> Value {
+    let cap = config.motion.max_speed;
+    input["properties"]["speed"] = json!({
+        "type": "number", "exclusiveMinimum": 0, "maximum": 1,
+        "description": format!("Fraction of the robot's maximum speed, in (0, 1]. Capped at {cap}; default {cap}.")
+    });
+    input
+}
+
+fn joints_input(config: &Config) -> Value {
+    let n = config.robot.dof();
+    let mut input = with_speed_cap(schema::<MoveJointsArgs>(), config);
+    input["properties"]["joints"]["minItems"] = json!(n);
+    input["properties"]["joints"]["maxItems"] = json!(n);
+    input
+}
+
+fn joints_description(config: &Config) -> String {
+    let robot = &config.robot;
+    let names: Vec<&str> = robot.joints.iter().map(|j| j.name.as_str()).collect();
+    let ranges: Vec<String> = robot
+        .joints
+        .iter()
+        .map(|j| format!("{} [{:.3}, {:.3}]", j.name, j.min, j.max))
+        .collect();
+    format!(
+        "Move the {} to joint positions in radians, one per joint in this order: {}. \
+         Returns at once with a task id; follow it with task_status. Ranges (rad): {}.",
+        robot.name,
+        names.join(", "),
+        ranges.join(", ")
+    )
+}
+
+/// `move_joints`.
+pub(super) const MOVE_JOINTS: ToolItem = ToolItem {
+    name: "move_joints",
+    title: "Move joints",
+    scope: Scope::Foreground,
+    effect: Effect::Moves,
+    description: joints_description,
+    input: joints_input,
+    output: schema::<MotionAck>,
+    run: |app, caller, args| {
+        may_move(caller, "move_joints")?;
+        let a = MoveJointsArgs::parse("move_joints", args)?;
+        let ask = Ask {
+            speed: a.speed,
+            doing: "Moving the arm".into(),
+            done: "Arrived at the joint target.".into(),
+            joints: a.joints,
+        };
+        start_move(app, caller, "move_joints", args, ask)
+    },
+};
+
+/// `move_to`.
+pub(super) const MOVE_TO: ToolItem = ToolItem {
+    name: "move_to",
+    title: "Move to a named position",
+    scope: Scope::Foreground,
+    effect: Effect::Moves,
+    description: |_| {
+        "Move the arm to a named position (see list_positions). Returns at once with a task id."
+            .into()
+    },
+    input: |c| with_speed_cap(schema::<MoveToArgs>(), c),
+    output: schema::<MotionAck>,
+    run: |app, caller, args| {
+        may_move(caller, "move_to")?;
+        let a = MoveToArgs::parse("move_to", args)?;
+        let ask = Ask {
+            joints: find_position(app, &a.position)?,
+            speed: a.speed,
+            doing: format!("Moving to {}", a.position),
+            done: format!("Arrived at {}.", a.position),
+        };
+        start_move(app, caller, "move_to", args, ask)
+    },
+};
+
+/// `home`.
+pub(super) const HOME: ToolItem = ToolItem {
+    name: "home",
+    title: "Go home",
+    scope: Scope::Foreground,
+    effect: Effect::Moves,
+    description: |_| "Move the arm to its home position. Returns at once with a task id.".into(),
+    input: |c| with_speed_cap(schema::<HomeArgs>(), c),
+    output: schema::<MotionAck>,
+    run: |app, caller, args| {
+        may_move(caller, "home")?;
+        let a = HomeArgs::parse("home", args)?;
+        let ask = Ask {
+            joints: app.config.robot.home().to_vec(),
+            speed: a.speed,
+            doing: "Moving to home".into(),
+            done: "Arrived at home.".into(),
+        };
+        start_move(app, caller, "home", args, ask)
+    },
+};
+
+/// A motion tool's request, read from its arguments.
+struct Ask {
+    joints: Vec<f64>,
+    speed: Option<f64>,
+    /// "Moving to home".
+    doing: String,
+    /// "Arrived at home.".
+    done: String,
+}
+
+fn start_move(
+    app: &Arc<App>,
+    caller: &Caller,
+    action: &str,
+    args: &Map<String, Value>,
+    ask: Ask,
+) -> Result<ActionOutput, Refusal> {
+    let robot = &app.config.robot;
+    check_target(robot, &ask.joints).map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+    let asked = ask
+        .speed
+        .map(check_speed)
+        .transpose()
+        .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+    let cap = app.config.motion.max_speed;
+    let speed = asked.unwrap_or(cap).min(cap);
+    let capped = asked.is_some_and(|s| s > cap);
+    let task = MotionTask {
+        action: action.into(),
+        params: Value::Object(args.clone()),
+        owner: caller.operator.clone(),
+        doing: ask.doing,
+        done: ask.done,
+        work: Work::Move {
+            target: ask.joints.clone(),
+            speed,
+        },
+        confirm: confirm_rule(&app.config.confirm, action, ConfirmRule::Never),
+        question: Question::Move,
+    };
+    let accepted = app.gate.start(task)?;
+    let rec = accepted.record;
+    let mut text = rec.message.clone();
+    if capped && !accepted.held {
+        text.push_str(&format!(" Speed capped at {}.", percent(cap)));
+    }
+    let ack = MotionAck {
+        task_id: rec.task_id.to_string(),
+        action: action.into(),
+        state: rec.state,
+        eta_s: (accepted.eta_s * 100.0).round() / 100.0,
+        speed,
+        speed_capped: capped,
+        target: ask.joints,
+        message: text.clone(),
+    };
+    Ok(ActionOutput {
+        structured: structured(&ack),
+        text,
+        task_id: Some(rec.task_id.to_string()),
+    })
+}

@@ -1,0 +1,170 @@
+//! `robot_state`: the arm as the assistant hears and sees it.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::actions::params::{NoArgs, ToolArgs};
+use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
+use crate::actions::ActionOutput;
+use crate::robot::TcpPose;
+use crate::tasks::short_id;
+
+/// One joint's state.
+#[derive(Serialize, JsonSchema)]
+pub(super) struct JointState {
+    /// Its name.
+    name: String,
+    /// Position (rad).
+    position: f64,
+    /// Velocity (rad/s).
+    velocity: f64,
+}
+
+/// The link to the robot.
+#[derive(Serialize, JsonSchema)]
+pub(super) struct Link {
+    /// Whether it is up.
+    up: bool,
+    /// Since when it is down (RFC 3339).
+    down_since: Option<String>,
+    /// Why.
+    cause: Option<String>,
+}
+
+/// `robot_state`'s answer.
+#[derive(Serialize, JsonSchema)]
+pub(super) struct RobotState {
+    /// The robot model.
+    robot: String,
+    /// The backend: sim, modbus or ros.
+    backend: String,
+    /// Whether fresh state arrives over an up link.
+    connected: bool,
+    /// The robot's mode.
+    mode: String,
+    /// The active fault, if any.
+    fault: Option<Value>,
+    /// Whether the executor is moving or braking.
+    moving: bool,
+    /// The task holding the arm, if any.
+    task_id: Option<String>,
+    /// Each joint's state.
+    joints: Vec<JointState>,
+    /// Joint positions (rad).
+    positions: Vec<f64>,
+    /// Joint velocities (rad/s).
+    velocities: Vec<f64>,
+    /// The TCP pose in the base frame, from the robot's kinematics.
+    tcp_pose: Option<TcpPose>,
+    /// Age of the latest state (ms).
+    state_age_ms: Option<f64>,
+    /// What keeping tasks and variables durable costs: each variable write is two fsyncs
+    /// (file and directory), each journal append one.
+    durability: Value,
+    /// The link.
+    link: Link,
+    /// The real-time loop's scheduling and figures.
+    realtime: Value,
+}
+
+/// `robot_state`.
+pub(super) const ROBOT_STATE: ToolItem = ToolItem {
+    name: "robot_state",
+    title: "Robot state",
+    scope: Scope::Background,
+    effect: Effect::Reads,
+    description: |_| {
+        "Joints, TCP pose, mode, connection and the real-time loop's figures. Answers at once."
+            .into()
+    },
+    input: |_| schema::<NoArgs>(),
+    output: schema::<RobotState>,
+    run: |app, _caller, args| {
+        NoArgs::parse("robot_state", args)?;
+        let robot = &app.config.robot;
+        let view = app.gate.view();
+        let task = app.registry.live().map(|(id, _)| id);
+        let connected = view.link_down.is_none()
+            && view
+                .age_ms
+                .is_some_and(|a| a <= app.config.motion.stale_state_ms as f64);
+        let activity = match (view.phase, task) {
+            ("moving", Some(id)) => format!("moving for task {}", short_id(&id)),
+            ("moving", None) => "moving".to_owned(),
+            ("stopping", _) => "braking to a stop".to_owned(),
+            _ => "standing still".to_owned(),
+        };
+        let policy = view.realtime["policy"].as_str().unwrap_or("").to_owned();
+        let loop_words = if view.measured {
+            format!(
+                "{policy} at {:.0} Hz, wake-up p99 {:.0} µs",
+                view.realtime["rate_hz"].as_f64().unwrap_or(0.0),
+                view.realtime["latency_p99_us"].as_f64().unwrap_or(0.0)
+            )
+        } else {
+            format!("{policy}, measuring")
+        };
+        let fault_words = view
+            .fault
+            .as_ref()
+            .map(|(_, said)| format!(", {said}"))
+            .unwrap_or_default();
+        let text = match &view.link_down {
+            Some((since, cause)) => format!(
+                "{} ({}) is unreachable since {since} ({cause}). Motion loop: {loop_words}.",
+                robot.name, view.backend
+            ),
+            None => format!(
+                "{} ({}) is {activity}, mode {}{fault_words}. Motion loop: {loop_words}.",
+                robot.name,
+                view.backend,
+                view.mode.replace('_', " ")
+            ),
+        };
+        let tcp_pose = robot
+            .kinematics
+            .as_ref()
+            .filter(|_| !view.positions.is_empty())
+            .map(|k| k.forward(&view.positions));
+        let joints = robot
+            .joints
+            .iter()
+            .zip(view.positions.iter().zip(&view.velocities))
+            .map(|(j, (p, v))| JointState {
+                name: j.name.clone(),
+                position: *p,
+                velocity: *v,
+            })
+            .collect();
+        let state = RobotState {
+            robot: robot.name.clone(),
+            backend: view.backend.into(),
+            connected,
+            mode: view.mode.clone(),
+            fault: view.fault.map(|(f, _)| f),
+            moving: view.phase != "idle",
+            task_id: task.map(|t| t.to_string()),
+            joints,
+            positions: view.positions,
+            velocities: view.velocities,
+            tcp_pose,
+            state_age_ms: view.age_ms,
+            durability: json!({
+                "variable_writes": app.vars.write_stats().0,
+                "journal_appends": app.registry.journal_appends(),
+            }),
+            link: Link {
+                up: view.link_down.is_none(),
+                down_since: view.link_down.as_ref().map(|l| l.0.clone()),
+                cause: view.link_down.as_ref().map(|l| l.1.clone()),
+            },
+            realtime: view.realtime,
+        };
+        Ok(ActionOutput {
+            text,
+            task_id: None,
+            structured: structured(&state),
+        })
+    },
+};

@@ -1,0 +1,215 @@
+//! The book of records: every task's latest record, newest last, and the journal that
+//! keeps them across restarts.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use uuid::Uuid;
+
+use super::journal::{Journal, JournalError, LoadReport};
+use super::{now_rfc3339, words, TaskError, TaskRecord, TaskState};
+
+/// Every task's record, in creation order.
+pub(super) struct Book {
+    tasks: HashMap<Uuid, TaskRecord>,
+    order: VecDeque<Uuid>,
+    retention: usize,
+}
+
+impl Book {
+    /// An empty book keeping `retention` finished tasks.
+    pub(super) fn new(retention: usize) -> Self {
+        Self {
+            tasks: HashMap::new(),
+            order: VecDeque::new(),
+            retention: retention.max(1),
+        }
+    }
+
+    /// Adds a new task as the newest.
+    pub(super) fn insert(&mut self, rec: TaskRecord) {
+        self.order.push_back(rec.task_id);
+        self.tasks.insert(rec.task_id, rec);
+    }
+
+    /// One task.
+    pub(super) fn get(&self, id: &Uuid) -> Option<&TaskRecord> {
+        self.tasks.get(id)
+    }
+
+    /// One task, to change.
+    pub(super) fn get_mut(&mut self, id: &Uuid) -> Option<&mut TaskRecord> {
+        self.tasks.get_mut(id)
+    }
+
+    /// Up to `limit` tasks that pass `keep`, newest first; only those are copied.
+    pub(super) fn list_where(
+        &self,
+        limit: usize,
+        keep: impl Fn(&TaskRecord) -> bool,
+    ) -> Vec<TaskRecord> {
+        self.order
+            .iter()
+            .rev()
+            .filter_map(|id| self.tasks.get(id))
+            .filter(|t| keep(t))
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    /// Drops the oldest finished tasks beyond the retention.
+    pub(super) fn evict(&mut self) {
+        let finished = self
+            .tasks
+            .values()
+            .filter(|t| t.state.is_terminal())
+            .count();
+        let mut excess = finished.saturating_sub(self.retention);
+        let tasks = &mut self.tasks;
+        self.order.retain(|id| {
+            let drop_it = excess > 0 && tasks.get(id).is_some_and(|t| t.state.is_terminal());
+            if drop_it {
+                tasks.remove(id);
+                excess -= 1;
+            }
+            !drop_it
+        });
+    }
+
+    /// How many tasks it holds.
+    pub(super) fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Every record, oldest first.
+    pub(super) fn in_order(&self) -> Vec<TaskRecord> {
+        self.order
+            .iter()
+            .filter_map(|id| self.tasks.get(id))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The journal behind the book, with a count of its appends (each one fsync).
+pub(super) struct Scribe {
+    journal: Mutex<Journal>,
+    appends: AtomicU64,
+}
+
+impl Scribe {
+    /// Wraps the open journal.
+    pub(super) fn new(journal: Journal) -> Self {
+        Self {
+            journal: Mutex::new(journal),
+            appends: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Journal> {
+        // A panic elsewhere must not stop the journal: its state is a file and a count.
+        self.journal.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends `rec` and syncs it.
+    pub(super) fn write(&self, rec: &TaskRecord) -> Result<(), JournalError> {
+        self.appends.fetch_add(1, Ordering::Relaxed);
+        self.lock().append(rec)
+    }
+
+    /// Appends `rec`; a failure is logged (the caller has nobody to refuse).
+    pub(super) fn write_or_log(&self, rec: &TaskRecord) {
+        if let Err(e) = self.write(rec) {
+            tracing::error!(task_id = %rec.task_id, error = %e, "cannot journal task");
+        }
+    }
+
+    /// Appends since start.
+    pub(super) fn appends(&self) -> u64 {
+        self.appends.load(Ordering::Relaxed)
+    }
+
+    /// Rewrites the journal as `book` once it holds far more lines than tasks.
+    pub(super) fn compact_if_due(&self, book: &Book) {
+        let mut journal = self.lock();
+        if journal.lines() > 2 * book.len() + 64 {
+            if let Err(e) = journal.compact(&book.in_order()) {
+                tracing::error!(error = %e, "cannot compact the task journal");
+            }
+        }
+    }
+}
+
+/// Loads the book from `report`: a task that had not ended when the plugin stopped is
+/// marked `interrupted`, journaled, and handed to `changed` (never resumed by itself).
+pub(super) fn load(
+    report: &LoadReport,
+    retention: usize,
+    journal: &mut Journal,
+    mut changed: impl FnMut(&TaskRecord),
+) -> Result<Book, JournalError> {
+    let mut book = Book::new(retention);
+    for rec in &report.records {
+        let mut rec = rec.clone();
+        if !rec.state.is_terminal() {
+            if let Some(st) = rec.steps.as_mut() {
+                st.current = None;
+            }
+            rec.message = words::interrupted_by_restart(
+                &rec.task_id,
+                &rec.action,
+                rec.state.as_str(),
+                rec.progress,
+                rec.steps.as_ref(),
+            );
+            let now = now_rfc3339();
+            rec.state = TaskState::Interrupted;
+            rec.eta_s = None;
+            rec.error = Some(TaskError {
+                code: "interrupted".into(),
+                message: "the plugin stopped (crash, power loss or restart) while the task ran"
+                    .into(),
+            });
+            rec.updated_at = now.clone();
+            rec.finished_at = Some(now);
+            journal.append(&rec)?;
+            changed(&rec);
+        }
+        book.insert(rec);
+    }
+    Ok(book)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finished(n: u8) -> TaskRecord {
+        let mut rec: TaskRecord = serde_json::from_value(serde_json::json!({
+            "task_id": uuid::Uuid::from_bytes([n; 16]), "action": "home", "params": {},
+            "state": "succeeded", "progress": 100.0, "message": "Done.",
+            "created_at": "", "updated_at": "", "finished_at": null, "eta_s": null,
+            "error": null, "owner": "local"
+        }))
+        .unwrap();
+        rec.message = format!("task {n}");
+        rec
+    }
+
+    #[test]
+    fn finished_tasks_beyond_retention_are_dropped_oldest_first() {
+        let mut book = Book::new(3);
+        for n in 1..=5 {
+            book.insert(finished(n));
+        }
+        book.evict();
+        let kept: Vec<String> = book
+            .list_where(10, |_| true)
+            .into_iter()
+            .map(|r| r.message)
+            .collect();
+        assert_eq!(kept, ["task 5", "task 4", "task 3"]);
+    }
+}

@@ -1,0 +1,528 @@
+//! The motion gate: the only place that starts or stops motion.
+//!
+//! It owns readiness, the plan's ETA, the confirmation hold, the start with its failure
+//! handling, cancel and stop. Each check-and-start and each stop runs under the desk lock
+//! (`Registry::desk`), and hands its request to the executor inside that lock; a stop
+//! also raises the executor's fence to the highest motion id handed out, so no motion
+//! that existed when `stop` answered can begin after it (docs/design.md, "Stop always wins").
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use super::arm::{self, ArmView, NotReady};
+use super::lease::{Live, Pending, SeqLive};
+use super::registry::{Desk, Registry};
+pub use super::requests::{
+    Accepted, Cancelled, Confirm, GateError, MotionTask, Resume, Stopped, Work,
+};
+use super::words::{self, why};
+use super::{now_rfc3339, runner, StepsStatus, TaskError, TaskRecord, TaskState};
+use crate::hal::Joints;
+use crate::motion::{ExecutorHandle, Request};
+use crate::robot::JointSpec;
+use crate::vars::VarStore;
+
+/// The gate's fixed settings.
+#[derive(Debug, Clone)]
+pub struct GateSettings {
+    /// The robot's joints (limits for planning, names for questions).
+    pub joints: Vec<JointSpec>,
+    /// A state older than this is not planned from (ms).
+    pub stale_state_ms: u64,
+    /// How close the arm must be to a step's start to skip the move back (rad).
+    pub goal_tolerance_rad: f64,
+    /// How long a held task waits for its confirmation.
+    pub expire: Duration,
+}
+
+/// The only way to move or stop the arm.
+pub struct MotionGate {
+    pub(super) registry: Arc<Registry>,
+    executor: ExecutorHandle,
+    pub(super) vars: VarStore,
+    pub(super) settings: GateSettings,
+}
+
+impl MotionGate {
+    /// A gate over `registry` and `executor`.
+    pub fn new(
+        registry: Arc<Registry>,
+        executor: ExecutorHandle,
+        vars: VarStore,
+        settings: GateSettings,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            registry,
+            executor,
+            vars,
+            settings,
+        })
+    }
+
+    /// The task registry.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The arm's state for status tools.
+    pub fn view(&self) -> ArmView {
+        arm::view(&self.executor)
+    }
+
+    /// The arm's current joints, if the robot is reachable.
+    pub fn current_joints(&self) -> Result<Vec<f64>, NotReady> {
+        arm::reachable(&self.executor).map(|(_, s)| s.positions.to_vec())
+    }
+
+    /// Where a new motion would plan from, or why the arm may not move now.
+    pub fn ready(&self) -> Result<Vec<f64>, NotReady> {
+        self.ready_joints().map(|(j, _)| j.to_vec())
+    }
+
+    pub(super) fn ready_joints(&self) -> Result<(Joints, Joints), NotReady> {
+        arm::ready(&self.executor, self.settings.stale_state_ms).map(|(j, s)| (j, s.positions))
+    }
+
+    /// Stops the executor thread after a controlled stop.
+    pub fn shutdown(&self) {
+        self.registry.shutting_down();
+        self.executor.shutdown();
+    }
+
+    /// Takes on a foreground task: checks readiness and the lease, plans it, journals it,
+    /// then starts it or holds it for confirmation, all in one critical section.
+    pub fn start(self: &Arc<Self>, task: MotionTask) -> Result<Accepted, GateError> {
+        let mut desk = self.registry.desk();
+        if let Some(busy) = desk.busy() {
+            return Err(GateError::Busy(busy));
+        }
+        let (from, _) = self.ready_joints()?;
+        let (pending, seq, reach) = match &task.work {
+            Work::Move { target, speed } => {
+                let target = joints(target)?;
+                let reach = self.reach_of_move(from, target, *speed);
+                let pending = Pending::Motion {
+                    target,
+                    speed: *speed,
+                };
+                (pending, None, reach)
+            }
+            Work::Steps(steps) => {
+                let (seq, reach) = self.sequence(steps.clone(), from);
+                let pending = Pending::Steps {
+                    from: 0,
+                    prelude: None,
+                };
+                (pending, Some(Arc::new(seq)), reach)
+            }
+        };
+        let hold = self.hold_if(task.confirm, &task.question, &reach, pending.clone());
+        let task_id = Uuid::new_v4();
+        let motion_id = desk.lease.next_id();
+        let message = match (&hold, &task.work) {
+            (Some(h), _) => words::awaiting(&h.question, &task_id),
+            (None, Work::Move { .. }) => words::moving(&task.doing, reach.eta_s, &task_id),
+            (None, Work::Steps(_)) => {
+                words::working(&task.doing, reach.steps, reach.eta_s, &task_id)
+            }
+        };
+        let now = now_rfc3339();
+        let rec = TaskRecord {
+            task_id,
+            action: task.action,
+            params: task.params,
+            state: if hold.is_some() {
+                TaskState::AwaitingConfirmation
+            } else {
+                TaskState::Running
+            },
+            progress: 0.0,
+            message,
+            created_at: now.clone(),
+            updated_at: now,
+            finished_at: None,
+            eta_s: Some(reach.eta_s),
+            error: None,
+            owner: task.owner,
+            steps: seq.as_ref().map(|seq| StepsStatus {
+                total: seq.steps.len(),
+                done: 0,
+                current: None,
+                label: seq
+                    .steps
+                    .first()
+                    .map(|s| s.label.clone())
+                    .unwrap_or_default(),
+                digest: seq.digest.clone(),
+                resumed: 0,
+                applied: vec![],
+            }),
+        };
+        // On disk before anyone hears of it; refused if it cannot be.
+        self.registry
+            .journal(&rec)
+            .map_err(|e| GateError::Durability(e.to_string()))?;
+        let held = hold.is_some();
+        desk.book.insert(rec.clone());
+        desk.lease.live = Some(Live {
+            task_id,
+            motion_id,
+            doing: task.doing,
+            done: task.done,
+            hold,
+            last_journaled: Instant::now(),
+            seq: seq.map(SeqLive::new),
+        });
+        let accepted = Accepted {
+            record: rec,
+            eta_s: reach.eta_s,
+            steps: reach.steps,
+            held,
+            resumed_at: None,
+        };
+        self.begin(desk, &accepted, pending, motion_id)
+    }
+
+    /// After a task was journaled and holds the arm: starts its motion (under the lock),
+    /// or its runner, or its expiry clock when held.
+    pub(super) fn begin(
+        self: &Arc<Self>,
+        desk: std::sync::MutexGuard<'_, Desk>,
+        accepted: &Accepted,
+        pending: Pending,
+        motion_id: u64,
+    ) -> Result<Accepted, GateError> {
+        let task_id = accepted.record.task_id;
+        if accepted.held {
+            drop(desk);
+            self.registry.mirror(&accepted.record, true);
+            self.expire_later(task_id);
+            return Ok(accepted.clone());
+        }
+        match pending {
+            Pending::Motion { target, speed } => {
+                if let Err(e) = self.send(Request::Start {
+                    motion_id,
+                    target,
+                    speed,
+                }) {
+                    drop(desk);
+                    self.registry.on_finished(
+                        motion_id,
+                        TaskState::Failed,
+                        0.0,
+                        Some(TaskError {
+                            code: "executor".into(),
+                            message: e.to_string(),
+                        }),
+                    );
+                    return Err(e);
+                }
+                drop(desk);
+            }
+            Pending::Steps { from, prelude } => {
+                drop(desk);
+                runner::run(self, task_id, from, prelude);
+            }
+        }
+        self.registry.mirror(&accepted.record, true);
+        Ok(accepted.clone())
+    }
+
+    /// Confirms the held task `task_id`: it becomes running and starts, in one critical
+    /// section with every drop of it, so a task is either dropped or moving, never both.
+    pub fn confirm(self: &Arc<Self>, task_id: &Uuid) -> Result<TaskRecord, GateError> {
+        let mut desk = self.registry.desk();
+        let short = words::short_id(task_id);
+        let deadline = desk
+            .lease
+            .holding(task_id)
+            .and_then(|l| l.hold.as_ref())
+            .map(|h| h.deadline);
+        let (Some(deadline), Some(rec)) = (deadline, desk.book.get(task_id)) else {
+            let state = desk
+                .book
+                .get(task_id)
+                .map_or("unknown", |r| r.state.as_str());
+            return Err(GateError::NotAwaiting(short, state, "confirm"));
+        };
+        if Instant::now() > deadline {
+            if let Some(rec) = drop_locked(&mut desk, task_id, "confirmation_expired", why::EXPIRED)
+            {
+                self.registry.journal(&rec).ok();
+                drop(desk);
+                self.after_end(rec);
+            }
+            return Err(GateError::Expired(short));
+        }
+        let mut rec = rec.clone();
+        rec.state = TaskState::Running;
+        rec.message = words::confirmed(&rec.action);
+        rec.updated_at = now_rfc3339();
+        self.registry
+            .journal(&rec)
+            .map_err(|e| GateError::Durability(e.to_string()))?;
+        let fresh = desk.lease.next_id();
+        let Some(live) = desk.lease.holding(task_id) else {
+            return Err(GateError::NotAwaiting(short, "unknown", "confirm"));
+        };
+        let Some(hold) = live.hold.take() else {
+            return Err(GateError::NotAwaiting(short, "unknown", "confirm"));
+        };
+        // A single motion gets a fresh id; a runner takes one per step.
+        if matches!(hold.start, Pending::Motion { .. }) {
+            live.motion_id = fresh;
+        }
+        let motion_id = live.motion_id;
+        live.last_journaled = Instant::now();
+        if let Some(r) = desk.book.get_mut(task_id) {
+            *r = rec.clone();
+        }
+        let accepted = Accepted {
+            record: rec,
+            eta_s: 0.0,
+            steps: 0,
+            held: false,
+            resumed_at: None,
+        };
+        self.begin(desk, &accepted, hold.start, motion_id)
+            .map(|a| a.record)
+    }
+
+    /// Drops the held task `task_id` (`code`, `why`): it never moves. Returns its record
+    /// if it was held.
+    pub fn drop_held(&self, task_id: &Uuid, code: &str, why: &str) -> Option<TaskRecord> {
+        let mut desk = self.registry.desk();
+        let dropped = drop_locked(&mut desk, task_id, code, why)?;
+        self.registry.journal(&dropped).ok();
+        drop(desk);
+        self.after_end(dropped.clone());
+        Some(dropped)
+    }
+
+    /// Rejects the held task `task_id`.
+    pub fn reject(&self, task_id: &Uuid) -> Result<TaskRecord, GateError> {
+        let state = self.registry.get(task_id).map(|r| r.state);
+        self.drop_held(task_id, "rejected", why::REJECTED)
+            .ok_or_else(|| {
+                GateError::NotAwaiting(
+                    words::short_id(task_id),
+                    state.map_or("unknown", TaskState::as_str),
+                    "reject",
+                )
+            })
+    }
+
+    /// Cancels `task_id`: a held task is dropped, a moving one brakes, a multi-step one
+    /// starts no further step.
+    pub fn cancel(&self, task_id: &Uuid) -> Result<Cancelled, GateError> {
+        let mut desk = self.registry.desk();
+        let state = desk.book.get(task_id).map(|r| r.state);
+        let Some(live) = desk.lease.holding(task_id) else {
+            let state = state.map_or("unknown", TaskState::as_str);
+            return Err(GateError::NotRunning(words::short_id(task_id), state));
+        };
+        if live.hold.is_some() {
+            if let Some(rec) = drop_locked(&mut desk, task_id, "cancelled", why::CANCELLED) {
+                self.registry.journal(&rec).ok();
+                drop(desk);
+                self.after_end(rec);
+            }
+            return Ok(Cancelled::Dropped);
+        }
+        if let Some(sl) = live.seq.as_mut() {
+            sl.halt();
+        }
+        let fence = live.motion_id;
+        self.send(Request::Stop { fence })?;
+        Ok(Cancelled::Braking)
+    }
+
+    /// Stops whatever moves, for anyone: a held task is dropped, a multi-step task starts
+    /// no further step, and the executor's fence rises to every motion handed out.
+    pub fn stop(&self) -> Result<Stopped, GateError> {
+        let mut desk = self.registry.desk();
+        let fence = desk.lease.fence();
+        let held = desk
+            .lease
+            .live
+            .as_ref()
+            .map(|l| (l.task_id, l.hold.is_some()));
+        let mut dropped = None;
+        let answer = match held {
+            Some((id, true)) => {
+                dropped = drop_locked(&mut desk, &id, "stopped", why::STOPPED);
+                if let Some(rec) = &dropped {
+                    self.registry.journal(rec).ok();
+                }
+                Stopped::Dropped(id)
+            }
+            Some((id, false)) => {
+                if let Some(sl) = desk.lease.live.as_mut().and_then(|l| l.seq.as_mut()) {
+                    sl.halt();
+                }
+                Stopped::Braking(Some(id))
+            }
+            None if arm::idle(&self.executor) => Stopped::Nothing,
+            None => Stopped::Braking(None),
+        };
+        let sent = self.send(Request::Stop { fence });
+        drop(desk);
+        if let Some(rec) = dropped {
+            self.after_end(rec);
+        }
+        sent.map(|()| answer)
+    }
+
+    fn send(&self, request: Request) -> Result<(), GateError> {
+        self.executor
+            .send(request)
+            .map_err(|e| GateError::Executor(e.to_string()))
+    }
+
+    /// The runner of `task_id` enters `step` (0-based, spoken as `label`); a moving step's
+    /// motion is handed to the executor under the lock, so a cancel or stop is never
+    /// overtaken by it.
+    pub(super) fn enter_step(
+        &self,
+        task_id: &Uuid,
+        step: usize,
+        label: &str,
+        motion: Option<(Joints, f64)>,
+    ) -> runner::Entered {
+        use runner::Entered;
+        let mut desk = self.registry.desk();
+        let motion_id = motion.map(|_| desk.lease.next_id());
+        let Desk { book, lease } = &mut *desk;
+        let Some(live) = lease.holding(task_id) else {
+            return Entered::Halted;
+        };
+        let (Some(sl), Some(rec)) = (live.seq.as_mut(), book.get_mut(task_id)) else {
+            return Entered::Halted;
+        };
+        if sl.halted {
+            return Entered::Halted;
+        }
+        let Some(st) = rec.steps.as_mut() else {
+            return Entered::Halted;
+        };
+        st.current = Some(step + 1);
+        st.label = label.to_owned();
+        rec.progress = (sl.seq.percent(step, 0.0) * 10.0).round() / 10.0;
+        rec.message = words::step_progress(step + 1, st.total, label, rec.progress, false);
+        rec.updated_at = now_rfc3339();
+        let entered = match (motion, motion_id) {
+            (Some((target, speed)), Some(motion_id)) => {
+                live.motion_id = motion_id;
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                sl.waiter = Some(tx);
+                match self.send(Request::Start {
+                    motion_id,
+                    target,
+                    speed,
+                }) {
+                    Ok(()) => Entered::Moving(rx),
+                    Err(e) => {
+                        sl.waiter = None;
+                        Entered::SendFailed(e.to_string())
+                    }
+                }
+            }
+            _ => Entered::Ready,
+        };
+        let rec = rec.clone();
+        live.last_journaled = Instant::now();
+        drop(desk);
+        // Journaled so that after a crash the task names the step it was in.
+        self.registry.journal(&rec).ok();
+        self.registry.mirror(&rec, true);
+        entered
+    }
+
+    /// Drops `task_id` when its confirmation time is up, if it is still held by then.
+    pub(super) fn expire_later(self: &Arc<Self>, task_id: Uuid) {
+        let gate = self.clone();
+        let after = self.settings.expire;
+        let expire = move || {
+            let due = gate
+                .registry
+                .desk()
+                .lease
+                .holding(&task_id)
+                .and_then(|l| l.hold.as_ref())
+                .is_some_and(|h| Instant::now() >= h.deadline);
+            if due
+                && gate
+                    .drop_held(&task_id, "confirmation_expired", why::EXPIRED)
+                    .is_some()
+            {
+                tracing::info!(%task_id, "unconfirmed task expired");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    tokio::time::sleep(after).await;
+                    expire();
+                });
+            }
+            Err(_) => {
+                // Outside a runtime (tools, tests): a plain timer thread does the same.
+                let spawned = std::thread::Builder::new()
+                    .name("armature-expiry".into())
+                    .spawn(move || {
+                        std::thread::sleep(after);
+                        expire();
+                    });
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "cannot start the confirmation timer; confirm checks the deadline");
+                }
+            }
+        }
+    }
+
+    /// A task that ended outside the supervisor: mirrored, announced, evicted.
+    fn after_end(&self, rec: TaskRecord) {
+        self.registry.mirror(&rec, true);
+        self.registry.announce_end(rec);
+        self.registry.evict_and_compact();
+    }
+}
+
+/// Drops the held task `task_id` under the desk lock: its record ends (a resume that was
+/// never confirmed stays interrupted) and the arm is free. None if it was not held.
+fn drop_locked(desk: &mut Desk, task_id: &Uuid, code: &str, why: &str) -> Option<TaskRecord> {
+    desk.lease.holding(task_id).filter(|l| l.hold.is_some())?;
+    desk.lease.live = None;
+    let rec = desk.book.get_mut(task_id)?;
+    rec.eta_s = None;
+    rec.updated_at = now_rfc3339();
+    match rec.steps.as_ref().filter(|s| s.resumed > 0) {
+        Some(st) => {
+            rec.state = TaskState::Interrupted;
+            rec.message = words::stays_interrupted(task_id, st, why);
+        }
+        None => {
+            rec.state = TaskState::Cancelled;
+            rec.message = words::dropped(task_id, why);
+        }
+    }
+    rec.error = Some(TaskError {
+        code: code.into(),
+        message: why.into(),
+    });
+    rec.finished_at = Some(rec.updated_at.clone());
+    Some(rec.clone())
+}
+
+/// `values` as joints, or a refusal naming the count.
+fn joints(values: &[f64]) -> Result<Joints, GateError> {
+    Joints::from_slice(values).ok_or_else(|| {
+        GateError::Executor(format!(
+            "{} joint values is more than the arm can have",
+            values.len()
+        ))
+    })
+}

@@ -1,0 +1,81 @@
+//! Planning before a task exists: how far a motion reaches and how long it takes, the
+//! steps' planned seconds, a resume's move back, and whether it must be confirmed.
+
+use std::time::Instant;
+
+use super::lease::{Hold, Pending};
+use super::motion::MotionGate;
+use super::requests::Confirm;
+use super::words::{self, Question, Reach};
+use super::{Sequence, Step, StepKind};
+use crate::hal::Joints;
+use crate::motion::Plan;
+
+impl MotionGate {
+    /// A hold for a task reaching `reach`, if its rule asks for one.
+    pub(super) fn hold_if(
+        &self,
+        confirm: Confirm,
+        question: &Question,
+        reach: &Reach,
+        start: Pending,
+    ) -> Option<Hold> {
+        let name = self
+            .settings
+            .joints
+            .get(reach.joint)
+            .map(|j| j.name.as_str())
+            .unwrap_or("");
+        confirm.applies(reach).then(|| Hold {
+            start,
+            question: words::question(question, reach, name),
+            deadline: Instant::now() + self.settings.expire,
+        })
+    }
+
+    pub(super) fn reach_of_move(&self, from: Joints, target: Joints, speed: f64) -> Reach {
+        let (joint, travel) = (0..target.len())
+            .map(|i| (i, (target[i] - from[i]).abs()))
+            .fold((0, 0.0), |best, x| if x.1 > best.1 { x } else { best });
+        Reach {
+            joint,
+            travel,
+            speed,
+            eta_s: Plan::new(&self.settings.joints, from, target, speed).duration(),
+            steps: 1,
+        }
+    }
+
+    /// The steps with their planned seconds, chained from `start`, and how far they reach.
+    pub(super) fn sequence(&self, steps: Vec<Step>, start: Joints) -> (Sequence, Reach) {
+        let mut at = start;
+        let mut reach = Reach {
+            joint: 0,
+            travel: 0.0,
+            speed: 0.0,
+            eta_s: 0.0,
+            steps: steps.len(),
+        };
+        let weights: Vec<f64> = steps
+            .iter()
+            .map(|s| match &s.kind {
+                StepKind::Move { target, speed } => {
+                    let Some(target) = Joints::from_slice(target) else {
+                        return 0.0;
+                    };
+                    let one = self.reach_of_move(at, target, *speed);
+                    if one.travel > reach.travel {
+                        (reach.joint, reach.travel) = (one.joint, one.travel);
+                    }
+                    reach.speed = reach.speed.max(*speed);
+                    at = target;
+                    one.eta_s
+                }
+                StepKind::Wait { seconds } => *seconds,
+                StepKind::SetVariable { .. } => 0.0,
+            })
+            .collect();
+        reach.eta_s = weights.iter().sum();
+        (Sequence::new(steps, weights), reach)
+    }
+}

@@ -1,0 +1,167 @@
+//! What one asks of the motion gate and what it answers: the task to start, its
+//! confirmation rule, and the gate's refusals.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::arm::NotReady;
+use super::registry::Busy;
+use super::words::{self, Question, Reach};
+use super::{Step, TaskRecord};
+
+/// When a motion must be confirmed before it moves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Confirm {
+    /// Never.
+    Never,
+    /// Always.
+    Always,
+    /// When a joint travels more than `rad`, or the speed exceeds `speed`.
+    Beyond {
+        /// Largest joint travel allowed unconfirmed (rad).
+        rad: f64,
+        /// Highest speed allowed unconfirmed (fraction).
+        speed: f64,
+    },
+}
+
+impl Confirm {
+    /// Whether a motion reaching `reach` must be confirmed.
+    pub(super) fn applies(self, reach: &Reach) -> bool {
+        match self {
+            Confirm::Never => false,
+            Confirm::Always => true,
+            Confirm::Beyond { rad, speed } => reach.travel > rad || reach.speed > speed,
+        }
+    }
+}
+
+/// What a foreground task does.
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// One joint move (target already checked against the limits, speed capped).
+    Move {
+        /// Joint positions (rad).
+        target: Vec<f64>,
+        /// Fraction of the robot's limits.
+        speed: f64,
+    },
+    /// Several steps (each checked and capped).
+    Steps(Vec<Step>),
+}
+
+/// A foreground task to start.
+#[derive(Debug, Clone)]
+pub struct MotionTask {
+    /// The action (tool).
+    pub action: String,
+    /// Its parameters, as given.
+    pub params: Value,
+    /// Who starts it.
+    pub owner: String,
+    /// "Moving to home".
+    pub doing: String,
+    /// "Arrived at home.".
+    pub done: String,
+    /// What it does.
+    pub work: Work,
+    /// Its confirmation rule.
+    pub confirm: Confirm,
+    /// What its confirmation asks.
+    pub question: Question,
+}
+
+/// An interrupted multi-step task to take up again.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// Its steps, expanded again (the caller checked they match the record's digest).
+    pub steps: Vec<Step>,
+    /// The action's title, for the question.
+    pub title: String,
+    /// "Picking slot 3".
+    pub doing: String,
+    /// "Placed the part.".
+    pub done: String,
+    /// The confirmation rule for resuming.
+    pub confirm: Confirm,
+}
+
+/// A task the gate took on.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// Its record as journaled.
+    pub record: TaskRecord,
+    /// Planned seconds.
+    pub eta_s: f64,
+    /// Its step count (1 for a single move).
+    pub steps: usize,
+    /// Whether it waits for a confirmation.
+    pub held: bool,
+    /// A resume: the step it continues at (1-based), and whether it first moves back.
+    pub resumed_at: Option<(usize, bool)>,
+}
+
+/// What `stop` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stopped {
+    /// The arm brakes; the task holding it (acknowledged, maybe not yet moving) ends.
+    Braking(Option<Uuid>),
+    /// A task waiting for its confirmation was dropped; the arm did not move for it.
+    Dropped(Uuid),
+    /// Nothing held the arm and nothing moved.
+    Nothing,
+}
+
+/// What `cancel` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cancelled {
+    /// The arm brakes; the task ends cancelled.
+    Braking,
+    /// It waited for confirmation and was dropped; the arm did not move.
+    Dropped,
+}
+
+/// Why the gate refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GateError {
+    /// The arm may not move now.
+    #[error(transparent)]
+    NotReady(#[from] NotReady),
+    /// Another task holds the arm.
+    #[error("The arm is busy with task {} ({}, {:.0} % done). Wait for it or stop it first.", words::short_id(&.0.task_id), .0.action, .0.progress)]
+    Busy(Busy),
+    /// The task's record could not be written, so it was not taken on.
+    #[error("The state directory cannot be written ({0}); nothing moved.")]
+    Durability(String),
+    /// The motion thread did not take the request.
+    #[error("{0}")]
+    Executor(String),
+    /// The confirmation came after the deadline; the task was dropped.
+    #[error("Task {0} expired before it was confirmed; the arm did not move. Ask again.")]
+    Expired(String),
+    /// The task does not wait for a confirmation.
+    #[error("Task {0} is {1}; there is nothing to {2}.")]
+    NotAwaiting(String, &'static str, &'static str),
+    /// The task does not hold the arm.
+    #[error("Task {0} is {1}; there is nothing to cancel.")]
+    NotRunning(String, &'static str),
+    /// The task is not interrupted.
+    #[error("Task {0} is {1}; only an interrupted task can be resumed.")]
+    NotInterrupted(String, &'static str),
+}
+
+impl GateError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotReady(n) => n.code(),
+            Self::Busy(_) => "busy",
+            Self::Durability(_) => "durability",
+            Self::Executor(_) => "executor",
+            Self::Expired(_) => "confirmation_expired",
+            Self::NotAwaiting(..) => "not_awaiting_confirmation",
+            Self::NotRunning(..) => "not_running",
+            Self::NotInterrupted(..) => "not_interrupted",
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! The words: every sentence a task speaks, built from typed values, so that a duration
+//! or a percentage is always said the same way.
+
+use uuid::Uuid;
+
+use super::StepsStatus;
+
+/// The first four hex digits of a task id, to speak.
+pub fn short_id(id: &Uuid) -> String {
+    id.simple().to_string()[..4].to_owned()
+}
+
+/// A duration for speech: "about 4 seconds".
+pub fn about(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds < 1.0 {
+        "under a second".into()
+    } else if seconds < 1.5 {
+        "about 1 second".into()
+    } else if seconds < 90.0 {
+        format!("about {:.0} seconds", seconds)
+    } else {
+        format!("about {:.0} minutes", seconds / 60.0)
+    }
+}
+
+/// A speed fraction as a percentage: "25 %".
+pub fn percent(fraction: f64) -> String {
+    format!("{:.0} %", fraction * 100.0)
+}
+
+/// "1 step", "10 steps".
+pub fn count_steps(n: usize) -> String {
+    if n == 1 {
+        "1 step".into()
+    } else {
+        format!("{n} steps")
+    }
+}
+
+/// "Picking slot 3." from "Picking slot 3".
+pub fn sentence(s: &str) -> String {
+    let s = s.trim_end();
+    if s.ends_with(['.', '!', '?']) {
+        s.to_owned()
+    } else {
+        format!("{s}.")
+    }
+}
+
+/// What a held motion asks before it moves.
+#[derive(Debug, Clone)]
+pub enum Question {
+    /// A single move: the joint that travels furthest names it.
+    Move,
+    /// A custom action of several steps.
+    Action {
+        /// Its title.
+        title: String,
+    },
+    /// Resuming a custom action at step `from` (1-based) of `total`.
+    Resume {
+        /// Its title.
+        title: String,
+        /// The step it resumes at (1-based).
+        from: usize,
+        /// Its step count.
+        total: usize,
+    },
+}
+
+/// How far a motion reaches, for its confirmation question.
+#[derive(Debug, Clone, Copy)]
+pub struct Reach {
+    /// The joint that travels furthest (0-based).
+    pub joint: usize,
+    /// Its travel (rad).
+    pub travel: f64,
+    /// The highest speed asked (fraction).
+    pub speed: f64,
+    /// The planned seconds.
+    pub eta_s: f64,
+    /// The step count (1 for a single move).
+    pub steps: usize,
+}
+
+/// "This moves the shoulder lift 80 degrees at 25 % speed. Confirm?"
+pub fn question(q: &Question, reach: &Reach, joint_name: &str) -> String {
+    let degrees = reach.travel.to_degrees();
+    match q {
+        Question::Move => {
+            let name = joint_name.trim_end_matches("_joint").replace('_', " ");
+            format!(
+                "This moves the {name} {degrees:.0} degrees at {} speed. Confirm?",
+                percent(reach.speed)
+            )
+        }
+        Question::Action { title } => format!(
+            "{title} runs {}, {}, moving a joint up to {degrees:.0} degrees. Confirm?",
+            count_steps(reach.steps),
+            about(reach.eta_s)
+        ),
+        Question::Resume { title, from, total } => format!(
+            "Resuming {title} at step {from} of {total} moves a joint up to {degrees:.0} degrees. Confirm?"
+        ),
+    }
+}
+
+/// A held task's status: its question and its number.
+pub fn awaiting(question: &str, id: &Uuid) -> String {
+    format!("{question} Task {}.", short_id(id))
+}
+
+/// The ack of a motion: "Moving to home, about 4 seconds. Task 3f2a."
+pub fn moving(doing: &str, eta_s: f64, id: &Uuid) -> String {
+    format!("{doing}, {}. Task {}.", about(eta_s), short_id(id))
+}
+
+/// The ack of a custom action: "Picking slot 3. 6 steps, about 9 seconds. Task 3f2a."
+pub fn working(doing: &str, steps: usize, eta_s: f64, id: &Uuid) -> String {
+    format!(
+        "{} {}, {}. Task {}.",
+        sentence(doing),
+        count_steps(steps),
+        about(eta_s),
+        short_id(id)
+    )
+}
+
+/// "Resuming task 3f2a at step 3 of 6 (placing), first back to where it starts, about 5 seconds."
+pub fn resuming(
+    id: &Uuid,
+    from: usize,
+    total: usize,
+    label: &str,
+    back: bool,
+    eta_s: f64,
+) -> String {
+    let back = if back {
+        "; first back to where it starts"
+    } else {
+        ""
+    };
+    format!(
+        "Resuming task {} at step {from} of {total} ({label}){back}, {}.",
+        short_id(id),
+        about(eta_s)
+    )
+}
+
+/// A single motion's progress.
+pub fn progress(doing: &str, percent_done: f64, remaining_s: f64, stopping: bool) -> String {
+    if stopping {
+        format!(
+            "Stopping: {}, {percent_done:.0} % done.",
+            doing.to_lowercase()
+        )
+    } else {
+        format!(
+            "{doing}: {percent_done:.0} % done, {} left.",
+            about(remaining_s)
+        )
+    }
+}
+
+/// A step's progress: "Step 2 of 6: moving above slot 4 — 30 %."
+pub fn step_progress(
+    step: usize,
+    total: usize,
+    label: &str,
+    percent_done: f64,
+    stopping: bool,
+) -> String {
+    format!(
+        "{}Step {step} of {total}: {label} — {percent_done:.0} %.",
+        if stopping { "Stopping at " } else { "" }
+    )
+}
+
+/// "Step 2 of 6 done: moving above slot 4 — 40 %."
+pub fn step_done(step: usize, total: usize, label: &str, percent_done: f64) -> String {
+    format!("Step {step} of {total} done: {label} — {percent_done:.0} %.")
+}
+
+/// How a single motion ended.
+pub fn motion_ended(
+    doing: &str,
+    done: &str,
+    id: &Uuid,
+    state: super::TaskState,
+    percent_done: f64,
+    error: Option<&str>,
+) -> String {
+    use super::TaskState::*;
+    match (state, error) {
+        (Succeeded, _) => format!("{done} Task {} succeeded.", short_id(id)),
+        (Cancelled, Some(e)) => dropped(id, e),
+        (Cancelled, None) => format!(
+            "Stopped: {} was cancelled at {percent_done:.0} %. The arm is standing still.",
+            doing.to_lowercase()
+        ),
+        (_, Some(e)) => format!("{doing} failed at {percent_done:.0} %: {e}."),
+        (_, None) => format!("{doing} ended: {}.", state.as_str()),
+    }
+}
+
+/// How a multi-step task ended, at step `at` (1-based).
+pub fn sequence_ended(
+    action: &str,
+    done: &str,
+    id: &Uuid,
+    state: super::TaskState,
+    st: &StepsStatus,
+    percent_done: f64,
+    error: Option<&str>,
+) -> String {
+    use super::TaskState::*;
+    let at = (st.done + 1).min(st.total);
+    match (state, error) {
+        (Succeeded, _) => format!("{done} Task {} succeeded.", short_id(id)),
+        (Cancelled, _) => format!(
+            "Stopped at step {at} of {} ({}): {action} was cancelled at {percent_done:.0} %. The arm is standing still.",
+            st.total, st.label
+        ),
+        (_, Some(e)) => format!(
+            "{} at step {at} of {} ({}): {e}. {}",
+            if state == Interrupted {
+                "Interrupted"
+            } else {
+                "Failed"
+            },
+            st.total,
+            st.label,
+            resume_hint(st)
+        ),
+        (_, None) => format!("Task {} ended: {}.", short_id(id), state.as_str()),
+    }
+}
+
+/// A task dropped before it moved: "Task 3f2a was dropped: it was rejected; the arm did not move."
+pub fn dropped(id: &Uuid, why: &str) -> String {
+    format!("Task {} was dropped: {why}.", short_id(id))
+}
+
+/// A resume that was not confirmed leaves the task interrupted.
+pub fn stays_interrupted(id: &Uuid, st: &StepsStatus, why: &str) -> String {
+    format!(
+        "Task {} stays interrupted at step {} of {}: {why}. resume_task again when ready.",
+        short_id(id),
+        (st.done + 1).min(st.total),
+        st.total
+    )
+}
+
+/// What a task that was running when the plugin stopped says after the restart.
+pub fn interrupted_by_restart(
+    id: &Uuid,
+    action: &str,
+    state: &str,
+    percent_done: f64,
+    steps: Option<&StepsStatus>,
+) -> String {
+    match steps {
+        Some(st) => format!(
+            "Armature stopped while task {} ({action}) was at step {} of {} ({}), {percent_done:.0} %. {} The arm will not move again by itself.",
+            short_id(id),
+            (st.done + 1).min(st.total),
+            st.total,
+            st.label,
+            resume_hint(st)
+        ),
+        None => format!(
+            "Armature stopped while task {} ({action}) was {state} at {percent_done:.0} %. The arm will not move again by itself.",
+            short_id(id)
+        ),
+    }
+}
+
+/// "Steps 1–3 are done; resume_task continues from step 4."
+pub fn resume_hint(st: &StepsStatus) -> String {
+    let next = (st.done + 1).min(st.total);
+    match st.done {
+        0 => format!("No step was finished; resume_task starts it again from step {next}."),
+        1 => format!("Step 1 is done; resume_task continues from step {next}."),
+        d => format!("Steps 1–{d} are done; resume_task continues from step {next}."),
+    }
+}
+
+/// A task's confirmation was given: "Confirmed: move_joints."
+pub fn confirmed(action: &str) -> String {
+    format!("Confirmed: {action}.")
+}
+
+/// Why a held task was dropped, by who dropped it.
+pub mod why {
+    /// Its owner rejected it.
+    pub const REJECTED: &str = "the operator rejected it; the arm did not move";
+    /// Its owner cancelled it before confirming.
+    pub const CANCELLED: &str = "it was cancelled before it was confirmed; the arm did not move";
+    /// Stop was called while it waited.
+    pub const STOPPED: &str = "stop was called; the arm did not move";
+    /// Nobody confirmed it in time.
+    pub const EXPIRED: &str = "it was not confirmed in time; the arm did not move";
+    /// A stop covered its motion before the motion began.
+    pub const FENCED: &str = "stop was called before it began; the arm did not move";
+}

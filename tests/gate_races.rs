@@ -1,0 +1,315 @@
+//! Stop always wins: the motion gate raced against itself, through the real registry, the
+//! real executor thread and the simulated arm. Two threads meet at a barrier, then one
+//! confirms, rejects, starts or steps while the other stops, thousands of times.
+//!
+//! In every round: a task recorded as dropped never moved the arm; a task that stop named
+//! never succeeded; once stop answered, no motion began.
+
+mod common;
+
+use std::sync::Barrier;
+use std::time::Duration;
+
+use armature::tasks::{Confirm, Step, StepKind, Stopped, TaskRecord, TaskState, Work};
+use common::Cell;
+
+/// Rounds per race (ARMATURE_RACE_ROUNDS overrides).
+fn rounds() -> usize {
+    std::env::var("ARMATURE_RACE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
+
+/// Whether the arm went anywhere: further than a servo's settling creep (0.1 mrad).
+fn moved(before: &[f64], after: &[f64]) -> bool {
+    before.iter().zip(after).any(|(a, b)| (a - b).abs() > 1e-4)
+}
+
+fn dropped(rec: &TaskRecord) -> bool {
+    rec.state == TaskState::Cancelled
+        && rec.error.as_ref().is_some_and(|e| {
+            matches!(
+                e.code.as_str(),
+                "stopped" | "rejected" | "confirmation_expired" | "cancelled"
+            )
+        })
+}
+
+/// Tallies a race and fails with the first violations.
+#[derive(Default)]
+struct Tally {
+    outcomes: std::collections::BTreeMap<String, usize>,
+    violations: Vec<String>,
+}
+
+impl Tally {
+    fn count(&mut self, outcome: &str) {
+        *self.outcomes.entry(outcome.into()).or_default() += 1;
+    }
+
+    fn check(&mut self, round: usize, ok: bool, what: &str) {
+        if !ok {
+            self.violations.push(format!("round {round}: {what}"));
+        }
+    }
+
+    fn finish(self, race: &str) {
+        println!(
+            "{race}: {} rounds, outcomes {:?}, violations {}",
+            rounds(),
+            self.outcomes,
+            self.violations.len()
+        );
+        assert!(
+            self.violations.is_empty(),
+            "{race}: {} violations, first: {:?}",
+            self.violations.len(),
+            &self.violations[..self.violations.len().min(5)]
+        );
+    }
+}
+
+/// Runs `a` and `b` on two threads released together, `b` after `skew` spins.
+fn race<A, B, RA, RB>(a: A, b: B, skew: u32) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    let barrier = Barrier::new(2);
+    std::thread::scope(|s| {
+        let ta = s.spawn(|| {
+            barrier.wait();
+            a()
+        });
+        let tb = s.spawn(|| {
+            barrier.wait();
+            for _ in 0..skew {
+                std::hint::spin_loop();
+            }
+            b()
+        });
+        (ta.join().unwrap(), tb.join().unwrap())
+    })
+}
+
+#[test]
+fn confirm_against_stop() {
+    let cell = Cell::new(Duration::from_secs(60));
+    let mut tally = Tally::default();
+    for round in 0..rounds() {
+        let before = cell.joints();
+        let held = cell.gate.start(cell.task(round, Confirm::Always)).unwrap();
+        let id = held.record.task_id;
+        let (confirmed, stopped) = race(
+            || cell.gate.confirm(&id),
+            || cell.gate.stop().unwrap(),
+            (round % 64) as u32 * 50,
+        );
+        let rec = cell.settle(&id);
+        let after = cell.joints();
+        tally.count(match (&confirmed, &stopped) {
+            (Ok(_), _) => "confirm first",
+            (Err(_), _) => "stop first",
+        });
+        tally.check(
+            round,
+            !(dropped(&rec) && moved(&before, &after)),
+            "dropped but moved",
+        );
+        tally.check(
+            round,
+            rec.state != TaskState::Succeeded,
+            "stop named it, yet it succeeded",
+        );
+        tally.check(
+            round,
+            confirmed.is_ok() == matches!(stopped, Stopped::Braking(Some(t)) if t == id),
+            "confirm and stop disagree on who won",
+        );
+    }
+    tally.finish("confirm vs stop");
+}
+
+#[test]
+fn confirm_against_reject() {
+    let cell = Cell::new(Duration::from_secs(60));
+    let mut tally = Tally::default();
+    for round in 0..rounds() {
+        let before = cell.joints();
+        let held = cell.gate.start(cell.task(round, Confirm::Always)).unwrap();
+        let id = held.record.task_id;
+        let (confirmed, rejected) = race(
+            || cell.gate.confirm(&id),
+            || cell.gate.reject(&id),
+            (round % 64) as u32 * 50,
+        );
+        if confirmed.is_ok() {
+            cell.gate.stop().unwrap();
+        }
+        let rec = cell.settle(&id);
+        let after = cell.joints();
+        tally.count(if confirmed.is_ok() {
+            "confirm first"
+        } else {
+            "reject first"
+        });
+        tally.check(
+            round,
+            confirmed.is_ok() != rejected.is_ok(),
+            "both or neither won",
+        );
+        tally.check(
+            round,
+            !(dropped(&rec) && moved(&before, &after)),
+            "rejected but moved",
+        );
+    }
+    tally.finish("confirm vs reject");
+}
+
+#[test]
+fn confirm_against_expiry() {
+    let expire = Duration::from_millis(3);
+    let cell = Cell::new(expire);
+    let mut tally = Tally::default();
+    for round in 0..rounds() {
+        let before = cell.joints();
+        let held = cell.gate.start(cell.task(round, Confirm::Always)).unwrap();
+        let id = held.record.task_id;
+        // Confirm around the deadline: a little before, at, or a little after it.
+        let wait = Duration::from_micros(2000 + (round as u64 % 20) * 100);
+        std::thread::sleep(wait);
+        let confirmed = cell.gate.confirm(&id);
+        if confirmed.is_ok() {
+            cell.gate.stop().unwrap();
+        }
+        let rec = cell.settle(&id);
+        let after = cell.joints();
+        tally.count(if confirmed.is_ok() {
+            "confirmed in time"
+        } else {
+            "expired first"
+        });
+        tally.check(
+            round,
+            !(dropped(&rec) && moved(&before, &after)),
+            "expired but moved",
+        );
+        tally.check(
+            round,
+            confirmed.is_ok() != dropped(&rec),
+            "confirm answer and record disagree",
+        );
+    }
+    tally.finish("confirm vs expiry");
+}
+
+#[test]
+fn start_against_stop() {
+    let cell = Cell::new(Duration::from_secs(60));
+    let mut tally = Tally::default();
+    for round in 0..rounds() {
+        let (started, stopped) = race(
+            || cell.gate.start(cell.task(round, Confirm::Never)),
+            || cell.gate.stop().unwrap(),
+            (round % 64) as u32 * 50,
+        );
+        let id = started.unwrap().record.task_id;
+        let named = matches!(stopped, Stopped::Braking(Some(t)) if t == id);
+        let after_stop = named && cell.moved_after_stop(&id);
+        let rec = cell.settle(&id);
+        tally.count(if named { "start first" } else { "stop first" });
+        tally.check(round, !after_stop, "a motion began after stop answered");
+        tally.check(
+            round,
+            !named || rec.state == TaskState::Cancelled,
+            &format!(
+                "stop named it, yet it ended {:?}: {}",
+                rec.state, rec.message
+            ),
+        );
+        if !named {
+            // Stop came first: this motion is legitimately the next; end it for the next round.
+            cell.gate.stop().unwrap();
+            cell.settle(&id);
+        }
+    }
+    tally.finish("start vs stop");
+}
+
+#[test]
+fn a_custom_actions_next_step_against_stop() {
+    let cell = Cell::new(Duration::from_secs(60));
+    // The steps' runner is a task on the async runtime, as in the plugin.
+    let _runtime = cell.runtime.enter();
+    let mut tally = Tally::default();
+    let n = (rounds() / 4).max(50);
+    for round in 0..n {
+        let step = |k: usize, target: Vec<f64>| Step {
+            label: format!("step {k}"),
+            kind: StepKind::Move { target, speed: 1.0 },
+        };
+        let steps = vec![
+            step(1, cell.target(round)),
+            step(2, cell.target(round + 1)),
+            step(3, cell.target(round)),
+        ];
+        let mut task = cell.task(round, Confirm::Never);
+        task.action = "pick".into();
+        task.work = Work::Steps(steps);
+        let id = cell.gate.start(task).unwrap().record.task_id;
+        // Stop somewhere within the first steps.
+        std::thread::sleep(Duration::from_micros((round as u64 % 40) * 1500));
+        let stopped = cell.gate.stop().unwrap();
+        let at_stop = cell.gate.registry().get(&id).unwrap();
+        let after_stop = cell.moved_after_stop(&id);
+        let rec = cell.settle(&id);
+        let done_at_stop = at_stop.steps.as_ref().map_or(0, |s| s.done);
+        let done = rec.steps.as_ref().map_or(0, |s| s.done);
+        tally.count(match stopped {
+            Stopped::Braking(Some(_)) => "stopped while working",
+            _ => "finished before stop",
+        });
+        if matches!(stopped, Stopped::Braking(Some(t)) if t == id) {
+            tally.check(
+                round,
+                rec.state == TaskState::Cancelled,
+                "it did not end cancelled",
+            );
+            tally.check(
+                round,
+                !after_stop,
+                "a step's motion began after stop answered",
+            );
+            tally.check(
+                round,
+                done <= done_at_stop + 1,
+                "a step ran after stop answered",
+            );
+        }
+    }
+    println!("custom action vs stop: {n} rounds");
+    tally.finish("custom action vs stop");
+}
+
+#[test]
+fn cancel_drops_a_held_task_and_it_can_no_longer_be_confirmed() {
+    let cell = Cell::new(Duration::from_secs(60));
+    let before = cell.joints();
+    let held = cell.gate.start(cell.task(0, Confirm::Always)).unwrap();
+    let id = held.record.task_id;
+    cell.gate.cancel(&id).unwrap();
+    let err = cell.gate.confirm(&id).unwrap_err();
+    assert_eq!(err.code(), "not_awaiting_confirmation");
+    let rec = cell.settle(&id);
+    assert!(dropped(&rec), "{rec:?}");
+    assert!(
+        rec.message.contains("the arm did not move"),
+        "{}",
+        rec.message
+    );
+    assert!(!moved(&before, &cell.joints()));
+}
