@@ -11,7 +11,5 @@ mod model;
 pub use faults::{FaultPlan, StallFault};
 pub use model::{ArmModel, JointLimit, ModelState, SimMode};
 
-pub mod modbus;
 pub mod modbus_robot;
 pub mod robot_file;
-pub mod ros_msgs;

@@ -1,11 +1,11 @@
 //! A simulated UR behind its Modbus registers: UR's state registers, and the robot's side
 //! of Armature's handshake, as the URScript companion in `robots/ur/` runs it.
 
-use crate::modbus::{
+use crate::{ArmModel, FaultPlan, JointLimit};
+use wire::modbus::{
     command, decode_mrad, encode_mrad, error, safety, status, status_layout, CommandLayout,
     RegisterMap, UR_MODE_RUNNING,
 };
-use crate::{ArmModel, FaultPlan, JointLimit};
 
 /// Readable ranges: the general-purpose registers, UR's state block, the TCP pose.
 const READABLE: [(u16, u16); 3] = [(128, 255), (256, 299), (400, 405)];
@@ -35,6 +35,9 @@ pub struct RobotFaults {
     pub exceptions_after_s: Option<f64>,
     /// ...for this long.
     pub exceptions_for_s: f64,
+    /// The companion does not run at start: the registers answer, its heartbeat stands
+    /// still and commands are not served, until [`ModbusRobot::set_companion`] starts it.
+    pub companion_stopped: bool,
 }
 
 /// Whether a fault that starts at `after` and lasts `length` is active at `now`.
@@ -58,6 +61,7 @@ pub struct ModbusRobot {
     plugin_heartbeat: u16,
     plugin_heartbeat_at: f64,
     robot_heartbeat: u16,
+    companion: bool,
 }
 
 impl ModbusRobot {
@@ -84,6 +88,7 @@ impl ModbusRobot {
             plugin_heartbeat: 0,
             plugin_heartbeat_at: 0.0,
             robot_heartbeat: 0,
+            companion: !faults.companion_stopped,
         };
         robot.publish_state();
         robot
@@ -94,11 +99,38 @@ impl ModbusRobot {
         self.model.time_s()
     }
 
+    /// Starts or stops the companion program, as Play and Stop on the pendant do.
+    pub fn set_companion(&mut self, running: bool) {
+        if running == self.companion {
+            return;
+        }
+        self.companion = running;
+        if running {
+            // As the companion does at start: a command already in the registers never runs.
+            let base = self.map.command_block as usize;
+            self.last_sequence = self.regs[base + self.layout.sequence as usize];
+            self.plugin_heartbeat = self.regs[base + self.layout.heartbeat as usize];
+            self.plugin_heartbeat_at = self.time_s();
+            self.answer(status::IDLE, error::NONE);
+        } else if self.moving {
+            // A UR stops the arm when its program stops; the status block stays as it was.
+            self.model.brake();
+            self.moving = false;
+        }
+    }
+
+    /// Whether the companion program runs.
+    pub fn companion_running(&self) -> bool {
+        self.companion
+    }
+
     /// One control cycle: the companion's handshake, the arm's motion, the registers.
     pub fn step(&mut self, dt: f64) {
         let now = self.model.time_s() + dt;
         self.apply_scheduled_faults(now);
-        self.handshake(now);
+        if self.companion {
+            self.handshake(now);
+        }
         self.model.step(dt);
         let frozen = active(self.faults.freeze_after_s, self.faults.freeze_for_s, now);
         if !frozen {
@@ -225,9 +257,12 @@ impl ModbusRobot {
             self.regs[m.joint_angles as usize + i] = encode_mrad(*p).unwrap_or(0);
             self.regs[m.joint_speeds as usize + i] = encode_mrad(*v).unwrap_or(0);
         }
-        self.robot_heartbeat = self.robot_heartbeat.wrapping_add(1);
-        self.regs[m.status_block as usize + status_layout::HEARTBEAT as usize] =
-            self.robot_heartbeat;
+        // The heartbeat is the companion's: it stands still while the program does not run.
+        if self.companion {
+            self.robot_heartbeat = self.robot_heartbeat.wrapping_add(1);
+            self.regs[m.status_block as usize + status_layout::HEARTBEAT as usize] =
+                self.robot_heartbeat;
+        }
     }
 
     /// Answers a read, or the Modbus exception code for it.
@@ -263,7 +298,7 @@ impl ModbusRobot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modbus::encode_permille;
+    use wire::modbus::encode_permille;
 
     fn robot(faults: RobotFaults) -> ModbusRobot {
         let limits = vec![
@@ -343,5 +378,44 @@ mod tests {
         );
         run_with(&mut r, 1.5, false);
         assert_eq!(r.read(280, 6).unwrap(), vec![0; 6]);
+    }
+
+    #[test]
+    fn without_the_companion_the_registers_answer_but_nothing_is_served() {
+        let mut r = robot(RobotFaults {
+            companion_stopped: true,
+            ..RobotFaults::default()
+        });
+        let heartbeat = r.read(144, 1).unwrap();
+        send(&mut r, command::MOVE, 1, 0.5);
+        run(&mut r, 0.5);
+        // The controller's registers answer; the companion's heartbeat and status stand still.
+        assert_eq!(r.read(258, 1).unwrap(), vec![UR_MODE_RUNNING]);
+        assert_eq!(r.read(270, 1).unwrap(), vec![0]);
+        assert_eq!(r.read(144, 1).unwrap(), heartbeat);
+        assert_eq!(r.read(140, 2).unwrap(), vec![status::IDLE, 0]);
+        // Play: the command left in the registers is not run, a new one is.
+        r.set_companion(true);
+        run(&mut r, 0.5);
+        assert_ne!(r.read(144, 1).unwrap(), heartbeat);
+        assert_eq!(r.read(140, 2).unwrap(), vec![status::IDLE, 1]);
+        assert_eq!(r.read(270, 1).unwrap(), vec![0]);
+        send(&mut r, command::MOVE, 2, 0.5);
+        run(&mut r, 3.0);
+        assert_eq!(r.read(140, 2).unwrap(), vec![status::DONE, 2]);
+        assert_eq!(r.read(270, 1).unwrap(), vec![500]);
+    }
+
+    #[test]
+    fn stopping_the_companion_mid_move_stops_the_arm() {
+        let mut r = robot(RobotFaults::default());
+        send(&mut r, command::MOVE, 1, 3.0);
+        run(&mut r, 0.5);
+        r.set_companion(false);
+        let heartbeat = r.read(144, 1).unwrap();
+        run(&mut r, 1.5);
+        assert_eq!(r.read(280, 6).unwrap(), vec![0; 6]);
+        assert_eq!(r.read(144, 1).unwrap(), heartbeat);
+        assert!(!r.companion_running());
     }
 }

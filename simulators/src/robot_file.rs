@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
+use wire::modbus::RegisterMap;
 
-use crate::modbus::RegisterMap;
 use crate::JointLimit;
 
 #[derive(Debug, Deserialize)]

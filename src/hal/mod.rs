@@ -57,6 +57,16 @@ pub enum Fault {
         /// The controller's `error_string`, truncated.
         text: ShortText,
     },
+    /// The controller's registers answer, but the companion program on the robot does not
+    /// run: its heartbeat register stands still, so nobody serves the handshake.
+    CompanionNotRunning {
+        /// The program's name, e.g. `armature.script`.
+        program: &'static str,
+        /// The heartbeat register (from the robot's register map).
+        register: u16,
+        /// How long the heartbeat has stood still, as measured (ms).
+        unchanged_ms: u32,
+    },
     /// The link to the controller is down.
     Unreachable {
         /// Why.
@@ -171,7 +181,18 @@ impl std::fmt::Display for Fault {
             Fault::Controller { code } => write!(
                 f,
                 "the robot answered with error {code} ({})",
-                armsim::modbus::error::describe(*code)
+                wire::modbus::error::describe(*code)
+            ),
+            Fault::CompanionNotRunning {
+                program,
+                register,
+                unchanged_ms,
+            } => write!(
+                f,
+                // Tenths cut, not rounded: it has stood still at least this long.
+                "the robot program {program} is not running: heartbeat register {register} has not changed for {}.{} s",
+                unchanged_ms / 1000,
+                unchanged_ms % 1000 / 100
             ),
             Fault::Unreachable { cause } => write!(f, "the robot is unreachable ({cause})"),
             Fault::Trajectory { code, text } => {
@@ -262,5 +283,32 @@ pub trait RobotArm: Send {
     /// to the target of each motion (false: a controller's `movej` or a ROS controller).
     fn tracks_setpoints(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_companion_is_named_with_its_register_and_how_long() {
+        let fault = Fault::CompanionNotRunning {
+            program: "armature.script",
+            register: 144,
+            unchanged_ms: 2_049,
+        };
+        assert_eq!(
+            fault.to_string(),
+            "the robot program armature.script is not running: heartbeat register 144 has not changed for 2.0 s"
+        );
+        assert_eq!(
+            serde_json::to_value(fault).ok(),
+            Some(serde_json::json!({
+                "kind": "companion_not_running",
+                "program": "armature.script",
+                "register": 144,
+                "unchanged_ms": 2049
+            }))
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The Modbus/TCP backend: a `tokio-modbus` client on its own thread, exchanging the latest
 //! state and each motion's command with the real-time cycle without blocking it.
 //!
-//! The wire contract (UR's registers and Armature's handshake) is `armsim::modbus`; this
+//! The wire contract (UR's registers and Armature's handshake) is `wire::modbus`; this
 //! file is the client side of it. The robot runs each move itself (`movej` in the URScript
 //! companion), so this backend sends one command per motion, never per cycle, and never
 //! resends a command after a connection loss: the motion is failed instead.
@@ -10,16 +10,21 @@ use std::net::SocketAddr;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use armsim::modbus::{
-    command, decode_mrad, encode_mrad, encode_permille, safety, status, status_layout,
-    CommandLayout, RegisterMap, UR_MODE_RUNNING,
-};
 use tokio_modbus::client::{Context, Reader, Writer};
 use tokio_modbus::Slave;
+use wire::modbus::{
+    command, decode_mrad, encode_mrad, encode_permille, safety, status, status_layout,
+    CommandLayout, RegisterMap, COMPANION_PROGRAM, UR_MODE_RUNNING,
+};
 
 use super::backoff::Backoff;
 use super::edges::{LinkedArm, MotionEdge};
 use super::{ArmState, Fault, Joints, LinkError, RobotMode};
+
+/// How long the robot's heartbeat may stand still, while its registers answer, before the
+/// companion is reported as not running. It ticks every control cycle (2–8 ms on a UR), so
+/// this is far beyond scheduling jitter, and twice the shipped stale-state limit.
+const COMPANION_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How the backend reaches the controller.
 #[derive(Debug, Clone)]
@@ -53,6 +58,8 @@ pub fn start(config: ModbusConfig, map: RegisterMap, joints: usize) -> std::io::
         heartbeat: 0,
         active: None,
         robot_heartbeat: None,
+        companion_down: false,
+        first_poll: true,
     };
     std::thread::Builder::new()
         .name("armature-modbus".into())
@@ -73,7 +80,13 @@ struct Link {
     heartbeat: u16,
     /// The motion in progress and the sequence number its move was sent with.
     active: Option<(u64, u16)>,
-    robot_heartbeat: Option<u16>,
+    /// The robot's heartbeat and since when it has had that value; kept across reconnects,
+    /// so a heartbeat that stood still through a link loss is measured from its last change.
+    robot_heartbeat: Option<(u16, Instant)>,
+    /// Whether the companion is reported as not running (to log the change once).
+    companion_down: bool,
+    /// The next poll is the first on a connection: nothing on it to compare the heartbeat with.
+    first_poll: bool,
 }
 
 impl Link {
@@ -83,6 +96,7 @@ impl Link {
             let cause = match self.connect().await {
                 Ok(mut ctx) => {
                     backoff.reset();
+                    self.first_poll = true;
                     tracing::info!(address = %self.config.address, "connected to the robot over Modbus/TCP");
                     let cause = self.serve(&mut ctx).await;
                     // A fresh connection after any failure: a late answer on this one must
@@ -132,7 +146,6 @@ impl Link {
         self.current.mode = RobotMode::Disconnected;
         self.current.fault = Some(Fault::Unreachable { cause });
         self.current.link_down_since.get_or_insert(Instant::now());
-        self.robot_heartbeat = None;
         self.state.write(self.current);
     }
 
@@ -262,10 +275,27 @@ impl Link {
         };
         let robot_status = st[status_layout::STATUS as usize];
         let acked = st[status_layout::ACK_SEQUENCE as usize];
+        let heartbeat = st[status_layout::HEARTBEAT as usize];
+        let (changed, changed_at) = match self.robot_heartbeat {
+            Some((last, since)) if last == heartbeat => (false, since),
+            _ => (true, now),
+        };
+        // Moving means changed between two reads on this connection; a change across a link
+        // loss says the companion ran at some point, not that it runs now.
+        let moved = changed && !std::mem::take(&mut self.first_poll);
+        self.robot_heartbeat = Some((heartbeat, changed_at));
+        let unchanged = now.saturating_duration_since(changed_at);
+        let companion_down = unchanged >= COMPANION_TIMEOUT;
         let fault = if estop {
             Some(Fault::EmergencyStop)
         } else if pstop {
             Some(Fault::ProtectiveStop)
+        } else if companion_down {
+            Some(Fault::CompanionNotRunning {
+                program: COMPANION_PROGRAM,
+                register: m.status_block + status_layout::HEARTBEAT,
+                unchanged_ms: u32::try_from(unchanged.as_millis()).unwrap_or(u32::MAX),
+            })
         } else {
             match self.active {
                 Some((_, seq)) if robot_status == status::ERROR && acked == seq => {
@@ -276,12 +306,12 @@ impl Link {
                 _ => None,
             }
         };
-        // A state is fresh only if the robot's heartbeat moved since the last poll.
-        let heartbeat = st[status_layout::HEARTBEAT as usize];
-        if self.robot_heartbeat != Some(heartbeat) || self.current.link_down_since.is_some() {
+        // A state is fresh only if the robot's heartbeat moved since the last poll (so not on
+        // a connection's first). Once the companion is known not to run, the controller's own
+        // registers, just read, are the state: fresh, and carrying the fault naming the cause.
+        if moved || companion_down {
             self.current.sampled_at = now;
         }
-        self.robot_heartbeat = Some(heartbeat);
         self.current = ArmState {
             positions,
             velocities,
@@ -291,10 +321,35 @@ impl Link {
             ..self.current
         };
         self.state.write(self.current);
-        if robot_status == status::BUSY && self.active.is_none() {
+        self.report_companion(companion_down, unchanged);
+        // Without the companion, its status block is a leftover that nobody acts on.
+        if robot_status == status::BUSY && self.active.is_none() && !companion_down {
             // The robot moves for a command no motion of ours stands behind any more.
             self.send_stop(ctx).await?;
         }
         Ok(())
+    }
+
+    /// Logs the companion stopping or resuming, once per change.
+    fn report_companion(&mut self, down: bool, unchanged: Duration) {
+        if down == self.companion_down {
+            return;
+        }
+        self.companion_down = down;
+        let register = self.map.status_block + status_layout::HEARTBEAT;
+        if down {
+            tracing::warn!(
+                program = COMPANION_PROGRAM,
+                register,
+                unchanged_s = unchanged.as_secs_f64(),
+                "the robot program is not running: its heartbeat register stands still"
+            );
+        } else {
+            tracing::info!(
+                program = COMPANION_PROGRAM,
+                register,
+                "the robot program runs again: its heartbeat moves"
+            );
+        }
     }
 }

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use armsim::modbus::RegisterMap;
 use serde::Deserialize;
+use wire::modbus::RegisterMap;
 
 use super::kinematics::DhParameters;
 use crate::hal::MAX_JOINTS;

@@ -1,6 +1,9 @@
 """The plugin driving `armsim-modbus` over Modbus/TCP on loopback, through MCP; and a peer client."""
 
 import json
+import os
+import re
+import signal
 import time
 
 import anyio
@@ -197,3 +200,59 @@ async def test_answers_slower_than_the_timeout_read_as_unreachable(sims, make_se
         err, text, sc = await c.call("move_joints", {"joints": TARGET})
         assert err and sc["error"]["code"] == "robot_unreachable" and "no answer within the timeout" in text
     assert any("robot unreachable over Modbus/TCP" in l and "no answer within the timeout" in l for l in server.log)
+
+
+def companion_text(fault) -> str:
+    ms = fault["unchanged_ms"]
+    return (f"the robot program armature.script is not running: heartbeat register 144 "
+            f"has not changed for {ms // 1000}.{ms % 1000 // 100} s")
+
+
+async def test_a_robot_program_that_does_not_run_is_named_and_nothing_moves(sims, make_server):
+    from pymodbus.client import ModbusTcpClient
+
+    sim = sims("--companion-stopped")
+    server = make_server(modbus_config(sim.port))
+    async with http_client(server.url) as c:
+        deadline = time.monotonic() + 15
+        while True:
+            text, st = await c.ok("robot_state")
+            if st["fault"] is not None:
+                break
+            assert time.monotonic() < deadline, (text, st)
+            await anyio.sleep(0.1)
+        fault = st["fault"]
+        assert fault["kind"] == "companion_not_running" and fault["program"] == "armature.script", fault
+        assert fault["register"] == 144, fault
+        assert companion_text(fault) in text, text
+        # The registers answer: the link is up and the state is the controller's, just read.
+        assert st["link"]["up"] is True and st["connected"] is True, st
+        assert "is standing still, mode running, the robot program armature.script is not running" in text
+
+        err, text, sc = await c.call("move_joints", {"joints": TARGET})
+        assert err and sc["error"]["code"] == "robot_fault", (text, sc)
+        assert re.fullmatch(r"Not moving: the robot program armature\.script is not running: heartbeat register 144 "
+                            r"has not changed for \d+\.\d s\.", text), text
+        assert sc["error"]["message"] == text
+        # Nothing moves: no task, no command in the registers, the joints where they were.
+        _, listed = await c.ok("list_tasks")
+        assert listed["tasks"] == []
+        peer = ModbusTcpClient("127.0.0.1", port=sim.port)
+        assert peer.connect()
+        try:
+            assert peer.read_holding_registers(136, count=2).registers == [0, 0]  # command, sequence
+            assert peer.read_holding_registers(270, count=6).registers == HOME_MRAD
+        finally:
+            peer.close()
+
+        # Play on the pendant: the companion runs, the fault clears, a move works.
+        os.kill(sim.proc.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + 15
+        while (st := await c.state())["fault"] is not None or not st["connected"]:
+            assert time.monotonic() < deadline, st
+            await anyio.sleep(0.1)
+        assert any("companion program started" in l for l in sim.log)
+        _, ack = await c.ok("move_joints", {"joints": TARGET})
+        assert (await c.wait_done(ack["task_id"]))[-1]["state"] == "succeeded"
+    assert any("the robot program is not running" in l and "register=144" in l for l in server.log), server.log
+    assert any("the robot program runs again" in l for l in server.log), server.log

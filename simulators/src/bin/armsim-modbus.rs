@@ -63,6 +63,11 @@ struct Args {
     /// Delay every answer by this many milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     latency_ms: u64,
+    /// Serve the registers without running the companion program (its heartbeat stands
+    /// still, commands are not answered). SIGUSR1 starts it, as Play on the pendant does;
+    /// SIGUSR2 stops it again.
+    #[arg(long)]
+    companion_stopped: bool,
 }
 
 #[derive(Clone)]
@@ -147,6 +152,30 @@ impl AsyncWrite for DroppingStream {
     }
 }
 
+/// Play (SIGUSR1) and Stop (SIGUSR2) for the companion program, as on the teach pendant.
+fn pendant(robot: Arc<Mutex<ModbusRobot>>) -> Result<(), String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let err = |e: std::io::Error| format!("cannot handle SIGUSR1/SIGUSR2: {e}");
+    let mut play = signal(SignalKind::user_defined1()).map_err(err)?;
+    let mut halt = signal(SignalKind::user_defined2()).map_err(err)?;
+    tokio::spawn(async move {
+        loop {
+            let running = tokio::select! {
+                Some(()) = play.recv() => true,
+                Some(()) = halt.recv() => false,
+                else => return,
+            };
+            robot
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .set_companion(running);
+            let what = if running { "started" } else { "stopped" };
+            eprintln!("armsim-modbus: companion program {what}");
+        }
+    });
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
@@ -180,6 +209,7 @@ async fn run(args: Args) -> Result<(), String> {
         },
         exceptions_after_s: args.exceptions_after,
         exceptions_for_s: args.exceptions_for,
+        companion_stopped: args.companion_stopped,
     };
     let robot = Arc::new(Mutex::new(ModbusRobot::new(
         file.limits,
@@ -191,6 +221,8 @@ async fn run(args: Args) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    // Registered before "serving" is printed, so a signal sent after it never kills us.
+    pendant(robot.clone())?;
     eprintln!("armsim-modbus: serving {} on {bound}", args.robot.display());
 
     let physics = robot.clone();

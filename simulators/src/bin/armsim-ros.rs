@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use armsim::robot_file::SimRobotFile;
-use armsim::ros_msgs::{actionlib_msgs, control_msgs, sensor_msgs, std_msgs, trajectory_msgs};
 use armsim::{ArmModel, FaultPlan};
 use clap::Parser;
+use wire::ros_msgs::{actionlib_msgs, control_msgs, sensor_msgs, std_msgs, trajectory_msgs};
 
 use actionlib_msgs::GoalStatus;
 use control_msgs::FollowJointTrajectoryResult as Outcome;

@@ -1,10 +1,14 @@
 //! The Modbus/TCP wire contract between Armature and a robot: UR's state registers and
 //! Armature's handshake in the general-purpose registers (see `docs/modbus.md`).
 //!
-//! It lives here because both sides use it: the plugin's Modbus backend, and the
-//! simulator that plays the robot (as the URScript companion does on a real UR).
+//! Both sides use it: the plugin's Modbus backend (`src/hal/modbus.rs`), and the simulator
+//! that plays the robot (`armsim-modbus`), as the URScript companion does on a real UR.
 
 use serde::Deserialize;
+
+/// The companion program that plays the robot's side of the handshake on a UR
+/// (`robots/ur/armature.script`); named when its heartbeat stands still.
+pub const COMPANION_PROGRAM: &str = "armature.script";
 
 /// First general-purpose register (UR: 128–255 are free for the user, read/write).
 pub const GP_FIRST: u16 = 128;
@@ -173,7 +177,7 @@ pub mod status_layout {
     pub const ERROR: u16 = 2;
     /// Progress of the acknowledged move, ‰.
     pub const PROGRESS: u16 = 3;
-    /// The robot's heartbeat, incremented every control cycle.
+    /// The robot's heartbeat, incremented every control cycle while the companion runs.
     pub const HEARTBEAT: u16 = 4;
     /// Registers in the block.
     pub const LEN: u16 = 5;
