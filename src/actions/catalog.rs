@@ -3,16 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::config::Config;
-
-/// Whether a tool needs the arm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// Moves the arm: one at a time per arm.
-    Foreground,
-    /// Never waits on the arm; answers while it moves.
-    Background,
-}
+pub use crate::config::Scope;
 
 /// One tool as an assistant sees it.
 #[derive(Debug, Clone)]

@@ -1,18 +1,16 @@
 //! Custom actions: the cell's jobs, defined in an action file, each served as its own tool.
 //!
-//! `definition` reads and checks the file, `expand` turns a call into concrete steps,
-//! `runner` executes them; this module starts and resumes such tasks.
+//! `crate::config::action_file` reads and checks the file, `expand` turns a call into
+//! concrete steps, `runner` executes them; this module starts and resumes such tasks.
 
-mod definition;
 mod expand;
-mod expr;
 mod runner;
 
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-pub use definition::{
+pub use crate::config::action_file::{
     load, parse, ActionsError, CustomAction, DefinitionError, Param, ParamKind, EXAMPLE_CELL,
 };
 pub use runner::run;
