@@ -7,7 +7,7 @@ use std::time::Instant;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::audit::{Audit, AuditEntry};
-use crate::config::{BackendKind, Config};
+use crate::config::{Backend, Config};
 use crate::hal::{limits::LimitedArm, sim::SimArm, RobotArm};
 use crate::motion::ExecutorHandle;
 use crate::tasks::{supervisor, GateSettings, JournalError, MotionGate, Registry};
@@ -82,33 +82,30 @@ impl App {
             source,
         })?;
         let joints = config.robot.joints.clone();
-        let arm: Box<dyn RobotArm> =
-            match (config.backend.kind, &config.modbus, &config.robot.modbus) {
-                (BackendKind::Modbus, Some(section), Some(map)) => {
-                    let arm = crate::hal::modbus::start(
-                        section.backend(),
-                        map.clone(),
-                        config.robot.dof(),
-                    )
+        let arm: Box<dyn RobotArm> = match &config.backend {
+            Backend::Modbus { link, map } => {
+                let arm = crate::hal::modbus::start(link.clone(), map.clone(), config.robot.dof())
                     .map_err(|source| StartError::Thread {
                         what: "modbus",
                         source,
                     })?;
-                    Box::new(LimitedArm::new(arm, joints))
-                }
-                (BackendKind::Ros, _, _) => {
-                    let arm = crate::hal::ros::start(config.ros_backend(), joints.clone())
-                        .map_err(|source| StartError::Thread {
+                Box::new(LimitedArm::new(arm, joints))
+            }
+            Backend::Ros(ros) => {
+                let arm =
+                    crate::hal::ros::start(ros.clone(), joints.clone()).map_err(|source| {
+                        StartError::Thread {
                             what: "ros",
                             source,
-                        })?;
-                    Box::new(LimitedArm::new(arm, joints))
-                }
-                _ => Box::new(LimitedArm::new(
-                    SimArm::new(&config.robot, config.sim.faults(), Instant::now()),
-                    joints,
-                )),
-            };
+                        }
+                    })?;
+                Box::new(LimitedArm::new(arm, joints))
+            }
+            Backend::Sim(faults) => Box::new(LimitedArm::new(
+                SimArm::new(&config.robot, *faults, Instant::now()),
+                joints,
+            )),
+        };
         let executor = ExecutorHandle::spawn(arm, config.robot.joints.clone(), config.executor())
             .map_err(|source| StartError::Thread {
             what: "motion",

@@ -136,8 +136,8 @@ pub enum CliError {
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
     match path {
-        Some(p) => Config::load(p),
-        None => Config::builtin(),
+        Some(p) => Config::load(p, &crate::actions::builtin_names()),
+        None => Config::builtin(&crate::actions::builtin_names()),
     }
 }
 
@@ -198,7 +198,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 c.source,
                 c.robot.name,
                 c.robot.dof(),
-                c.backend.kind,
+                c.backend.kind(),
                 c.robot.positions.len()
             );
             if let Some(source) = &c.actions_source {

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{Caller, Refusal};
 use crate::app::App;
-use crate::config::{ConfirmRule, ConfirmSection};
+use crate::config::{Confirm as ConfirmSection, ConfirmRule};
 use crate::operators::Role;
 use crate::tasks::{short_id, Confirm, GateError, NotReady, TaskRecord};
 

@@ -11,16 +11,7 @@ use serde_json::{Map, Value};
 use super::{ActionOutput, Caller, Refusal};
 use crate::app::App;
 use crate::config::Config;
-
-/// Whether a tool needs the arm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// Moves the arm: one at a time per arm.
-    Foreground,
-    /// Never waits on the arm; answers while it moves.
-    Background,
-}
+pub use crate::config::Scope;
 
 /// What calling a tool does to the cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::definition::{CustomAction, OpDef, ParamKind, StepDef, MAX_STEPS};
 use crate::actions::Refusal;
+use crate::config::action_file::{
+    accepts, check_value, CustomAction, OpDef, ParamKind, StepDef, MAX_STEPS,
+};
 use crate::robot::{check_target, RobotDefinition};
 use crate::tasks::{Step, StepKind, VarOp};
 use crate::vars::VarValue;
@@ -17,42 +19,6 @@ pub struct Bound {
     words: BTreeMap<String, String>,
     /// Every parameter's value, defaults filled in: what the task records.
     params: Map<String, Value>,
-}
-
-/// What a parameter accepts, for messages: "a whole number from 0 to 5".
-fn accepts(kind: &ParamKind) -> String {
-    match kind {
-        ParamKind::Integer { min, max } => format!("a whole number from {min} to {max}"),
-        ParamKind::Number { min, max } => format!("a number from {min} to {max}"),
-        ParamKind::Choice(c) => format!("one of {}", c.join(", ")),
-        ParamKind::Bool => "true or false".into(),
-    }
-}
-
-/// Checks `value` for the parameter `name`; the error names the value and what is allowed.
-pub fn check_value(name: &str, kind: &ParamKind, value: &Value) -> Result<(), String> {
-    let ok = match (kind, value) {
-        (ParamKind::Integer { min, max }, Value::Number(n)) => n
-            .as_f64()
-            .is_some_and(|v| v.fract() == 0.0 && v >= *min as f64 && v <= *max as f64),
-        (ParamKind::Number { min, max }, Value::Number(n)) => n
-            .as_f64()
-            .is_some_and(|v| v.is_finite() && v >= *min && v <= *max),
-        (ParamKind::Choice(c), Value::String(s)) => c.contains(s),
-        (ParamKind::Bool, Value::Bool(_)) => true,
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        let shown = value.to_string();
-        let shown = if shown.len() > 40 {
-            format!("{}…", shown.chars().take(37).collect::<String>())
-        } else {
-            shown
-        };
-        Err(format!("{name} = {shown}: must be {}", accepts(kind)))
-    }
 }
 
 /// Binds the call's `args` to `action`'s parameters, with defaults; refuses unknown,

@@ -1,11 +1,10 @@
 //! Custom actions: the cell's jobs, defined in an action file, each served as its own tool.
 //!
-//! `definition` reads and checks the file, `expand` turns a call into concrete steps; this
-//! module starts and resumes such tasks through the motion gate, whose runner executes them.
+//! `crate::config::action_file` reads and checks the file, `expand` turns a call into
+//! concrete steps; this module starts and resumes such tasks through the motion gate,
+//! whose runner executes them.
 
-mod definition;
 mod expand;
-mod expr;
 
 use std::sync::Arc;
 
@@ -13,7 +12,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-pub use definition::{
+pub use crate::config::action_file::{
     load, parse, ActionsError, CustomAction, DefinitionError, Param, ParamKind, EXAMPLE_CELL,
 };
 
