@@ -86,17 +86,13 @@ impl ArmatureServer {
             .unwrap_or_else(|| self.caller.clone())
     }
 
-    /// Whether this handler outlives the request, so that notifications can reach it later.
-    /// Not so for a stateless (2026-07-28) HTTP request: its handler serves that request only.
-    fn lasting(&self, context: &RequestContext<RoleServer>) -> bool {
-        let http = context
-            .extensions
-            .get::<axum::http::request::Parts>()
-            .is_some();
-        !http
-            || context
-                .protocol_version()
-                .is_none_or(|v| v.has_initialize())
+    /// Whether the request belongs to a session (the `initialize` lifecycle), which log
+    /// notifications can reach later. A 2026-07-28 request stands alone: over HTTP its
+    /// handler lives for that request only, and that revision has no unsolicited messages.
+    fn in_session(&self, context: &RequestContext<RoleServer>) -> bool {
+        context
+            .protocol_version()
+            .is_none_or(|v| v.has_initialize())
     }
 
     /// A call of a tool that does not exist: audited like a refusal, answered as the spec
@@ -194,7 +190,7 @@ impl ServerHandler for ArmatureServer {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let caller = self.caller(&context);
-        if self.lasting(&context) {
+        if self.in_session(&context) {
             self.sessions
                 .set_level(self.session, &caller.operator, &context.peer, request.level);
         }
@@ -228,7 +224,7 @@ impl ServerHandler for ArmatureServer {
                 r
             }
         };
-        if self.lasting(&context) {
+        if self.in_session(&context) {
             self.sessions
                 .register(self.session, &caller.operator, &context.peer);
         }

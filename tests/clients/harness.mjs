@@ -9,6 +9,14 @@ import readline from 'node:readline';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
+// The conformance suite and the Inspector need Node 22 or newer; Debian's is older.
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  throw new Error(
+    `these tests need Node >= 22, and this is ${process.version}: the npm registry's \`node\` package provides it ` +
+      '(cd tests/clients && npm ci), then run tests/clients/node_modules/.bin/node --test (./scripts/test does)',
+  );
+}
+
 /** The armature binary: $ARMATURE_BIN, else the release build. */
 export function armatureBin() {
   const bin = process.env.ARMATURE_BIN ?? path.join(ROOT, 'target', 'release', 'armature');
