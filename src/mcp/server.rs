@@ -1,80 +1,58 @@
 //! The MCP handler: lists the action catalog as tools and routes calls to actions.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
-    CreateTaskResult, DetailedTask, GetTaskParams, GetTaskResult, Implementation, InitializeResult,
-    JsonObject, ListToolsResult, PaginatedRequestParams, ServerCapabilities, Task, TaskPayload,
-    TaskStatus, Tool, ToolAnnotations,
+    CreateTaskResult, CustomRequest, CustomResult, DetailedTask, ErrorCode, GetTaskParams,
+    GetTaskResult, Implementation, InitializeRequestParams, InitializeResult, JsonObject,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, Task, TaskPayload, TaskStatus,
+    Tool,
 };
+// Logging is deprecated by SEP-2577, yet it is how a task's end reaches its owner.
+#[allow(deprecated)]
+use rmcp::model::SetLevelRequestParams;
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+use super::schema::refusal_content;
+use super::tools::Catalog;
 use super::Sessions;
-use crate::actions::{self, ActionSpec, Caller, Effect, Scope};
+use crate::actions::{self, Caller};
 use crate::app::App;
+use crate::audit::AuditEntry;
 use crate::operators::Operator;
 use crate::tasks::{TaskRecord, TaskState};
 use uuid::Uuid;
 
-/// One MCP session's handler; all sessions share the app.
+/// One MCP session's handler; all sessions share the app and the catalog.
 #[derive(Clone)]
 pub struct ArmatureServer {
     app: Arc<App>,
     sessions: Arc<Sessions>,
+    catalog: Arc<Catalog>,
     session: u64,
     caller: Caller,
-    tools: Arc<Vec<Tool>>,
-    /// Names of the foreground (motion) tools, from the same catalog as `tools`.
-    motions: Arc<Vec<String>>,
-}
-
-fn as_object(v: Value) -> Arc<JsonObject> {
-    Arc::new(match v {
-        Value::Object(m) => m,
-        _ => JsonObject::new(),
-    })
-}
-
-fn tool(spec: ActionSpec) -> Tool {
-    let foreground = spec.scope == Scope::Foreground;
-    let mut meta = JsonObject::new();
-    meta.insert("armature/scope".into(), json!(spec.scope));
-    let mut annotations = ToolAnnotations::with_title(spec.title.clone())
-        .read_only(spec.effect == Effect::Reads)
-        .destructive(false)
-        .open_world(false);
-    if foreground {
-        annotations = annotations.idempotent(false);
-    }
-    Tool::new(spec.name, spec.description, as_object(spec.input))
-        .with_title(spec.title)
-        .with_raw_output_schema(as_object(spec.output))
-        .with_annotations(annotations)
-        .with_meta(rmcp::model::MetaObject(meta))
 }
 
 impl ArmatureServer {
     /// A handler for one session; `operator` is who calls unless the HTTP request names
     /// an authenticated operator.
-    pub fn new(app: Arc<App>, sessions: Arc<Sessions>, operator: Operator) -> Self {
-        let catalog = actions::catalog(&app.config);
-        // resume_task answers at once like a background tool, but starts a motion task.
-        let motions = catalog
-            .iter()
-            .filter(|a| a.effect == Effect::Moves)
-            .map(|a| a.name.clone())
-            .collect();
-        let tools = catalog.into_iter().map(tool).collect();
+    pub fn new(
+        app: Arc<App>,
+        sessions: Arc<Sessions>,
+        catalog: Arc<Catalog>,
+        operator: Operator,
+    ) -> Self {
         Self {
-            motions: Arc::new(motions),
             app,
             sessions,
+            catalog,
             session: super::sessions::next_session(),
             caller: operator.into(),
-            tools: Arc::new(tools),
         }
     }
 
@@ -107,6 +85,48 @@ impl ArmatureServer {
             .map(|o| Caller::from(o.clone()))
             .unwrap_or_else(|| self.caller.clone())
     }
+
+    /// Whether the request belongs to a session (the `initialize` lifecycle), which log
+    /// notifications can reach later. A 2026-07-28 request stands alone: over HTTP its
+    /// handler lives for that request only, and that revision has no unsolicited messages.
+    fn in_session(&self, context: &RequestContext<RoleServer>) -> bool {
+        context
+            .protocol_version()
+            .is_none_or(|v| v.has_initialize())
+    }
+
+    /// A call of a tool that does not exist: audited like a refusal, answered as the spec
+    /// says (JSON-RPC -32602).
+    fn unknown_tool(&self, caller: &Caller, request: &CallToolRequestParams) -> McpError {
+        let name = request.name.as_ref();
+        let params = Value::Object(request.arguments.clone().unwrap_or_default());
+        let entry = AuditEntry::now(
+            &caller.operator,
+            name,
+            params,
+            Some("unknown_tool"),
+            None,
+            Duration::ZERO,
+        );
+        self.app.audit.record(entry);
+        tracing::info!(tool = name, operator = %caller.operator, "refused: no such tool");
+        McpError::invalid_params(
+            format!(
+                "there is no tool named \"{name}\"; tools/list names the {} tools",
+                self.catalog.tools.len()
+            ),
+            Some(json!({"code": "unknown_tool"})),
+        )
+    }
+}
+
+/// Why `params` do not fit method `method` (whose parameters are a `T`).
+fn bad_params<T: DeserializeOwned>(method: &str, params: Option<Value>) -> McpError {
+    let why = match serde_json::from_value::<T>(params.unwrap_or(Value::Null)) {
+        Err(e) => e.to_string(),
+        Ok(_) => "they do not fit the method".to_owned(),
+    };
+    McpError::invalid_params(format!("invalid params for {method}: {why}"), None)
 }
 
 /// A task record as an MCP task (tasks extension).
@@ -143,10 +163,39 @@ impl ServerHandler for ArmatureServer {
 
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(self.tools.as_ref().clone()))
+        // One page holds every tool, so no cursor was ever given out.
+        if let Some(cursor) = request.and_then(|r| r.cursor) {
+            return Err(McpError::invalid_params(
+                format!(
+                    "cursor \"{cursor}\" was not given out by this server: tools/list answers all {} tools in one page",
+                    self.catalog.tools.len()
+                ),
+                None,
+            ));
+        }
+        Ok(ListToolsResult::with_all_items(self.catalog.tools.clone()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.catalog.get(name).cloned()
+    }
+
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let caller = self.caller(&context);
+        if self.in_session(&context) {
+            self.sessions
+                .set_level(self.session, &caller.operator, &context.peer, request.level);
+        }
+        tracing::debug!(session = self.session, level = ?request.level, "log level set");
+        Ok(())
     }
 
     async fn call_tool(
@@ -156,6 +205,9 @@ impl ServerHandler for ArmatureServer {
     ) -> Result<CallToolResponse, McpError> {
         let name = request.name.as_ref();
         let caller = self.caller(&context);
+        if self.catalog.get(name).is_none() {
+            return Err(self.unknown_tool(&caller, &request));
+        }
         let result = match actions::call(&self.app, &caller, name, request.arguments.as_ref()).await
         {
             Ok(out) => {
@@ -167,19 +219,20 @@ impl ServerHandler for ArmatureServer {
                 tracing::info!(tool = name, operator = %caller.operator, code = refusal.code, reason = %refusal.message, "refused");
                 let mut r =
                     CallToolResult::error(vec![ContentBlock::text(refusal.message.clone())]);
-                r.structured_content =
-                    Some(json!({"error": {"code": refusal.code, "message": refusal.message}}));
+                // Every output schema admits this shape (see schema.rs).
+                r.structured_content = Some(refusal_content(refusal.code, &refusal.message));
                 r
             }
         };
-        self.sessions
-            .register(self.session, &caller.operator, &context.peer);
+        if self.in_session(&context) {
+            self.sessions
+                .register(self.session, &caller.operator, &context.peer);
+        }
         // A client that speaks MCP's tasks extension follows a motion as an MCP task.
         let wants_task = context
             .client_capabilities()
             .is_some_and(|c| c.supports_tasks());
-        let motion = self.motions.iter().any(|m| m == name);
-        if wants_task && motion && result.is_error != Some(true) {
+        if wants_task && self.catalog.is_motion(name) && result.is_error != Some(true) {
             let id = result
                 .structured_content
                 .as_ref()
@@ -195,6 +248,30 @@ impl ServerHandler for ArmatureServer {
             }
         }
         Ok(CallToolResponse::Complete(result))
+    }
+
+    /// A request rmcp could not read as the method it names lands here: bad params of a
+    /// method this server serves are -32602, any other method is not found (-32601).
+    #[allow(deprecated)]
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        let CustomRequest { method, params, .. } = request;
+        Err(match method.as_str() {
+            "tools/call" => bad_params::<CallToolRequestParams>(&method, params),
+            "tools/list" => bad_params::<PaginatedRequestParams>(&method, params),
+            "logging/setLevel" => bad_params::<SetLevelRequestParams>(&method, params),
+            "tasks/get" => bad_params::<GetTaskParams>(&method, params),
+            "tasks/cancel" => bad_params::<CancelTaskParams>(&method, params),
+            "initialize" => bad_params::<InitializeRequestParams>(&method, params),
+            _ => McpError::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!("method {method} is not served here"),
+                None,
+            ),
+        })
     }
 
     async fn get_task(

@@ -13,9 +13,10 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use serde_json::json;
 
-use super::{ArmatureServer, Sessions};
+use super::{ArmatureServer, Catalog, Sessions};
 use crate::app::App;
 use crate::audit::{Audit, AuditEntry};
 use crate::operators::{Operator, Operators, Rejected};
@@ -29,7 +30,8 @@ pub async fn serve_stdio(app: Arc<App>, shutdown: CancellationToken) -> std::io:
         .with_max_line_length(MAX_REQUEST_BYTES);
     let sessions = Arc::new(Sessions::default());
     sessions.follow(&app.registry);
-    let running = ArmatureServer::new(app, sessions, Operator::local())
+    let catalog = Arc::new(Catalog::new(&app.config));
+    let running = ArmatureServer::new(app, sessions, catalog, Operator::local())
         .serve(transport)
         .await
         .map_err(|e| std::io::Error::other(format!("MCP handshake on stdio failed: {e}")))?;
@@ -75,11 +77,14 @@ pub async fn serve_http(
     let audit = app.audit.clone();
     let sessions = Arc::new(Sessions::default());
     sessions.follow(&app.registry);
+    // Built once: a stateless request gets a handler of its own.
+    let catalog = Arc::new(Catalog::new(&app.config));
     let service = StreamableHttpService::new(
         move || {
             Ok(ArmatureServer::new(
                 app.clone(),
                 sessions.clone(),
+                catalog.clone(),
                 Operator::local(),
             ))
         },
@@ -93,7 +98,16 @@ pub async fn serve_http(
     });
     let router = axum::Router::new()
         .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn(super::body::check))
         .layer(axum::middleware::from_fn_with_state(gate_state, gate));
+    // A response leaves in several small writes (headers, SSE events); with Nagle's
+    // algorithm each waits for the client's delayed ACK of the last, 40 ms on a kept-alive
+    // connection.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "TCP_NODELAY could not be set on an accepted connection");
+        }
+    });
     ready(bound);
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

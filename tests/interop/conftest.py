@@ -5,16 +5,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
 import time
+import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Every process the suite starts inherits this mark, however it was started (roslaunch
+# passes its environment on to rosmaster and rosout): that is how leftovers are found.
+RUN_MARK = f"ARMATURE_TEST_RUN={uuid.uuid4()}"
+os.environ["ARMATURE_TEST_RUN"] = RUN_MARK.split("=", 1)[1]
 
 try:
     from mcp import ClientSession
@@ -81,8 +88,66 @@ class RosCore:
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, 9)
+            # roslaunch starts rosmaster and rosout in sessions of their own, out of reach of
+            # roscore's process group. Kill roslaunch first (it respawns rosout), then them.
+            children = descendants(self.proc.pid)
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+            for pid in children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below `pid` (children, their children, ...), from /proc."""
+    parent = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            # The command may hold spaces and parentheses: the fields follow the last ')'.
+            parent[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        found += kids
+        todo += kids
+    return found
+
+
+def marked_processes(also: str) -> list[str]:
+    """Running processes this suite started: those carrying RUN_MARK in their environment,
+    or naming `also` (the tests' temporary directory) on their command line, which catches
+    the servers that an MCP client started over stdio with an environment of its own."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if cmdline and (RUN_MARK.encode() in environ or also in cmdline):
+            found.append(f"{entry} {cmdline}")
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind(tmp_path_factory):
+    """Fails the run, naming them, if processes the tests started outlive the suite."""
+    base = f"{tmp_path_factory.getbasetemp()}/"
+    yield
+    deadline = time.monotonic() + 10  # time for a process being stopped to exit
+    while (left := marked_processes(base)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if left:
+        pytest.fail("processes started by the tests outlived the suite:\n" + "\n".join(left), pytrace=False)
 
 
 class RosSim:

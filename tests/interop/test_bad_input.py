@@ -46,7 +46,6 @@ REFUSALS = [
     ("list_tasks", {"limit": 0}, "out_of_range", "limit 0 must be a whole number from 1 to 100"),
     ("save_position", {"name": "Home Base"}, "invalid_name", '"Home Base" is not a usable name'),
     ("save_position", {"name": "home"}, "reserved_name", '"home" is defined by the robot file'),
-    ("no_such_tool", {}, "unknown_tool", 'there is no tool named "no_such_tool"'),
 ]
 
 
@@ -70,6 +69,19 @@ async def test_refused_clearly_and_nothing_moves(server, tool, args, code, messa
     )
 
 
+async def test_unknown_tool_is_a_json_rpc_invalid_params_error_and_audited(server):
+    from mcp import MCPError
+
+    async with http_client(server.url) as c:
+        with pytest.raises(MCPError) as e:
+            await c.call("no_such_tool", {"x": 1})
+        assert e.value.code == -32602
+        assert 'there is no tool named "no_such_tool"' in e.value.message
+        assert e.value.data == {"code": "unknown_tool"}
+    audit = [json.loads(l) for l in (server.state_dir / "audit.log").read_text().splitlines()]
+    assert any(a["tool"] == "no_such_tool" and a["outcome"] == "refused" and a["code"] == "unknown_tool" for a in audit)
+
+
 async def test_huge_and_malformed_requests_are_refused_and_serving_goes_on(server):
     import httpx2 as httpx  # the HTTP client the MCP SDK itself uses
 
@@ -83,7 +95,8 @@ async def test_huge_and_malformed_requests_are_refused_and_serving_goes_on(serve
         assert r.status_code == 413, (r.status_code, r.text[:200])
     async with httpx.AsyncClient(timeout=10) as h:
         r = await h.post(server.url, content=b"{this is not json", headers=headers)
-        assert 400 <= r.status_code < 500, (r.status_code, r.text[:200])
+        assert r.status_code == 400, (r.status_code, r.text[:200])
+        assert r.json()["error"]["code"] == -32700
     async with http_client(server.url) as c:
         _, st = await c.ok("robot_state")
         assert st["connected"] is True

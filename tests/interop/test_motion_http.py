@@ -28,8 +28,10 @@ async def test_lists_every_builtin_tool_with_schemas(server):
         mj = tools["move_joints"]
         assert mj.input_schema["required"] == ["joints"]
         assert mj.input_schema["properties"]["joints"]["minItems"] == 6
-        assert "task_id" in mj.output_schema["properties"]
-        assert tools["task_status"].output_schema["properties"]["state"]["enum"][-1] == "interrupted"
+        # Each output schema is anyOf [the result, ..., a refusal] (see src/mcp/schema.rs).
+        assert "task_id" in mj.output_schema["anyOf"][0]["properties"]
+        assert mj.output_schema["anyOf"][-1]["required"] == ["error"]
+        assert tools["task_status"].output_schema["anyOf"][0]["properties"]["state"]["enum"][-1] == "interrupted"
         assert tools["task_status"].meta["armature/scope"] == "background"
         assert tools["home"].meta["armature/scope"] == "foreground"
 

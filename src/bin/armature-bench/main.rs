@@ -7,6 +7,7 @@
 
 mod backends;
 mod cyclictest;
+mod keepalive;
 mod mcp;
 mod plugin;
 mod procs;
@@ -200,6 +201,48 @@ async fn main() -> std::process::ExitCode {
             raw["quiet"] = serde_json::to_value(&q).unwrap_or(Value::Null);
         }
         Err(e) => rows.push(Row::failed("the idle plugin, acks, footprint", "", e)),
+    }
+
+    eprintln!(
+        "armature-bench: {} over plain HTTP/1.1, {} calls on fresh and on kept-alive connections…",
+        keepalive::TOOL,
+        scale.acks
+    );
+    match keepalive::measure(scale.acks).await {
+        Ok(k) => {
+            let tool = keepalive::TOOL;
+            let errors = if k.errors == 0 {
+                String::new()
+            } else {
+                format!(", {} failed: {}", k.errors, k.error_samples.join("; "))
+            };
+            rows.push(Row {
+                figure: format!("`{tool}` over plain HTTP/1.1, a fresh connection per call"),
+                armature: Some(format!("{} (connect included){errors}", ms(&k.fresh_ms))),
+                reference: String::new(),
+                ratio: None,
+                target: "—".into(),
+                met: None,
+                error: None,
+            });
+            rows.push(Row {
+                figure: format!(
+                    "`{tool}` over plain HTTP/1.1, one kept-alive connection (as Python's http.client)"
+                ),
+                armature: Some(format!("{}{errors}", ms(&k.kept_ms))),
+                reference: format!("fresh connection per call p50 {:.2} ms", k.fresh_ms.p50),
+                ratio: Some(k.kept_ms.p50 / k.fresh_ms.p50.max(1e-6)),
+                target: "p50 ≤ the fresh connection's (no Nagle stall)".into(),
+                met: Some(k.kept_ms.p50 <= k.fresh_ms.p50 && k.errors == 0),
+                error: None,
+            });
+            raw["keepalive"] = serde_json::to_value(&k).unwrap_or(Value::Null);
+        }
+        Err(e) => rows.push(Row::failed(
+            "`stop` over plain HTTP/1.1, kept-alive vs fresh connection",
+            "p50 ≤ the fresh connection's",
+            e,
+        )),
     }
 
     eprintln!(
