@@ -4,6 +4,8 @@
 //! (`motion`), its progress goes to durable tasks (`tasks`) and installation variables
 //! (`vars`), and background tools answer while the arm moves. See `docs/design.md`.
 
+#![warn(unreachable_pub)]
+
 pub mod actions;
 pub mod app;
 pub mod audit;

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use super::Refusal;
 
 /// A tool's arguments, checked against the names it takes.
-pub struct Args<'a> {
+pub(super) struct Args<'a> {
     map: &'a Map<String, Value>,
 }
 
@@ -23,7 +23,11 @@ fn describe(v: &Value) -> String {
 
 impl<'a> Args<'a> {
     /// Wraps `map`, refusing any name not in `allowed`.
-    pub fn new(tool: &str, map: &'a Map<String, Value>, allowed: &[&str]) -> Result<Self, Refusal> {
+    pub(super) fn new(
+        tool: &str,
+        map: &'a Map<String, Value>,
+        allowed: &[&str],
+    ) -> Result<Self, Refusal> {
         if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
             let takes = if allowed.is_empty() {
                 "no parameters".to_owned()
@@ -43,7 +47,7 @@ impl<'a> Args<'a> {
     }
 
     /// A number; `None` when absent or null.
-    pub fn number(&self, name: &str) -> Result<Option<f64>, Refusal> {
+    pub(super) fn number(&self, name: &str) -> Result<Option<f64>, Refusal> {
         match self.present(name) {
             None => Ok(None),
             Some(v) => v.as_f64().map(Some).ok_or_else(|| {
@@ -56,7 +60,7 @@ impl<'a> Args<'a> {
     }
 
     /// A required string.
-    pub fn string(&self, name: &str) -> Result<&'a str, Refusal> {
+    pub(super) fn string(&self, name: &str) -> Result<&'a str, Refusal> {
         match self.present(name) {
             None => Err(Refusal::new(
                 "missing_parameter",
@@ -71,12 +75,12 @@ impl<'a> Args<'a> {
     }
 
     /// An optional string.
-    pub fn opt_string(&self, name: &str) -> Result<Option<&'a str>, Refusal> {
+    pub(super) fn opt_string(&self, name: &str) -> Result<Option<&'a str>, Refusal> {
         self.present(name).map(|_| self.string(name)).transpose()
     }
 
     /// A required array of finite-or-not numbers (the limit check judges finiteness).
-    pub fn numbers(&self, name: &str) -> Result<Vec<f64>, Refusal> {
+    pub(super) fn numbers(&self, name: &str) -> Result<Vec<f64>, Refusal> {
         let list = match self.map.get(name) {
             None | Some(Value::Null) => {
                 return Err(Refusal::new(
@@ -127,7 +131,7 @@ impl<'a> Args<'a> {
 
 /// A tool's typed arguments: the names it takes (the same as its schema's properties, as
 /// a test checks) and how they are read, with refusals that name the value.
-pub trait ToolArgs: schemars::JsonSchema + Sized {
+pub(super) trait ToolArgs: schemars::JsonSchema + Sized {
     /// The parameter names.
     const NAMES: &'static [&'static str];
     /// Reads them from checked arguments.
@@ -142,7 +146,7 @@ pub trait ToolArgs: schemars::JsonSchema + Sized {
 /// A tool that takes no arguments.
 #[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NoArgs {}
+pub(super) struct NoArgs {}
 
 impl ToolArgs for NoArgs {
     const NAMES: &'static [&'static str] = &[];
@@ -154,7 +158,7 @@ impl ToolArgs for NoArgs {
 /// A tool that takes one task id.
 #[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TaskIdArgs {
+pub(super) struct TaskIdArgs {
     /// The task id, or its first 4 or more characters.
     pub task_id: String,
 }

@@ -25,10 +25,11 @@ pub enum Effect {
 }
 
 /// A tool's handler.
-pub type Handler = fn(&Arc<App>, &Caller, &Map<String, Value>) -> Result<ActionOutput, Refusal>;
+pub(super) type Handler =
+    fn(&Arc<App>, &Caller, &Map<String, Value>) -> Result<ActionOutput, Refusal>;
 
 /// One built-in tool.
-pub struct ToolItem {
+pub(super) struct ToolItem {
     /// Its name.
     pub name: &'static str,
     /// Its title.
@@ -68,7 +69,7 @@ pub struct ActionSpec {
 
 impl ToolItem {
     /// This tool as the assistant sees it under `config`.
-    pub fn spec(&self, config: &Config) -> ActionSpec {
+    pub(super) fn spec(&self, config: &Config) -> ActionSpec {
         ActionSpec {
             name: self.name.into(),
             title: self.title.into(),
@@ -82,7 +83,7 @@ impl ToolItem {
 }
 
 /// The JSON Schema of `T`, inlined (no `$ref`), without the meta-schema line.
-pub fn schema<T: JsonSchema>() -> Value {
+pub(super) fn schema<T: JsonSchema>() -> Value {
     let generator = SchemaSettings::draft2020_12()
         .with(|s| {
             s.inline_subschemas = true;
@@ -119,7 +120,7 @@ fn plain_enums(value: &mut Value) {
 }
 
 /// Serialises a tool's typed output as its structured content.
-pub fn structured<T: serde::Serialize>(out: &T) -> Value {
+pub(super) fn structured<T: serde::Serialize>(out: &T) -> Value {
     // Output types are plain structs of strings, numbers and lists: they always serialise.
     serde_json::to_value(out).unwrap_or(Value::Null)
 }

@@ -49,7 +49,7 @@ async fn read(body: Body) -> Result<Bytes, Response> {
 
 /// Checks that a JSON POST's body is JSON before rmcp reads it, and names what rmcp
 /// could not read as a JSON-RPC message.
-pub async fn check(request: Request, next: Next) -> Response {
+pub(super) async fn check(request: Request, next: Next) -> Response {
     if request.method() != Method::POST || !is_json(request.headers()) {
         return next.run(request).await;
     }

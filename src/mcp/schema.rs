@@ -13,12 +13,12 @@ use serde_json::{json, Map, Value};
 const ROOT_KEYWORDS: &[&str] = &["$schema", "$id", "$defs", "definitions"];
 
 /// The structured content of a refusal with `code` and `message`.
-pub fn refusal_content(code: &str, message: &str) -> Value {
+pub(super) fn refusal_content(code: &str, message: &str) -> Value {
     json!({"error": {"code": code, "message": message}})
 }
 
 /// The schema of a refusal's structured content.
-pub fn refusal_schema() -> Value {
+pub(super) fn refusal_schema() -> Value {
     json!({
         "type": "object",
         "description": "A refusal (isError: true): nothing was done; the code is stable, the message names the bad value and the limit.",
@@ -36,7 +36,7 @@ pub fn refusal_schema() -> Value {
 /// One root schema admitting any of `branches` (each a JSON Schema object). The root
 /// keywords of the branches move to the root, so their `$ref`s still resolve; a `$defs`
 /// name used by two branches is kept once (schemas from types name a definition by its type).
-pub fn any_of(branches: impl IntoIterator<Item = Value>) -> Map<String, Value> {
+pub(super) fn any_of(branches: impl IntoIterator<Item = Value>) -> Map<String, Value> {
     let mut root = Map::new();
     let mut kept = vec![];
     for branch in branches {
@@ -73,7 +73,7 @@ pub fn any_of(branches: impl IntoIterator<Item = Value>) -> Map<String, Value> {
 
 /// A tool's declared `output` widened to admit a refusal, and `more` (e.g. the final
 /// task record a motion tool delivers through the tasks extension).
-pub fn with_refusal(output: Value, more: Option<Value>) -> Map<String, Value> {
+pub(super) fn with_refusal(output: Value, more: Option<Value>) -> Map<String, Value> {
     let mut branches = vec![output];
     branches.extend(more);
     branches.push(refusal_schema());

@@ -16,7 +16,7 @@ use crate::tasks::Registry;
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
 /// A new session number.
-pub fn next_session() -> u64 {
+pub(super) fn next_session() -> u64 {
     NEXT_SESSION.fetch_add(1, Ordering::Relaxed)
 }
 

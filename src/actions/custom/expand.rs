@@ -14,7 +14,7 @@ use crate::vars::VarValue;
 
 /// The values of one call: numbers for expressions, words for labels.
 #[derive(Debug, Clone, Default)]
-pub struct Bound {
+pub(super) struct Bound {
     numbers: BTreeMap<String, f64>,
     words: BTreeMap<String, String>,
     /// Every parameter's value, defaults filled in: what the task records.
@@ -23,7 +23,7 @@ pub struct Bound {
 
 /// Binds the call's `args` to `action`'s parameters, with defaults; refuses unknown,
 /// missing, mistyped and out-of-range values.
-pub fn bind(action: &CustomAction, args: &Map<String, Value>) -> Result<Bound, Refusal> {
+pub(super) fn bind(action: &CustomAction, args: &Map<String, Value>) -> Result<Bound, Refusal> {
     if let Some(unknown) = args
         .keys()
         .find(|k| !action.params.iter().any(|p| &p.name == *k))
@@ -77,12 +77,12 @@ pub fn bind(action: &CustomAction, args: &Map<String, Value>) -> Result<Bound, R
 
 impl Bound {
     /// Every parameter's value, defaults filled in.
-    pub fn params(&self) -> &Map<String, Value> {
+    pub(super) fn params(&self) -> &Map<String, Value> {
         &self.params
     }
 
     /// `template` with each `{name}` replaced by its value.
-    pub fn render(&self, template: &str) -> String {
+    pub(super) fn render(&self, template: &str) -> String {
         let mut out = String::with_capacity(template.len());
         let mut rest = template;
         while let Some(open) = rest.find('{') {
@@ -116,7 +116,7 @@ impl Bound {
 
 /// The concrete steps of `action` for `bound`; moves are checked against `robot` and their
 /// speed capped at `cap`.
-pub fn expand(
+pub(super) fn expand(
     action: &CustomAction,
     bound: &Bound,
     robot: &RobotDefinition,

@@ -10,7 +10,7 @@ mod tasks;
 use super::tool::ToolItem;
 
 /// Every built-in tool, in the order an assistant lists them.
-pub static TOOLS: &[ToolItem] = &[
+pub(super) static TOOLS: &[ToolItem] = &[
     motion::MOVE_JOINTS,
     motion::MOVE_TO,
     motion::HOME,
