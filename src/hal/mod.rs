@@ -5,7 +5,6 @@
 
 pub mod backoff;
 pub mod edges;
-mod joints;
 pub mod limits;
 pub mod modbus;
 pub mod ros;
@@ -14,7 +13,8 @@ pub mod sim;
 
 use std::time::Instant;
 
-pub use joints::{Joints, MAX_JOINTS};
+/// The joint vector lives with the robot's definition; re-exported where the arm is driven.
+pub use crate::robot::{Joints, MAX_JOINTS};
 
 /// The arm's operating mode as its controller reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -13,8 +13,8 @@ use wire::ros_msgs::{actionlib_msgs, control_msgs, sensor_msgs, std_msgs, trajec
 use super::backoff::Backoff;
 use super::edges::{LinkedArm, MotionEdge};
 use super::{ArmState, Fault, Joints, LinkError, RobotMode, ShortText};
-use crate::motion::Plan;
 use crate::robot::JointSpec;
+use crate::robot::Plan;
 
 /// Where the arm's ROS interfaces are.
 #[derive(Debug, Clone)]

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use super::clock::{now_ns, sleep_until_ns};
 use super::messages::{Event, MotionError, Outcome, Request, Snapshot};
 use super::stats::StatsRecorder;
-use super::trajectory::{Plan, StopProfile};
 use crate::hal::{ArmCommand, ArmState, Joints, Phase, RobotArm, RobotMode};
 use crate::robot::JointSpec;
+use crate::robot::{Plan, StopProfile};
 
 /// How the executor runs and when it gives up on a motion.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use wire::modbus::RegisterMap;
 
 use super::kinematics::DhParameters;
-use crate::hal::MAX_JOINTS;
+use super::MAX_JOINTS;
 
 /// The UR5e definition shipped inside the binary, so `armature serve` needs no files.
 pub const BUILTIN_UR5E: &str = include_str!("../../robots/ur5e.toml");

@@ -1,9 +1,15 @@
-//! Robot definitions: joints, limits, named positions and kinematics, loaded from TOML.
+//! What the arm is and can do: its definition (joints, limits, named positions, kinematics,
+//! loaded from TOML), the joint vector, and joint-space trajectories within its limits.
+//! The base layer: it imports nothing else of the plugin.
 
 mod definition;
+mod joints;
 mod kinematics;
 mod limits;
+mod trajectory;
 
 pub use definition::{DefinitionError, JointSpec, RobotDefinition, RosNames, BUILTIN_UR5E};
+pub use joints::{Joints, MAX_JOINTS};
 pub use kinematics::{DhParameters, TcpPose};
 pub use limits::{check_speed, check_target, LimitError};
+pub use trajectory::{Plan, Profile, StopProfile};

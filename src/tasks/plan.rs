@@ -9,7 +9,7 @@ use super::requests::Confirm;
 use super::words::{self, Question, Reach};
 use super::{Sequence, Step, StepKind};
 use crate::hal::Joints;
-use crate::motion::Plan;
+use crate::robot::Plan;
 
 impl MotionGate {
     /// A hold for a task reaching `reach`, if its rule asks for one.

@@ -5,7 +5,7 @@
 //! `s` is a trapezoid (or a triangle for short moves) whose peak speed and acceleration
 //! are the largest that keep every joint within its own limits scaled by the speed.
 
-use crate::hal::Joints;
+use super::Joints;
 use crate::robot::JointSpec;
 
 /// Moves shorter than this (rad, largest joint) are treated as already there.
