@@ -130,6 +130,7 @@ impl App {
             // The config check refuses a bad expiry; this only keeps a panic out of start-up.
             expire: std::time::Duration::try_from_secs_f64(config.confirm.expire_s)
                 .unwrap_or(std::time::Duration::from_secs(60)),
+            queue_limit: config.tasks.queue_limit,
         };
         let gate = MotionGate::new(registry.clone(), executor, vars.clone(), settings);
         Ok(Arc::new(Self {

@@ -10,7 +10,7 @@ mod common;
 use std::sync::Barrier;
 use std::time::Duration;
 
-use armature::tasks::{Confirm, Step, StepKind, Stopped, TaskRecord, TaskState, Work};
+use armature::tasks::{Confirm, Step, StepKind, TaskRecord, TaskState, When, Work};
 use common::Cell;
 
 /// Rounds per race (ARMATURE_RACE_ROUNDS overrides).
@@ -110,9 +110,10 @@ fn confirm_against_stop() {
         );
         let rec = cell.settle(&id);
         let after = cell.joints();
-        tally.count(match (&confirmed, &stopped) {
-            (Ok(_), _) => "confirm first",
-            (Err(_), _) => "stop first",
+        tally.count(if confirmed.is_ok() {
+            "confirm first"
+        } else {
+            "stop first"
         });
         tally.check(
             round,
@@ -126,7 +127,7 @@ fn confirm_against_stop() {
         );
         tally.check(
             round,
-            confirmed.is_ok() == matches!(stopped, Stopped::Braking(Some(t)) if t == id),
+            confirmed.is_ok() == (stopped.braking == Some(id)),
             "confirm and stop disagree on who won",
         );
     }
@@ -218,7 +219,7 @@ fn start_against_stop() {
             (round % 64) as u32 * 50,
         );
         let id = started.unwrap().record.task_id;
-        let named = matches!(stopped, Stopped::Braking(Some(t)) if t == id);
+        let named = stopped.braking == Some(id);
         let after_stop = named && cell.moved_after_stop(&id);
         let rec = cell.settle(&id);
         tally.count(if named { "start first" } else { "stop first" });
@@ -269,11 +270,12 @@ fn a_custom_actions_next_step_against_stop() {
         let rec = cell.settle(&id);
         let done_at_stop = at_stop.steps.as_ref().map_or(0, |s| s.done);
         let done = rec.steps.as_ref().map_or(0, |s| s.done);
-        tally.count(match stopped {
-            Stopped::Braking(Some(_)) => "stopped while working",
-            _ => "finished before stop",
+        tally.count(if stopped.braking.is_some() {
+            "stopped while working"
+        } else {
+            "finished before stop"
         });
-        if matches!(stopped, Stopped::Braking(Some(t)) if t == id) {
+        if stopped.braking == Some(id) {
             tally.check(
                 round,
                 rec.state == TaskState::Cancelled,
@@ -312,4 +314,44 @@ fn cancel_drops_a_held_task_and_it_can_no_longer_be_confirmed() {
         rec.message
     );
     assert!(!moved(&before, &cell.joints()));
+}
+
+#[test]
+fn queueing_against_stop() {
+    let cell = Cell::new(Duration::from_secs(60));
+    let mut tally = Tally::default();
+    for round in 0..rounds() {
+        let first = cell.gate.start(cell.task(round, Confirm::Never)).unwrap();
+        let first_id = first.record.task_id;
+        let mut next = cell.task(round + 1, Confirm::Never);
+        next.when = When::After;
+        let (queued, stopped) = race(
+            || cell.gate.start(next),
+            || cell.gate.stop().unwrap(),
+            (round % 64) as u32 * 50,
+        );
+        let id = queued.unwrap().record.task_id;
+        let covered = stopped.queue_dropped.contains(&id);
+        cell.settle(&first_id);
+        // A task queued after the stop answered is a new request: it may run; end it.
+        let ran_on = cell.gate.registry().get(&id).unwrap().state != TaskState::Cancelled;
+        if ran_on {
+            cell.gate.stop().unwrap();
+        }
+        let rec = cell.settle(&id);
+        tally.count(if covered {
+            "queued before stop"
+        } else {
+            "queued after stop"
+        });
+        tally.check(
+            round,
+            !covered || (dropped(&rec) && rec.started_at.is_none()),
+            &format!(
+                "stop dropped it, yet it ended {:?}: {}",
+                rec.state, rec.message
+            ),
+        );
+    }
+    tally.finish("queue vs stop");
 }

@@ -171,3 +171,36 @@ impl ToolArgs for TaskIdArgs {
         })
     }
 }
+
+/// When a motion starts, as a tool argument.
+#[derive(schemars::JsonSchema, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum WhenWord {
+    /// At once; refused while the arm is busy (the default).
+    Now,
+    /// After the running task and those already waiting: queued.
+    After,
+}
+
+impl WhenWord {
+    /// Reads the optional `when` argument.
+    pub(crate) fn read(a: &Args<'_>) -> Result<Option<Self>, Refusal> {
+        match a.opt_string("when")? {
+            None => Ok(None),
+            Some("now") => Ok(Some(Self::Now)),
+            Some("after") => Ok(Some(Self::After)),
+            Some(other) => Err(Refusal::new(
+                "invalid_value",
+                format!("when = \"{other}\" must be now or after"),
+            )),
+        }
+    }
+
+    /// The gate's word for it.
+    pub(crate) fn gate(this: Option<Self>) -> crate::tasks::When {
+        match this {
+            Some(Self::After) => crate::tasks::When::After,
+            _ => crate::tasks::When::Now,
+        }
+    }
+}

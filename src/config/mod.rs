@@ -190,7 +190,7 @@ impl Config {
             server: ServerConfig::from_raw(raw.server.http),
             backend,
             motion,
-            tasks: TasksConfig::from_raw(raw.tasks.retention),
+            tasks: TasksConfig::from_raw(&raw.tasks, &at)?,
             operators,
             confirm,
             actions,

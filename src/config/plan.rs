@@ -23,6 +23,9 @@ const DEFAULT_FOLLOWING_ERROR_RAD: f64 = 0.1;
 const DEFAULT_GOAL_TOLERANCE_RAD: f64 = 0.002;
 const DEFAULT_MAX_SPEED: f64 = 0.25;
 const DEFAULT_RETENTION: usize = 1000;
+const DEFAULT_QUEUE_LIMIT: usize = 8;
+/// The longest line of motions a config may allow.
+pub(super) const MAX_QUEUE_LIMIT: usize = 100;
 const DEFAULT_UNIT_ID: u8 = 1;
 const DEFAULT_POLL_HZ: u32 = 125;
 const DEFAULT_TIMEOUT_MS: u64 = 200;
@@ -64,13 +67,31 @@ pub struct MotionConfig {
 pub struct TasksConfig {
     /// Finished tasks kept.
     pub retention: usize,
+    /// How many motions may wait in line for the arm (`when = "after"`).
+    pub queue_limit: usize,
 }
 
 impl TasksConfig {
-    pub(super) fn from_raw(retention: Option<usize>) -> Self {
-        Self {
-            retention: retention.unwrap_or(DEFAULT_RETENTION),
-        }
+    pub(super) fn from_raw(raw: &super::raw::RawTasks, at: &Place) -> Result<Self, ConfigError> {
+        let queue_limit = match &raw.queue_limit {
+            None => DEFAULT_QUEUE_LIMIT,
+            Some(v) => {
+                let n = *v.get_ref();
+                if !(0..=MAX_QUEUE_LIMIT as i64).contains(&n) {
+                    return Err(at.invalid(
+                        v.span(),
+                        "tasks.queue_limit",
+                        n.to_string(),
+                        format!("must be a whole number from 0 to {MAX_QUEUE_LIMIT}"),
+                    ));
+                }
+                n as usize
+            }
+        };
+        Ok(Self {
+            retention: raw.retention.unwrap_or(DEFAULT_RETENTION),
+            queue_limit,
+        })
     }
 }
 

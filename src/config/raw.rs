@@ -66,6 +66,7 @@ pub(super) struct RawMotion {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTasks {
     pub(super) retention: Option<usize>,
+    pub(super) queue_limit: Option<Spanned<i64>>,
 }
 
 /// `[sim]`: faults to inject, in seconds after start.

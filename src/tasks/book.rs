@@ -33,6 +33,14 @@ impl Book {
         self.tasks.insert(rec.task_id, rec);
     }
 
+    /// Adds `rec` as the newest, or replaces its earlier version in place.
+    pub(super) fn upsert(&mut self, rec: TaskRecord) {
+        match self.tasks.get_mut(&rec.task_id) {
+            Some(old) => *old = rec,
+            None => self.insert(rec),
+        }
+    }
+
     /// One task.
     pub(super) fn get(&self, id: &Uuid) -> Option<&TaskRecord> {
         self.tasks.get(id)
@@ -165,13 +173,20 @@ pub(super) fn load(
                 rec.steps.as_ref(),
             );
             let now = now_rfc3339();
+            rec.error = Some(match rec.state {
+                TaskState::Queued => TaskError {
+                    code: "restarted_while_queued".into(),
+                    message: "the plugin stopped while the task waited in line; it never started"
+                        .into(),
+                },
+                _ => TaskError {
+                    code: "interrupted".into(),
+                    message: "the plugin stopped (crash, power loss or restart) while the task ran"
+                        .into(),
+                },
+            });
             rec.state = TaskState::Interrupted;
             rec.eta_s = None;
-            rec.error = Some(TaskError {
-                code: "interrupted".into(),
-                message: "the plugin stopped (crash, power loss or restart) while the task ran"
-                    .into(),
-            });
             rec.updated_at = now.clone();
             rec.finished_at = Some(now);
             journal.append(&rec)?;

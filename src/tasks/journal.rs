@@ -166,6 +166,7 @@ mod tests {
             message: "m".into(),
             created_at: now_rfc3339(),
             updated_at: now_rfc3339(),
+            started_at: None,
             finished_at: None,
             eta_s: None,
             error: None,

@@ -7,6 +7,7 @@ use std::time::Instant;
 use tokio::sync::{oneshot, Notify};
 use uuid::Uuid;
 
+use super::requests::MotionTask;
 use super::{Sequence, Step};
 use crate::hal::Joints;
 
@@ -51,6 +52,8 @@ pub(super) struct Live {
     pub(super) done: String,
     /// Set while the task awaits confirmation: what to start once confirmed.
     pub(super) hold: Option<Hold>,
+    /// Where it leaves the arm, if known (the next queued task plans from there).
+    pub(super) end: Option<Joints>,
     pub(super) last_journaled: Instant,
     /// A multi-step task's steps and its runner's signals.
     pub(super) seq: Option<SeqLive>,
@@ -84,9 +87,22 @@ impl SeqLive {
     }
 }
 
-/// The arm's lease and its motion ids.
+/// A task waiting in line for the arm.
+pub(super) struct Queued {
+    pub(super) task_id: Uuid,
+    /// What it does once it starts (planned again from where the arm is then).
+    pub(super) task: MotionTask,
+    /// Its planned seconds, from where the task before it ends.
+    pub(super) eta_s: f64,
+    /// Where it leaves the arm, if it moves.
+    pub(super) end: Option<Joints>,
+}
+
+/// The arm's lease, the line of tasks waiting for it, and the motion ids.
 pub(super) struct Lease {
     pub(super) live: Option<Live>,
+    /// FIFO: the head starts when the live task ends.
+    pub(super) queue: std::collections::VecDeque<Queued>,
     next_motion: u64,
 }
 
@@ -95,6 +111,7 @@ impl Lease {
     pub(super) fn new() -> Self {
         Self {
             live: None,
+            queue: Default::default(),
             next_motion: 1,
         }
     }

@@ -8,6 +8,7 @@ mod lease;
 mod mirror;
 mod motion;
 mod plan;
+mod queue;
 mod record;
 mod registry;
 mod requests;
@@ -22,7 +23,7 @@ pub use journal::{Journal, JournalError, LoadReport, JOURNAL_FILE};
 pub use lease::{Hold, Pending};
 pub use motion::{
     Accepted, Cancelled, Confirm, GateError, GateSettings, MotionGate, MotionTask, Resume, Stopped,
-    Work,
+    When, Work,
 };
 pub use record::{now_rfc3339, rfc3339_of, TaskError, TaskRecord, TaskState};
 pub use registry::{Busy, Registry};

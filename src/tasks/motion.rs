@@ -13,12 +13,13 @@ use uuid::Uuid;
 
 use super::arm::{self, ArmView, NotReady};
 use super::lease::{Live, Pending, SeqLive};
+use super::plan::{fresh_record, steps_status, work_end};
 use super::registry::{Desk, Registry};
 pub use super::requests::{
-    Accepted, Cancelled, Confirm, GateError, MotionTask, Resume, Stopped, Work,
+    Accepted, Cancelled, Confirm, GateError, MotionTask, Resume, Stopped, When, Work,
 };
 use super::words::{self, why};
-use super::{now_rfc3339, runner, StepsStatus, TaskError, TaskRecord, TaskState};
+use super::{now_rfc3339, runner, TaskError, TaskRecord, TaskState};
 use crate::hal::Joints;
 use crate::motion::{ExecutorHandle, Request};
 use crate::robot::JointSpec;
@@ -35,6 +36,8 @@ pub struct GateSettings {
     pub goal_tolerance_rad: f64,
     /// How long a held task waits for its confirmation.
     pub expire: Duration,
+    /// How many tasks may wait in line for the arm.
+    pub queue_limit: usize,
 }
 
 /// The only way to move or stop the arm.
@@ -43,6 +46,8 @@ pub struct MotionGate {
     executor: ExecutorHandle,
     pub(super) vars: VarStore,
     pub(super) settings: GateSettings,
+    /// Where timers and step runners run; the supervisor thread starts them too.
+    pub(super) rt: Option<tokio::runtime::Handle>,
 }
 
 impl MotionGate {
@@ -53,12 +58,18 @@ impl MotionGate {
         vars: VarStore,
         settings: GateSettings,
     ) -> Arc<Self> {
-        Arc::new(Self {
+        let gate = Arc::new(Self {
             registry,
             executor,
             vars,
             settings,
-        })
+            rt: tokio::runtime::Handle::try_current().ok(),
+        });
+        let weak = Arc::downgrade(&gate);
+        gate.registry.set_promoter(Box::new(move |desk, ended| {
+            weak.upgrade().and_then(|g| g.promote(desk, ended))
+        }));
+        gate
     }
 
     /// The task registry.
@@ -92,86 +103,75 @@ impl MotionGate {
     }
 
     /// Takes on a foreground task: checks readiness and the lease, plans it, journals it,
-    /// then starts it or holds it for confirmation, all in one critical section.
+    /// then starts it, holds it for confirmation, or queues it (`When::After` while the arm
+    /// is busy), all in one critical section.
     pub fn start(self: &Arc<Self>, task: MotionTask) -> Result<Accepted, GateError> {
         let mut desk = self.registry.desk();
         if let Some(busy) = desk.busy() {
-            return Err(GateError::Busy(busy));
+            return match task.when {
+                When::After => self.enqueue(&mut desk, task),
+                When::Now => Err(GateError::Busy(busy)),
+            };
         }
+        let rec = fresh_record(&task, TaskState::Running, String::new(), 0.0, None);
+        match self.take_arm(&mut desk, rec, task) {
+            Err(GateError::Executor(e)) => {
+                let failed = fail_live(&mut desk, "executor", &e);
+                if let Some(rec) = &failed {
+                    self.registry.journal(rec).ok();
+                }
+                drop(desk);
+                failed.into_iter().for_each(|r| self.after_end(r));
+                Err(GateError::Executor(e))
+            }
+            other => other,
+        }
+    }
+
+    /// Hands the arm to `task` (its record `rec`, new or queued until now), desk locked:
+    /// plans it from where the arm is, journals it, and starts its motion or its runner,
+    /// or holds it for confirmation. On an executor refusal the task holds the arm as
+    /// running and the caller fails it.
+    pub(super) fn take_arm(
+        self: &Arc<Self>,
+        desk: &mut Desk,
+        mut rec: TaskRecord,
+        task: MotionTask,
+    ) -> Result<Accepted, GateError> {
         let (from, _) = self.ready_joints()?;
-        let (pending, seq, reach) = match &task.work {
-            Work::Move { target, speed } => {
-                let target = joints(target)?;
-                let reach = self.reach_of_move(from, target, *speed);
-                let pending = Pending::Motion {
-                    target,
-                    speed: *speed,
-                };
-                (pending, None, reach)
-            }
-            Work::Steps(steps) => {
-                let (seq, reach) = self.sequence(steps.clone(), from);
-                let pending = Pending::Steps {
-                    from: 0,
-                    prelude: None,
-                };
-                (pending, Some(Arc::new(seq)), reach)
-            }
-        };
+        let (pending, seq, reach) = self.plan_work(&task.work, from)?;
         let hold = self.hold_if(task.confirm, &task.question, &reach, pending.clone());
-        let task_id = Uuid::new_v4();
+        let task_id = rec.task_id;
         let motion_id = desk.lease.next_id();
-        let message = match (&hold, &task.work) {
+        rec.message = match (&hold, &task.work) {
             (Some(h), _) => words::awaiting(&h.question, &task_id),
             (None, Work::Move { .. }) => words::moving(&task.doing, reach.eta_s, &task_id),
             (None, Work::Steps(_)) => {
                 words::working(&task.doing, reach.steps, reach.eta_s, &task_id)
             }
         };
-        let now = now_rfc3339();
-        let rec = TaskRecord {
-            task_id,
-            action: task.action,
-            params: task.params,
-            state: if hold.is_some() {
-                TaskState::AwaitingConfirmation
-            } else {
-                TaskState::Running
-            },
-            progress: 0.0,
-            message,
-            created_at: now.clone(),
-            updated_at: now,
-            finished_at: None,
-            eta_s: Some(reach.eta_s),
-            error: None,
-            owner: task.owner,
-            steps: seq.as_ref().map(|seq| StepsStatus {
-                total: seq.steps.len(),
-                done: 0,
-                current: None,
-                label: seq
-                    .steps
-                    .first()
-                    .map(|s| s.label.clone())
-                    .unwrap_or_default(),
-                digest: seq.digest.clone(),
-                resumed: 0,
-                applied: vec![],
-            }),
+        rec.state = if hold.is_some() {
+            TaskState::AwaitingConfirmation
+        } else {
+            TaskState::Running
         };
+        rec.eta_s = Some(reach.eta_s);
+        rec.steps = seq.as_ref().map(|s| steps_status(s));
+        rec.updated_at = now_rfc3339();
+        rec.started_at = hold.is_none().then(|| rec.updated_at.clone());
         // On disk before anyone hears of it; refused if it cannot be.
         self.registry
             .journal(&rec)
             .map_err(|e| GateError::Durability(e.to_string()))?;
         let held = hold.is_some();
-        desk.book.insert(rec.clone());
+        desk.book.upsert(rec.clone());
         desk.lease.live = Some(Live {
             task_id,
             motion_id,
             doing: task.doing,
             done: task.done,
             hold,
+            end: work_end(&task.work),
             last_journaled: Instant::now(),
             seq: seq.map(SeqLive::new),
         });
@@ -181,54 +181,35 @@ impl MotionGate {
             steps: reach.steps,
             held,
             resumed_at: None,
+            queued: None,
         };
-        self.begin(desk, &accepted, pending, motion_id)
+        self.begin(&accepted, pending, motion_id)?;
+        Ok(accepted)
     }
 
-    /// After a task was journaled and holds the arm: starts its motion (under the lock),
-    /// or its runner, or its expiry clock when held.
+    /// After a task was journaled and holds the arm (desk locked): starts its motion, or
+    /// its runner, or its expiry clock when held.
     pub(super) fn begin(
         self: &Arc<Self>,
-        desk: std::sync::MutexGuard<'_, Desk>,
         accepted: &Accepted,
         pending: Pending,
         motion_id: u64,
-    ) -> Result<Accepted, GateError> {
+    ) -> Result<(), GateError> {
         let task_id = accepted.record.task_id;
         if accepted.held {
-            drop(desk);
-            self.registry.mirror(&accepted.record, true);
             self.expire_later(task_id);
-            return Ok(accepted.clone());
-        }
-        match pending {
-            Pending::Motion { target, speed } => {
-                if let Err(e) = self.send(Request::Start {
+        } else {
+            match pending {
+                Pending::Motion { target, speed } => self.send(Request::Start {
                     motion_id,
                     target,
                     speed,
-                }) {
-                    drop(desk);
-                    self.registry.on_finished(
-                        motion_id,
-                        TaskState::Failed,
-                        0.0,
-                        Some(TaskError {
-                            code: "executor".into(),
-                            message: e.to_string(),
-                        }),
-                    );
-                    return Err(e);
-                }
-                drop(desk);
-            }
-            Pending::Steps { from, prelude } => {
-                drop(desk);
-                runner::run(self, task_id, from, prelude);
+                })?,
+                Pending::Steps { from, prelude } => runner::run(self, task_id, from, prelude),
             }
         }
         self.registry.mirror(&accepted.record, true);
-        Ok(accepted.clone())
+        Ok(())
     }
 
     /// Confirms the held task `task_id`: it becomes running and starts, in one critical
@@ -249,9 +230,9 @@ impl MotionGate {
             return Err(GateError::NotAwaiting(short, state, "confirm"));
         };
         if Instant::now() > deadline {
-            if let Some(rec) = drop_locked(&mut desk, task_id, "confirmation_expired", why::EXPIRED)
+            if let Some(rec) =
+                self.drop_held_locked(&mut desk, task_id, "confirmation_expired", why::EXPIRED)
             {
-                self.registry.journal(&rec).ok();
                 drop(desk);
                 self.after_end(rec);
             }
@@ -261,6 +242,7 @@ impl MotionGate {
         rec.state = TaskState::Running;
         rec.message = words::confirmed(&rec.action);
         rec.updated_at = now_rfc3339();
+        rec.started_at = Some(rec.updated_at.clone());
         self.registry
             .journal(&rec)
             .map_err(|e| GateError::Durability(e.to_string()))?;
@@ -286,20 +268,46 @@ impl MotionGate {
             steps: 0,
             held: false,
             resumed_at: None,
+            queued: None,
         };
-        self.begin(desk, &accepted, hold.start, motion_id)
-            .map(|a| a.record)
+        if let Err(e) = self.begin(&accepted, hold.start, motion_id) {
+            let failed = fail_live(&mut desk, "executor", &e.to_string());
+            if let Some(rec) = &failed {
+                self.registry.journal(rec).ok();
+            }
+            drop(desk);
+            failed.into_iter().for_each(|r| self.after_end(r));
+            return Err(e);
+        }
+        Ok(accepted.record)
     }
 
     /// Drops the held task `task_id` (`code`, `why`): it never moves. Returns its record
     /// if it was held.
     pub fn drop_held(&self, task_id: &Uuid, code: &str, why: &str) -> Option<TaskRecord> {
         let mut desk = self.registry.desk();
-        let dropped = drop_locked(&mut desk, task_id, code, why)?;
-        self.registry.journal(&dropped).ok();
+        let dropped = self.drop_held_locked(&mut desk, task_id, code, why)?;
         drop(desk);
         self.after_end(dropped.clone());
         Some(dropped)
+    }
+
+    /// Drops the held task `task_id` (desk locked), journals it, and hands the arm to the
+    /// next in line. Its record, or None if it was not held.
+    fn drop_held_locked(
+        &self,
+        desk: &mut Desk,
+        task_id: &Uuid,
+        code: &str,
+        why: &str,
+    ) -> Option<TaskRecord> {
+        let mut rec = drop_locked(desk, task_id, code, why)?;
+        if let Some(next) = self.registry.promote(desk, &rec) {
+            rec.message = format!("{} {next}", rec.message);
+            desk.book.upsert(rec.clone());
+        }
+        self.registry.journal(&rec).ok();
+        Some(rec)
     }
 
     /// Rejects the held task `task_id`.
@@ -319,14 +327,20 @@ impl MotionGate {
     /// starts no further step.
     pub fn cancel(&self, task_id: &Uuid) -> Result<Cancelled, GateError> {
         let mut desk = self.registry.desk();
+        if let Some(rec) = self.unqueue(&mut desk, task_id, "cancelled", why::CANCELLED_QUEUED) {
+            drop(desk);
+            self.after_end(rec);
+            return Ok(Cancelled::Dropped);
+        }
         let state = desk.book.get(task_id).map(|r| r.state);
         let Some(live) = desk.lease.holding(task_id) else {
             let state = state.map_or("unknown", TaskState::as_str);
             return Err(GateError::NotRunning(words::short_id(task_id), state));
         };
         if live.hold.is_some() {
-            if let Some(rec) = drop_locked(&mut desk, task_id, "cancelled", why::CANCELLED) {
-                self.registry.journal(&rec).ok();
+            if let Some(rec) =
+                self.drop_held_locked(&mut desk, task_id, "cancelled", why::CANCELLED)
+            {
                 drop(desk);
                 self.after_end(rec);
             }
@@ -340,39 +354,41 @@ impl MotionGate {
         Ok(Cancelled::Braking)
     }
 
-    /// Stops whatever moves, for anyone: a held task is dropped, a multi-step task starts
-    /// no further step, and the executor's fence rises to every motion handed out.
+    /// Stops whatever moves, for anyone: the queue is emptied, a held task is dropped, a
+    /// multi-step task starts no further step, and the executor's fence rises to every
+    /// motion handed out.
     pub fn stop(&self) -> Result<Stopped, GateError> {
         let mut desk = self.registry.desk();
         let fence = desk.lease.fence();
+        let mut ended = self.drop_queue(&mut desk, |_| true, "stopped", why::STOPPED_QUEUED);
+        let mut answer = Stopped {
+            queue_dropped: ended.iter().map(|r| r.task_id).collect(),
+            ..Stopped::default()
+        };
         let held = desk
             .lease
             .live
             .as_ref()
             .map(|l| (l.task_id, l.hold.is_some()));
-        let mut dropped = None;
-        let answer = match held {
+        match held {
             Some((id, true)) => {
-                dropped = drop_locked(&mut desk, &id, "stopped", why::STOPPED);
-                if let Some(rec) = &dropped {
-                    self.registry.journal(rec).ok();
+                if let Some(rec) = drop_locked(&mut desk, &id, "stopped", why::STOPPED) {
+                    self.registry.journal(&rec).ok();
+                    ended.push(rec);
                 }
-                Stopped::Dropped(id)
+                answer.dropped = Some(id);
             }
             Some((id, false)) => {
                 if let Some(sl) = desk.lease.live.as_mut().and_then(|l| l.seq.as_mut()) {
                     sl.halt();
                 }
-                Stopped::Braking(Some(id))
+                answer.braking = Some(id);
             }
-            None if arm::idle(&self.executor) => Stopped::Nothing,
-            None => Stopped::Braking(None),
-        };
+            None => answer.moving = !arm::idle(&self.executor),
+        }
         let sent = self.send(Request::Stop { fence });
         drop(desk);
-        if let Some(rec) = dropped {
-            self.after_end(rec);
-        }
+        ended.into_iter().for_each(|r| self.after_end(r));
         sent.map(|()| answer)
     }
 
@@ -461,14 +477,14 @@ impl MotionGate {
                 tracing::info!(%task_id, "unconfirmed task expired");
             }
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
+        match self.runtime() {
+            Some(rt) => {
                 rt.spawn(async move {
                     tokio::time::sleep(after).await;
                     expire();
                 });
             }
-            Err(_) => {
+            None => {
                 // Outside a runtime (tools, tests): a plain timer thread does the same.
                 let spawned = std::thread::Builder::new()
                     .name("armature-expiry".into())
@@ -483,8 +499,15 @@ impl MotionGate {
         }
     }
 
+    /// The runtime for timers and runners: the one the gate was made in, else the caller's.
+    pub(super) fn runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.rt
+            .clone()
+            .or_else(|| tokio::runtime::Handle::try_current().ok())
+    }
+
     /// A task that ended outside the supervisor: mirrored, announced, evicted.
-    fn after_end(&self, rec: TaskRecord) {
+    pub(super) fn after_end(&self, rec: TaskRecord) {
         self.registry.mirror(&rec, true);
         self.registry.announce_end(rec);
         self.registry.evict_and_compact();
@@ -517,12 +540,25 @@ fn drop_locked(desk: &mut Desk, task_id: &Uuid, code: &str, why: &str) -> Option
     Some(rec.clone())
 }
 
-/// `values` as joints, or a refusal naming the count.
-fn joints(values: &[f64]) -> Result<Joints, GateError> {
-    Joints::from_slice(values).ok_or_else(|| {
-        GateError::Executor(format!(
-            "{} joint values is more than the arm can have",
-            values.len()
-        ))
-    })
+/// Fails the live task (desk locked) with `code` and `message`, freeing the arm; its record.
+pub(super) fn fail_live(desk: &mut Desk, code: &str, message: &str) -> Option<TaskRecord> {
+    let live = desk.lease.live.take()?;
+    let rec = desk.book.get_mut(&live.task_id)?;
+    rec.state = TaskState::Failed;
+    rec.eta_s = None;
+    rec.updated_at = now_rfc3339();
+    rec.message = words::motion_ended(
+        &live.doing,
+        &live.done,
+        &rec.task_id,
+        TaskState::Failed,
+        rec.progress,
+        Some(message),
+    );
+    rec.error = Some(TaskError {
+        code: code.into(),
+        message: message.into(),
+    });
+    rec.finished_at = Some(rec.updated_at.clone());
+    Some(rec.clone())
 }

@@ -3,15 +3,45 @@
 
 use std::time::Instant;
 
+use std::sync::Arc;
+
+use uuid::Uuid;
+
 use super::lease::{Hold, Pending};
 use super::motion::MotionGate;
-use super::requests::Confirm;
+use super::requests::{Confirm, GateError, MotionTask, Work};
 use super::words::{self, Question, Reach};
-use super::{Sequence, Step, StepKind};
+use super::{now_rfc3339, Sequence, Step, StepKind, StepsStatus, TaskRecord, TaskState};
 use crate::hal::Joints;
 use crate::robot::Plan;
 
 impl MotionGate {
+    /// Plans `work` from `from`: what starts, its steps, and how far and long it goes.
+    pub(super) fn plan_work(
+        &self,
+        work: &Work,
+        from: Joints,
+    ) -> Result<(Pending, Option<Arc<Sequence>>, Reach), GateError> {
+        Ok(match work {
+            Work::Move { target, speed } => {
+                let target = joints(target)?;
+                let pending = Pending::Motion {
+                    target,
+                    speed: *speed,
+                };
+                (pending, None, self.reach_of_move(from, target, *speed))
+            }
+            Work::Steps(steps) => {
+                let (seq, reach) = self.sequence(steps.clone(), from);
+                let pending = Pending::Steps {
+                    from: 0,
+                    prelude: None,
+                };
+                (pending, Some(Arc::new(seq)), reach)
+            }
+        })
+    }
+
     /// A hold for a task reaching `reach`, if its rule asks for one.
     pub(super) fn hold_if(
         &self,
@@ -78,4 +108,69 @@ impl MotionGate {
         reach.eta_s = weights.iter().sum();
         (Sequence::new(steps, weights), reach)
     }
+}
+
+/// A new task's record, before it is journaled.
+pub(super) fn fresh_record(
+    task: &MotionTask,
+    state: TaskState,
+    message: String,
+    eta_s: f64,
+    steps: Option<StepsStatus>,
+) -> TaskRecord {
+    let now = now_rfc3339();
+    TaskRecord {
+        task_id: Uuid::new_v4(),
+        action: task.action.clone(),
+        params: task.params.clone(),
+        state,
+        progress: 0.0,
+        message,
+        created_at: now.clone(),
+        updated_at: now,
+        started_at: None,
+        finished_at: None,
+        eta_s: Some(eta_s),
+        error: None,
+        owner: task.owner.clone(),
+        steps,
+    }
+}
+
+/// A multi-step task's status before its first step.
+pub(super) fn steps_status(seq: &Sequence) -> StepsStatus {
+    StepsStatus {
+        total: seq.steps.len(),
+        done: 0,
+        current: None,
+        label: seq
+            .steps
+            .first()
+            .map(|s| s.label.clone())
+            .unwrap_or_default(),
+        digest: seq.digest.clone(),
+        resumed: 0,
+        applied: vec![],
+    }
+}
+
+/// Where `work` leaves the arm: its (last) joint target.
+pub(super) fn work_end(work: &Work) -> Option<Joints> {
+    match work {
+        Work::Move { target, .. } => Joints::from_slice(target),
+        Work::Steps(steps) => steps.iter().rev().find_map(|s| match &s.kind {
+            StepKind::Move { target, .. } => Joints::from_slice(target),
+            _ => None,
+        }),
+    }
+}
+
+/// `values` as joints, or a refusal naming the count.
+fn joints(values: &[f64]) -> Result<Joints, GateError> {
+    Joints::from_slice(values).ok_or_else(|| {
+        GateError::Executor(format!(
+            "{} joint values is more than the arm can have",
+            values.len()
+        ))
+    })
 }

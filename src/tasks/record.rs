@@ -87,6 +87,9 @@ pub struct TaskRecord {
     pub created_at: String,
     /// When it last changed.
     pub updated_at: String,
+    /// When it took the arm and began (absent while queued or awaiting confirmation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
     /// When it ended.
     pub finished_at: Option<String>,
     /// Seconds left, while it runs.

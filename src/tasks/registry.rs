@@ -7,7 +7,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, Notify};
@@ -61,7 +61,13 @@ pub struct Registry {
     shutting_down: AtomicBool,
     /// Every task that ends, as it ends (audit, owners' sessions).
     ended: broadcast::Sender<TaskRecord>,
+    /// Starts the next queued task when the arm comes free, in the same critical section;
+    /// returns what to say of it ("Next: …"). Set once by the motion gate.
+    promoter: OnceLock<Promoter>,
 }
+
+/// The gate's hook that hands the arm to the next queued task.
+pub(super) type Promoter = Box<dyn Fn(&mut Desk, &TaskRecord) -> Option<String> + Send + Sync>;
 
 impl Registry {
     /// Opens the registry in `state_dir`; a task that was running when the plugin last
@@ -84,6 +90,7 @@ impl Registry {
             vars,
             shutting_down: AtomicBool::new(false),
             ended: broadcast::channel(256).0,
+            promoter: OnceLock::new(),
         };
         registry.evict_and_compact();
         Ok((registry, report))
@@ -94,6 +101,34 @@ impl Registry {
         // The desk stays consistent between statements; a panic elsewhere must not stop
         // status and stop from answering.
         self.desk.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Installs the gate's hook that starts the next queued task (once).
+    pub(super) fn set_promoter(&self, promoter: Promoter) {
+        let _ = self.promoter.set(promoter);
+    }
+
+    /// After the live task `ended` left the arm (desk locked): the next in line takes it.
+    /// Returns what to say of it.
+    pub(super) fn promote(&self, desk: &mut Desk, ended: &TaskRecord) -> Option<String> {
+        self.promoter.get().and_then(|p| p(desk, ended))
+    }
+
+    /// The queued tasks, in order: id, action, what it does, planned seconds.
+    pub fn queue(&self) -> Vec<(Uuid, String, String, f64)> {
+        self.desk()
+            .lease
+            .queue
+            .iter()
+            .map(|q| {
+                (
+                    q.task_id,
+                    q.task.action.clone(),
+                    q.task.doing.clone(),
+                    q.eta_s,
+                )
+            })
+            .collect()
     }
 
     /// Journals `rec` (synced before this returns).
@@ -150,6 +185,11 @@ impl Registry {
         self.shutting_down.store(true, Ordering::Relaxed);
     }
 
+    /// Whether the plugin is stopping.
+    pub(super) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+
     /// Every task that ends from now on, with its final record.
     pub fn subscribe_ended(&self) -> broadcast::Receiver<TaskRecord> {
         self.ended.subscribe()
@@ -163,8 +203,13 @@ impl Registry {
 
     /// The executor started `motion_id`, planned to take `duration_s`.
     pub fn on_started(&self, motion_id: u64, duration_s: f64) {
-        self.update_live(motion_id, |rec, _| {
-            rec.eta_s = Some(duration_s);
+        self.update_live(motion_id, |rec, live| {
+            // A step's motion is one part of its task: the steps after it count too.
+            let after = match (&live.seq, &rec.steps) {
+                (Some(sl), Some(st)) => sl.seq.seconds_after(st.done),
+                _ => 0.0,
+            };
+            rec.eta_s = Some(tenth(duration_s + after));
             false
         });
     }
@@ -294,10 +339,17 @@ impl Registry {
         if journal_it {
             live.last_journaled = Instant::now();
         }
-        let rec = rec.clone();
+        let mut rec = rec.clone();
         let ended = state_change && rec.state.is_terminal();
         if ended {
             lease.live = None;
+            // The next in line takes the arm in this same critical section.
+            if let Some(next) = self.promote(&mut desk, &rec) {
+                rec.message = format!("{} {next}", rec.message);
+                if let Some(r) = desk.book.get_mut(&rec.task_id) {
+                    r.message = rec.message.clone();
+                }
+            }
         }
         if state_change {
             // Under the desk lock: a state change is on disk in the order it happened.

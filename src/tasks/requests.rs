@@ -69,6 +69,18 @@ pub struct MotionTask {
     pub confirm: Confirm,
     /// What its confirmation asks.
     pub question: Question,
+    /// Now (refused while the arm is busy), or after the motions already asked for.
+    pub when: When,
+}
+
+/// When a foreground task starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum When {
+    /// At once; refused while the arm is busy.
+    #[default]
+    Now,
+    /// After the task holding the arm and those already queued.
+    After,
 }
 
 /// An interrupted multi-step task to take up again.
@@ -99,17 +111,32 @@ pub struct Accepted {
     pub held: bool,
     /// A resume: the step it continues at (1-based), and whether it first moves back.
     pub resumed_at: Option<(usize, bool)>,
+    /// A queued task: its place in line (2 = next after the running one) and the
+    /// seconds until it starts.
+    pub queued: Option<(usize, f64)>,
 }
 
 /// What `stop` did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Stopped {
-    /// The arm brakes; the task holding it (acknowledged, maybe not yet moving) ends.
-    Braking(Option<Uuid>),
-    /// A task waiting for its confirmation was dropped; the arm did not move for it.
-    Dropped(Uuid),
-    /// Nothing held the arm and nothing moved.
-    Nothing,
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stopped {
+    /// The task that held the arm and brakes to its end (acknowledged, maybe not yet moving).
+    pub braking: Option<Uuid>,
+    /// The arm was moving for no task (already braking).
+    pub moving: bool,
+    /// A task that waited for its confirmation and was dropped; the arm did not move for it.
+    pub dropped: Option<Uuid>,
+    /// Queued tasks that were dropped; none of them will start.
+    pub queue_dropped: Vec<Uuid>,
+}
+
+impl Stopped {
+    /// Whether stop found nothing to do.
+    pub fn nothing(&self) -> bool {
+        self.braking.is_none()
+            && !self.moving
+            && self.dropped.is_none()
+            && self.queue_dropped.is_empty()
+    }
 }
 
 /// What `cancel` did.
@@ -117,7 +144,7 @@ pub enum Stopped {
 pub enum Cancelled {
     /// The arm brakes; the task ends cancelled.
     Braking,
-    /// It waited for confirmation and was dropped; the arm did not move.
+    /// It waited for confirmation, or in the queue, and was dropped; the arm did not move.
     Dropped,
 }
 
@@ -130,6 +157,9 @@ pub enum GateError {
     /// Another task holds the arm.
     #[error("The arm is busy with task {} ({}, {:.0} % done). Wait for it or stop it first.", words::short_id(&.0.task_id), .0.action, .0.progress)]
     Busy(Busy),
+    /// The queue holds as many motions as it may.
+    #[error("The queue is full: {0} motions are waiting, the most it holds. Wait for one to start, or stop.")]
+    QueueFull(usize),
     /// The task's record could not be written, so it was not taken on.
     #[error("The state directory cannot be written ({0}); nothing moved.")]
     Durability(String),
@@ -156,6 +186,7 @@ impl GateError {
         match self {
             Self::NotReady(n) => n.code(),
             Self::Busy(_) => "busy",
+            Self::QueueFull(_) => "queue_full",
             Self::Durability(_) => "durability",
             Self::Executor(_) => "executor",
             Self::Expired(_) => "confirmation_expired",

@@ -101,6 +101,7 @@ impl MotionGate {
             doing: task.doing,
             done: task.done,
             hold,
+            end: None,
             last_journaled: Instant::now(),
             seq: Some(SeqLive::new(Arc::new(full))),
         });
@@ -110,8 +111,11 @@ impl MotionGate {
             steps: total,
             held,
             resumed_at: Some((from + 1, prelude.is_some())),
+            queued: None,
         };
-        self.begin(desk, &accepted, pending, motion_id)
+        // A runner or a timer starts; nothing here is refused by the executor.
+        self.begin(&accepted, pending, motion_id)?;
+        Ok(accepted)
     }
 
     /// The move back to where step `from` starts, if the arm is not there.

@@ -29,15 +29,28 @@ pub(super) enum Entered {
 /// Starts the steps of `task_id` from `from` (0-based), after `prelude` if given.
 pub(super) fn run(gate: &Arc<MotionGate>, task_id: Uuid, from: usize, prelude: Option<Step>) {
     let gate = gate.clone();
-    match tokio::runtime::Handle::try_current() {
-        Ok(rt) => {
+    match gate.runtime() {
+        Some(rt) => {
             rt.spawn(async move { drive(&gate, task_id, from, prelude).await });
         }
-        Err(_) => gate.registry.finish_sequence(
-            &task_id,
-            TaskState::Failed,
-            failed("no_runtime", "the steps need the async runtime".into()),
-        ),
+        None => {
+            // Outside a runtime (tools, tests): a thread with a runtime of its own. Never
+            // fails the task here: the caller may hold the desk lock.
+            let spawned = std::thread::Builder::new()
+                .name("armature-steps".into())
+                .spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    match rt {
+                        Ok(rt) => rt.block_on(drive(&gate, task_id, from, prelude)),
+                        Err(e) => tracing::error!(%task_id, error = %e, "cannot run the steps"),
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(%task_id, error = %e, "cannot start the steps' thread");
+            }
+        }
     }
 }
 

@@ -285,6 +285,36 @@ pub fn resume_hint(st: &StepsStatus) -> String {
     }
 }
 
+/// "second", "third", … for a place in line (2 = next after the running task).
+pub fn ordinal(place: usize) -> String {
+    const WORDS: [&str; 11] = [
+        "first", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+        "ninth", "tenth",
+    ];
+    WORDS
+        .get(place)
+        .map_or_else(|| format!("number {place}"), |w| (*w).to_owned())
+}
+
+/// The ack of a queued task: "Moving to home, second in line, starts in about 9 seconds. Task 3f2a."
+pub fn queued(doing: &str, place: usize, starts_in_s: f64, id: &Uuid) -> String {
+    format!(
+        "{doing}, {} in line, starts in {}. Task {}.",
+        ordinal(place),
+        about(starts_in_s),
+        short_id(id)
+    )
+}
+
+/// What comes next, said when a task ends: "Next: moving to slot 4, about 6 seconds."
+pub fn next(doing: &str, eta_s: f64) -> String {
+    let mut doing = doing.to_owned();
+    if let Some(first) = doing.get(..1) {
+        doing.replace_range(..1, &first.to_lowercase());
+    }
+    format!("Next: {doing}, {}.", about(eta_s))
+}
+
 /// A task's confirmation was given: "Confirmed: move_joints."
 pub fn confirmed(action: &str) -> String {
     format!("Confirmed: {action}.")
@@ -300,6 +330,15 @@ pub mod why {
     pub const STOPPED: &str = "stop was called; the arm did not move";
     /// Nobody confirmed it in time.
     pub const EXPIRED: &str = "it was not confirmed in time; the arm did not move";
+    /// Its owner cancelled it while it waited in line.
+    pub const CANCELLED_QUEUED: &str =
+        "it was cancelled while waiting in line; the arm did not move for it";
+    /// Stop was called while it waited in line.
+    pub const STOPPED_QUEUED: &str =
+        "stop was called before it started; the arm did not move for it";
+    /// The task before it, of the same owner, failed: a sequence does not run on.
+    pub const PREDECESSOR_FAILED: &str =
+        "the task before it failed, so it did not start; the arm did not move for it";
     /// A stop covered its motion before the motion began.
     pub const FENCED: &str = "stop was called before it began; the arm did not move";
 }

@@ -11,7 +11,7 @@ use armature::motion::{ExecutorConfig, ExecutorHandle};
 use armature::robot::{RobotDefinition, BUILTIN_UR5E};
 use armature::tasks::words::Question;
 use armature::tasks::{
-    supervisor, Confirm, GateSettings, MotionGate, MotionTask, Registry, TaskRecord, Work,
+    supervisor, Confirm, GateSettings, MotionGate, MotionTask, Registry, TaskRecord, When, Work,
 };
 use armature::vars::VarStore;
 use armsim::FaultPlan;
@@ -28,16 +28,25 @@ pub struct Cell {
 
 impl Cell {
     pub fn new(expire: Duration) -> Self {
-        Self::in_dir(tempfile::tempdir().unwrap(), expire)
+        Self::in_dir(tempfile::tempdir().unwrap(), expire, FaultPlan::default())
+    }
+
+    /// A cell whose simulated arm suffers `faults`.
+    pub fn with_faults(faults: FaultPlan) -> Self {
+        Self::in_dir(
+            tempfile::tempdir().unwrap(),
+            Duration::from_secs(60),
+            faults,
+        )
     }
 
     /// A cell over the state kept in `dir` (a restart when `dir` held one before).
-    pub fn in_dir(dir: tempfile::TempDir, expire: Duration) -> Self {
+    pub fn in_dir(dir: tempfile::TempDir, expire: Duration, faults: FaultPlan) -> Self {
         let robot = RobotDefinition::parse(BUILTIN_UR5E, "ur5e.toml").unwrap();
         let (registry, vars) = open(dir.path());
         let registry = Arc::new(registry);
         let arm = LimitedArm::new(
-            SimArm::new(&robot, FaultPlan::default(), Instant::now()),
+            SimArm::new(&robot, faults, Instant::now()),
             robot.joints.clone(),
         );
         let executor = ExecutorHandle::spawn(
@@ -52,6 +61,7 @@ impl Cell {
             stale_state_ms: 250,
             goal_tolerance_rad: 0.002,
             expire,
+            queue_limit: 8,
         };
         let gate = MotionGate::new(registry, executor, vars, settings);
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -95,6 +105,7 @@ impl Cell {
             },
             confirm,
             question: Question::Move,
+            when: When::Now,
         }
     }
 

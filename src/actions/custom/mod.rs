@@ -17,6 +17,7 @@ pub use crate::config::action_file::{
 };
 
 use super::guards::{confirm_rule, may_move};
+use super::params::{Args, WhenWord};
 use super::tool::structured;
 use super::{ActionOutput, ActionSpec, Caller, Effect, Refusal, Scope};
 use crate::app::App;
@@ -50,6 +51,9 @@ pub fn specs(actions: &[CustomAction]) -> Vec<ActionSpec> {
                 }
                 properties.insert(p.name.clone(), schema);
             }
+            if a.scope == Scope::Foreground {
+                properties.insert("when".into(), when_schema());
+            }
             let required: Vec<&str> = a
                 .params
                 .iter()
@@ -65,7 +69,9 @@ pub fn specs(actions: &[CustomAction]) -> Vec<ActionSpec> {
                         "state": {"type": "string"},
                         "eta_s": {"type": "number"},
                         "steps": {"type": "integer"},
-                        "message": {"type": "string"}
+                        "message": {"type": "string"},
+                        "place": {"type": ["integer", "null"]},
+                        "starts_in_s": {"type": ["number", "null"]}
                     },
                     "required": ["task_id", "action", "state", "eta_s", "steps", "message"]
                 }),
@@ -130,7 +136,21 @@ pub fn call(
     args: &Map<String, Value>,
 ) -> Result<ActionOutput, Refusal> {
     may_move(caller, &action.name)?;
-    let bound = expand::bind(action, args)?;
+    // `when` is the gate's, not the action's: the action file's parameters never see it.
+    let mut args = args.clone();
+    let when = match args.remove("when") {
+        Some(w) if action.scope == Scope::Foreground => {
+            let one = Map::from_iter([("when".to_owned(), w)]);
+            WhenWord::read(&Args::new(&action.name, &one, &["when"])?)?
+        }
+        // A background action takes only its file's parameters: bind refuses this one.
+        Some(w) => {
+            args.insert("when".into(), w);
+            None
+        }
+        None => None,
+    };
+    let bound = expand::bind(action, &args)?;
     let cap = app.config.motion.max_speed;
     let steps = expand::expand(action, &bound, &app.config.robot, cap)?;
     if action.scope == Scope::Background {
@@ -151,6 +171,7 @@ pub fn call(
         question: Question::Action {
             title: action.title.clone(),
         },
+        when: WhenWord::gate(when),
     };
     let accepted = app.gate.start(task)?;
     let rec = accepted.record;
@@ -159,7 +180,8 @@ pub fn call(
         structured: json!({
             "task_id": rec.task_id, "action": action.name, "state": rec.state,
             "eta_s": (accepted.eta_s * 100.0).round() / 100.0, "steps": accepted.steps,
-            "message": text,
+            "message": text, "place": accepted.queued.map(|q| q.0),
+            "starts_in_s": accepted.queued.map(|q| (q.1 * 100.0).round() / 100.0),
         }),
         text,
         task_id: Some(rec.task_id.to_string()),
@@ -273,5 +295,13 @@ fn set_now(
         structured: json!({"message": text, "variables": written}),
         text,
         task_id: None,
+    })
+}
+
+/// The schema of a foreground action's `when` argument.
+fn when_schema() -> Value {
+    json!({
+        "type": "string", "enum": ["now", "after"],
+        "description": "now (default: refused while the arm is busy) or after (queued behind the running task)."
     })
 }

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::positions::find_position;
 use crate::actions::guards::{confirm_rule, may_move};
-use crate::actions::params::{Args, ToolArgs};
+use crate::actions::params::{Args, ToolArgs, WhenWord};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Caller, Refusal};
 use crate::app::App;
@@ -25,14 +25,17 @@ pub(super) struct MoveJointsArgs {
     joints: Vec<f64>,
     /// Fraction of the robot's maximum speed, in (0, 1].
     speed: Option<f64>,
+    /// now (default: refused while the arm is busy) or after (queued behind the running task).
+    when: Option<WhenWord>,
 }
 
 impl ToolArgs for MoveJointsArgs {
-    const NAMES: &'static [&'static str] = &["joints", "speed"];
+    const NAMES: &'static [&'static str] = &["joints", "speed", "when"];
     fn read(a: &Args<'_>) -> Result<Self, Refusal> {
         Ok(Self {
             joints: a.numbers("joints")?,
             speed: a.number("speed")?,
+            when: WhenWord::read(a)?,
         })
     }
 }
@@ -45,14 +48,17 @@ pub(super) struct MoveToArgs {
     position: String,
     /// Fraction of the robot's maximum speed, in (0, 1].
     speed: Option<f64>,
+    /// now (default: refused while the arm is busy) or after (queued behind the running task).
+    when: Option<WhenWord>,
 }
 
 impl ToolArgs for MoveToArgs {
-    const NAMES: &'static [&'static str] = &["position", "speed"];
+    const NAMES: &'static [&'static str] = &["position", "speed", "when"];
     fn read(a: &Args<'_>) -> Result<Self, Refusal> {
         Ok(Self {
             position: a.string("position")?.to_owned(),
             speed: a.number("speed")?,
+            when: WhenWord::read(a)?,
         })
     }
 }
@@ -63,13 +69,16 @@ impl ToolArgs for MoveToArgs {
 pub(super) struct HomeArgs {
     /// Fraction of the robot's maximum speed, in (0, 1].
     speed: Option<f64>,
+    /// now (default: refused while the arm is busy) or after (queued behind the running task).
+    when: Option<WhenWord>,
 }
 
 impl ToolArgs for HomeArgs {
-    const NAMES: &'static [&'static str] = &["speed"];
+    const NAMES: &'static [&'static str] = &["speed", "when"];
     fn read(a: &Args<'_>) -> Result<Self, Refusal> {
         Ok(Self {
             speed: a.number("speed")?,
+            when: WhenWord::read(a)?,
         })
     }
 }
@@ -82,10 +91,16 @@ pub(super) struct MotionAck {
     task_id: String,
     /// The tool.
     action: String,
-    /// `running`, or `awaiting_confirmation`.
+    /// `running`, `awaiting_confirmation`, or `queued`.
     state: TaskState,
     /// Planned seconds.
     eta_s: f64,
+    /// Queued: its place in line (2 = next after the running task).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    place: Option<usize>,
+    /// Queued: seconds until it starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    starts_in_s: Option<f64>,
     /// The speed used (fraction).
     speed: f64,
     /// Whether the speed asked for was capped.
@@ -145,6 +160,7 @@ pub(super) const MOVE_JOINTS: ToolItem = ToolItem {
         let a = MoveJointsArgs::parse("move_joints", args)?;
         let ask = Ask {
             speed: a.speed,
+            when: a.when,
             doing: "Moving the arm".into(),
             done: "Arrived at the joint target.".into(),
             joints: a.joints,
@@ -171,6 +187,7 @@ pub(super) const MOVE_TO: ToolItem = ToolItem {
         let ask = Ask {
             joints: find_position(app, &a.position)?,
             speed: a.speed,
+            when: a.when,
             doing: format!("Moving to {}", a.position),
             done: format!("Arrived at {}.", a.position),
         };
@@ -193,6 +210,7 @@ pub(super) const HOME: ToolItem = ToolItem {
         let ask = Ask {
             joints: app.config.robot.home().to_vec(),
             speed: a.speed,
+            when: a.when,
             doing: "Moving to home".into(),
             done: "Arrived at home.".into(),
         };
@@ -204,6 +222,7 @@ pub(super) const HOME: ToolItem = ToolItem {
 struct Ask {
     joints: Vec<f64>,
     speed: Option<f64>,
+    when: Option<WhenWord>,
     /// "Moving to home".
     doing: String,
     /// "Arrived at home.".
@@ -239,11 +258,12 @@ fn start_move(
         },
         confirm: confirm_rule(&app.config.confirm, action, ConfirmRule::Never),
         question: Question::Move,
+        when: WhenWord::gate(ask.when),
     };
     let accepted = app.gate.start(task)?;
     let rec = accepted.record;
     let mut text = rec.message.clone();
-    if capped && !accepted.held {
+    if capped && !accepted.held && accepted.queued.is_none() {
         text.push_str(&format!(" Speed capped at {}.", percent(cap)));
     }
     let ack = MotionAck {
@@ -251,6 +271,8 @@ fn start_move(
         action: action.into(),
         state: rec.state,
         eta_s: (accepted.eta_s * 100.0).round() / 100.0,
+        place: accepted.queued.map(|q| q.0),
+        starts_in_s: accepted.queued.map(|q| (q.1 * 100.0).round() / 100.0),
         speed,
         speed_capped: capped,
         target: ask.joints,

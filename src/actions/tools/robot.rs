@@ -8,7 +8,7 @@ use crate::actions::params::{NoArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::ActionOutput;
 use crate::robot::TcpPose;
-use crate::tasks::short_id;
+use crate::tasks::{short_id, words};
 
 /// One joint's state.
 #[derive(Serialize, JsonSchema)]
@@ -19,6 +19,17 @@ pub(super) struct JointState {
     position: f64,
     /// Velocity (rad/s).
     velocity: f64,
+}
+
+/// A task waiting in line.
+#[derive(Serialize, JsonSchema)]
+pub(super) struct QueuedTask {
+    /// Its id.
+    task_id: String,
+    /// Its action.
+    action: String,
+    /// Its planned seconds.
+    eta_s: f64,
 }
 
 /// The link to the robot.
@@ -49,6 +60,8 @@ pub(super) struct RobotState {
     moving: bool,
     /// The task holding the arm, if any.
     task_id: Option<String>,
+    /// The tasks waiting in line for the arm, next first.
+    queue: Vec<QueuedTask>,
     /// Each joint's state.
     joints: Vec<JointState>,
     /// Joint positions (rad).
@@ -110,13 +123,18 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
             .as_ref()
             .map(|(_, said)| format!(", {said}"))
             .unwrap_or_default();
+        let queue = app.registry.queue();
+        let next = queue
+            .first()
+            .map(|(_, _, doing, eta)| format!(" {}", words::next(doing, *eta)))
+            .unwrap_or_default();
         let text = match &view.link_down {
             Some((since, cause)) => format!(
                 "{} ({}) is unreachable since {since} ({cause}). Motion loop: {loop_words}.",
                 robot.name, view.backend
             ),
             None => format!(
-                "{} ({}) is {activity}, mode {}{fault_words}. Motion loop: {loop_words}.",
+                "{} ({}) is {activity}, mode {}{fault_words}.{next} Motion loop: {loop_words}.",
                 robot.name,
                 view.backend,
                 view.mode.replace('_', " ")
@@ -145,6 +163,14 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
             fault: view.fault.map(|(f, _)| f),
             moving: view.phase != "idle",
             task_id: task.map(|t| t.to_string()),
+            queue: queue
+                .into_iter()
+                .map(|(id, action, _, eta_s)| QueuedTask {
+                    task_id: id.to_string(),
+                    action,
+                    eta_s: (eta_s * 100.0).round() / 100.0,
+                })
+                .collect(),
             joints,
             positions: view.positions,
             velocities: view.velocities,

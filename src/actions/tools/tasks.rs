@@ -8,7 +8,7 @@ use crate::actions::guards::find_own_task;
 use crate::actions::params::{Args, NoArgs, TaskIdArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Refusal};
-use crate::tasks::{short_id, Cancelled, Stopped, TaskRecord, TaskState};
+use crate::tasks::{short_id, Cancelled, TaskRecord, TaskState};
 
 /// `task_status`'s arguments.
 #[derive(JsonSchema)]
@@ -79,6 +79,8 @@ pub(super) struct StopAnswer {
     task_id: Option<String>,
     /// A task that waited for confirmation and was dropped.
     dropped: Option<String>,
+    /// Queued tasks that were dropped; none of them will start.
+    queue_dropped: Vec<String>,
 }
 
 /// `task_status`.
@@ -203,45 +205,33 @@ pub(super) const STOP: ToolItem = ToolItem {
     output: schema::<StopAnswer>,
     run: |app, _caller, args| {
         NoArgs::parse("stop", args)?;
-        let (text, answer) = match app.gate.stop()? {
-            Stopped::Braking(Some(id)) => (
-                format!(
-                    "Stopping the arm. Task {} will end cancelled.",
-                    short_id(&id)
-                ),
-                StopAnswer {
-                    stopping: true,
-                    task_id: Some(id.to_string()),
-                    dropped: None,
-                },
+        let stopped = app.gate.stop()?;
+        let mut text = match (stopped.braking, stopped.dropped) {
+            (Some(id), _) => format!(
+                "Stopping the arm. Task {} will end cancelled.",
+                short_id(&id)
             ),
-            Stopped::Braking(None) => (
-                "Stopping the arm.".to_owned(),
-                StopAnswer {
-                    stopping: true,
-                    task_id: None,
-                    dropped: None,
-                },
+            (None, Some(id)) => format!(
+                "Stopped. Task {} was waiting for confirmation and was dropped; the arm did not move.",
+                short_id(&id)
             ),
-            Stopped::Dropped(id) => (
-                format!(
-                    "Stopped. Task {} was waiting for confirmation and was dropped; the arm did not move.",
-                    short_id(&id)
-                ),
-                StopAnswer {
-                    stopping: false,
-                    task_id: Some(id.to_string()),
-                    dropped: Some(id.to_string()),
-                },
-            ),
-            Stopped::Nothing => (
-                "Nothing is moving.".to_owned(),
-                StopAnswer {
-                    stopping: false,
-                    task_id: None,
-                    dropped: None,
-                },
-            ),
+            (None, None) if stopped.moving => "Stopping the arm.".to_owned(),
+            (None, None) => "Nothing is moving.".to_owned(),
+        };
+        match stopped.queue_dropped.len() {
+            0 => {}
+            1 => text.push_str(" The queued task was dropped."),
+            n => text.push_str(&format!(" The {n} queued tasks were dropped.")),
+        }
+        let answer = StopAnswer {
+            stopping: stopped.braking.is_some() || stopped.moving,
+            task_id: stopped.braking.or(stopped.dropped).map(|t| t.to_string()),
+            dropped: stopped.dropped.map(|t| t.to_string()),
+            queue_dropped: stopped
+                .queue_dropped
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
         };
         Ok(ActionOutput {
             text,
