@@ -19,7 +19,7 @@ pub use super::requests::{
     Accepted, Cancelled, Confirm, GateError, MotionTask, Resume, Stopped, When, Work,
 };
 use super::words::{self, why};
-use super::{now_rfc3339, runner, TaskError, TaskRecord, TaskState};
+use super::{now_rfc3339, runner, TaskRecord, TaskState};
 use crate::hal::Joints;
 use crate::motion::{ExecutorHandle, Request};
 use crate::robot::JointSpec;
@@ -520,23 +520,14 @@ fn drop_locked(desk: &mut Desk, task_id: &Uuid, code: &str, why: &str) -> Option
     desk.lease.holding(task_id).filter(|l| l.hold.is_some())?;
     desk.lease.live = None;
     let rec = desk.book.get_mut(task_id)?;
-    rec.eta_s = None;
-    rec.updated_at = now_rfc3339();
-    match rec.steps.as_ref().filter(|s| s.resumed > 0) {
-        Some(st) => {
-            rec.state = TaskState::Interrupted;
-            rec.message = words::stays_interrupted(task_id, st, why);
-        }
-        None => {
-            rec.state = TaskState::Cancelled;
-            rec.message = words::dropped(task_id, why);
-        }
-    }
-    rec.error = Some(TaskError {
-        code: code.into(),
-        message: why.into(),
-    });
-    rec.finished_at = Some(rec.updated_at.clone());
+    let (state, message) = match rec.steps.as_ref().filter(|s| s.resumed > 0) {
+        Some(st) => (
+            TaskState::Interrupted,
+            words::stays_interrupted(task_id, st, why),
+        ),
+        None => (TaskState::Cancelled, words::dropped(task_id, why)),
+    };
+    rec.end(state, message, code, why);
     Some(rec.clone())
 }
 
@@ -544,10 +535,7 @@ fn drop_locked(desk: &mut Desk, task_id: &Uuid, code: &str, why: &str) -> Option
 pub(super) fn fail_live(desk: &mut Desk, code: &str, message: &str) -> Option<TaskRecord> {
     let live = desk.lease.live.take()?;
     let rec = desk.book.get_mut(&live.task_id)?;
-    rec.state = TaskState::Failed;
-    rec.eta_s = None;
-    rec.updated_at = now_rfc3339();
-    rec.message = words::motion_ended(
+    let said = words::motion_ended(
         &live.doing,
         &live.done,
         &rec.task_id,
@@ -555,10 +543,6 @@ pub(super) fn fail_live(desk: &mut Desk, code: &str, message: &str) -> Option<Ta
         rec.progress,
         Some(message),
     );
-    rec.error = Some(TaskError {
-        code: code.into(),
-        message: message.into(),
-    });
-    rec.finished_at = Some(rec.updated_at.clone());
+    rec.end(TaskState::Failed, said, code, message);
     Some(rec.clone())
 }

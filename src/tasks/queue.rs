@@ -12,7 +12,7 @@ use super::plan::{fresh_record, steps_status, work_end};
 use super::registry::Desk;
 use super::requests::{Accepted, GateError, MotionTask};
 use super::words::{self, why};
-use super::{now_rfc3339, TaskError, TaskRecord, TaskState};
+use super::{TaskRecord, TaskState};
 use crate::vars::VarValue;
 
 impl MotionGate {
@@ -70,14 +70,7 @@ impl MotionGate {
 
     /// Seconds until the arm is free of the live task and everything in line.
     fn seconds_until_free(&self, desk: &Desk) -> f64 {
-        let live = desk
-            .lease
-            .live
-            .as_ref()
-            .and_then(|l| desk.book.get(&l.task_id))
-            .and_then(|r| r.eta_s)
-            .unwrap_or(0.0);
-        live + desk.lease.queue.iter().map(|q| q.eta_s).sum::<f64>()
+        live_eta(desk) + desk.lease.queue.iter().map(|q| q.eta_s).sum::<f64>()
     }
 
     /// The arm came free because `ended` ended (desk locked): a failure drops the rest of
@@ -172,13 +165,7 @@ impl MotionGate {
 
     /// Tells each queued task its new place in line.
     fn refresh_places(&self, desk: &mut Desk) {
-        let mut starts_in = desk
-            .lease
-            .live
-            .as_ref()
-            .and_then(|l| desk.book.get(&l.task_id))
-            .and_then(|r| r.eta_s)
-            .unwrap_or(0.0);
+        let mut starts_in = live_eta(desk);
         let Desk { book, lease } = desk;
         for (k, q) in lease.queue.iter().enumerate() {
             if let Some(rec) = book.get_mut(&q.task_id) {
@@ -212,32 +199,32 @@ impl MotionGate {
 /// Ends the queued task `task_id` (desk locked) as dropped: it never moved.
 fn end_queued(desk: &mut Desk, task_id: &Uuid, code: &str, why: &str) -> Option<TaskRecord> {
     let rec = desk.book.get_mut(task_id)?;
-    rec.state = TaskState::Cancelled;
-    rec.eta_s = None;
-    rec.updated_at = now_rfc3339();
-    rec.message = words::dropped(task_id, why);
-    rec.error = Some(TaskError {
-        code: code.into(),
-        message: why.into(),
-    });
-    rec.finished_at = Some(rec.updated_at.clone());
+    rec.end(
+        TaskState::Cancelled,
+        words::dropped(task_id, why),
+        code,
+        why,
+    );
     Some(rec.clone())
 }
 
 /// Fails the queued task `task_id` that could not take the arm (desk locked).
 fn fail_queued(desk: &mut Desk, task_id: &Uuid, code: &str, message: &str) -> Option<TaskRecord> {
     let rec = desk.book.get_mut(task_id)?;
-    rec.state = TaskState::Failed;
-    rec.eta_s = None;
-    rec.updated_at = now_rfc3339();
-    rec.message = format!(
+    let said = format!(
         "Task {} could not start: {message}",
         words::short_id(task_id)
     );
-    rec.error = Some(TaskError {
-        code: code.into(),
-        message: message.into(),
-    });
-    rec.finished_at = Some(rec.updated_at.clone());
+    rec.end(TaskState::Failed, said, code, message);
     Some(rec.clone())
+}
+
+/// Seconds left of the task holding the arm.
+fn live_eta(desk: &Desk) -> f64 {
+    desk.lease
+        .live
+        .as_ref()
+        .and_then(|l| desk.book.get(&l.task_id))
+        .and_then(|r| r.eta_s)
+        .unwrap_or(0.0)
 }

@@ -103,6 +103,21 @@ pub struct TaskRecord {
     pub steps: Option<super::StepsStatus>,
 }
 
+impl TaskRecord {
+    /// Ends the task now in `state`, saying `message`, with the error `code` and `why`.
+    pub(crate) fn end(&mut self, state: TaskState, message: String, code: &str, why: &str) {
+        self.state = state;
+        self.eta_s = None;
+        self.updated_at = now_rfc3339();
+        self.message = message;
+        self.error = Some(TaskError {
+            code: code.into(),
+            message: why.into(),
+        });
+        self.finished_at = Some(self.updated_at.clone());
+    }
+}
+
 /// Now, as RFC 3339 UTC with milliseconds.
 pub fn now_rfc3339() -> String {
     rfc3339_at(time::OffsetDateTime::now_utc())
