@@ -35,6 +35,10 @@ pub struct GateSettings {
     pub goal_tolerance_rad: f64,
     /// How long a held task waits for its confirmation.
     pub expire: Duration,
+    /// The slowest speed a move may have (fraction of the robot's limits).
+    pub min_speed: f64,
+    /// The longest a single move may take (s).
+    pub max_motion_s: f64,
 }
 
 /// The only way to move or stop the arm.
@@ -98,6 +102,7 @@ impl MotionGate {
         if let Some(busy) = desk.busy() {
             return Err(GateError::Busy(busy));
         }
+        self.durable()?;
         let (from, _) = self.ready_joints()?;
         let (pending, seq, reach) = match &task.work {
             Work::Move { target, speed } => {
@@ -118,6 +123,7 @@ impl MotionGate {
                 (pending, Some(Arc::new(seq)), reach)
             }
         };
+        self.sensible(&reach, seq.as_ref().map(|s| s.steps.as_slice()))?;
         let hold = self.hold_if(task.confirm, &task.question, &reach, pending.clone());
         let task_id = Uuid::new_v4();
         let motion_id = desk.lease.next_id();
@@ -163,7 +169,7 @@ impl MotionGate {
         // On disk before anyone hears of it; refused if it cannot be.
         self.registry
             .journal(&rec)
-            .map_err(|e| GateError::Durability(e.to_string()))?;
+            .map_err(|e| GateError::Durability(e.cause()))?;
         let held = hold.is_some();
         desk.book.insert(rec.clone());
         desk.lease.live = Some(Live {
@@ -234,6 +240,7 @@ impl MotionGate {
     /// Confirms the held task `task_id`: it becomes running and starts, in one critical
     /// section with every drop of it, so a task is either dropped or moving, never both.
     pub fn confirm(self: &Arc<Self>, task_id: &Uuid) -> Result<TaskRecord, GateError> {
+        self.durable()?;
         let mut desk = self.registry.desk();
         let short = words::short_id(task_id);
         let deadline = desk
@@ -263,7 +270,7 @@ impl MotionGate {
         rec.updated_at = now_rfc3339();
         self.registry
             .journal(&rec)
-            .map_err(|e| GateError::Durability(e.to_string()))?;
+            .map_err(|e| GateError::Durability(e.cause()))?;
         let fresh = desk.lease.next_id();
         let Some(live) = desk.lease.holding(task_id) else {
             return Err(GateError::NotAwaiting(short, "unknown", "confirm"));

@@ -52,6 +52,8 @@ impl Cell {
             stale_state_ms: 250,
             goal_tolerance_rad: 0.002,
             expire,
+            min_speed: 0.01,
+            max_motion_s: 600.0,
         };
         let gate = MotionGate::new(registry, executor, vars, settings);
         let runtime = tokio::runtime::Builder::new_multi_thread()
