@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::audit::{Audit, AuditEntry};
+use crate::audit::{Audit, AuditEntry, AuditLimits};
 use crate::config::{Backend, Config};
 use crate::hal::{limits::LimitedArm, sim::SimArm, RobotArm};
 use crate::motion::ExecutorHandle;
@@ -77,7 +77,11 @@ impl App {
             );
         }
         let registry = Arc::new(registry);
-        let audit = Audit::open(state_dir).map_err(|source| StartError::Thread {
+        let limits = AuditLimits {
+            max_bytes: config.audit.max_bytes,
+            keep: std::time::Duration::try_from_secs_f64(config.audit.keep_s).unwrap_or_default(),
+        };
+        let audit = Audit::open(state_dir, limits).map_err(|source| StartError::Thread {
             what: "audit",
             source,
         })?;
@@ -131,6 +135,8 @@ impl App {
             expire: std::time::Duration::try_from_secs_f64(config.confirm.expire_s)
                 .unwrap_or(std::time::Duration::from_secs(60)),
             queue_limit: config.tasks.queue_limit,
+            min_speed: config.motion.min_speed,
+            max_motion_s: config.motion.max_motion_s,
         };
         let gate = MotionGate::new(registry.clone(), executor, vars.clone(), settings);
         Ok(Arc::new(Self {
@@ -145,8 +151,9 @@ impl App {
         }))
     }
 
-    /// Stops any motion under control, then the threads; flushes the variables.
-    pub fn shutdown(&self) {
+    /// Stops any motion under control, then the threads; flushes the variables and the
+    /// audit. If the variables cannot be written, says so and names what was lost.
+    pub fn shutdown(&self) -> Result<(), VarsError> {
         // A multi-step task braked now stays resumable.
         self.gate.shutdown();
         // The executor's end closes the event channel; the supervisor then records the
@@ -159,7 +166,10 @@ impl App {
         {
             let _ = s.join();
         }
-        self.vars.close();
+        self.audit.flush(std::time::Duration::from_secs(2));
+        self.vars.close().inspect_err(|e| {
+            tracing::error!(error = %e, "stopping with installation variables not on disk");
+        })
     }
 }
 

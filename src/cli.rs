@@ -276,9 +276,10 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         }
     });
     tracing::info!("shutting down: controlled stop of any motion");
-    app.shutdown();
+    let saved = app.shutdown();
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    Ok(result?)
+    result?;
+    Ok(saved?)
 }
 
 async fn wait_for_signal() {

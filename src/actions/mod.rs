@@ -57,13 +57,24 @@ pub struct Refusal {
     pub message: String,
 }
 
+/// A refusal's message is cut to this many characters: a value a caller chose may be
+/// quoted in it, and it reaches the log, the audit and the caller's speech.
+const MESSAGE_CHARS: usize = 600;
+
 impl Refusal {
-    /// A refusal with `code` and `message`.
+    /// A refusal with `code` and `message` (its middle cut out past [`MESSAGE_CHARS`], so
+    /// that the start and the rule at its end are kept).
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        let message = message.into();
+        let n = message.chars().count();
+        let message = if n <= MESSAGE_CHARS {
+            message
+        } else {
+            let head: String = message.chars().take(MESSAGE_CHARS * 2 / 3).collect();
+            let tail: String = message.chars().skip(n - MESSAGE_CHARS / 3).collect();
+            format!("{head} … ({} characters cut) … {tail}", n - MESSAGE_CHARS)
+        };
+        Self { code, message }
     }
 }
 
@@ -94,6 +105,9 @@ pub async fn call(
         Ok(out) => (None, out.task_id.clone()),
         Err(r) => (Some(r.code), None),
     };
+    let reads = tools::TOOLS
+        .iter()
+        .any(|t| t.name == name && t.effect == Effect::Reads);
     let entry = AuditEntry::now(
         &caller.operator,
         name,
@@ -101,7 +115,8 @@ pub async fn call(
         refusal,
         task_id,
         started.elapsed(),
-    );
+    )
+    .reading(reads);
     app.audit.record(entry);
     result
 }

@@ -3,14 +3,54 @@
 use serde_json::{Map, Value};
 
 use super::Refusal;
+use crate::audit::excerpt;
+use crate::robot::number;
 
 /// A tool's arguments, checked against the names it takes.
 pub(super) struct Args<'a> {
     map: &'a Map<String, Value>,
 }
 
+/// A value as a refusal quotes it: numbers rounded (see `robot::number`), cut at 60
+/// characters.
 fn describe(v: &Value) -> String {
-    let s = v.to_string();
+    fn write(v: &Value, out: &mut String) {
+        if out.len() > 64 {
+            return;
+        }
+        match v {
+            Value::Number(n) => match n.as_f64() {
+                Some(x) => out.push_str(&number(x)),
+                None => out.push_str(&n.to_string()),
+            },
+            Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            Value::Object(map) => {
+                out.push('{');
+                for (i, (k, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&Value::from(excerpt(k, 64)).to_string());
+                    out.push_str(": ");
+                    write(item, out);
+                }
+                out.push('}');
+            }
+            Value::String(s) => out.push_str(&Value::from(excerpt(s, 64)).to_string()),
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut s = String::new();
+    write(v, &mut s);
     if s.len() > 60 {
         format!(
             "{}…",

@@ -18,7 +18,7 @@ use crate::robot::{DefinitionError, RobotDefinition, BUILTIN_UR5E};
 
 pub use action_file::{ActionsError, CustomAction, Scope};
 pub use confirm::{Confirm, ConfirmRule, MAX_EXPIRE_S};
-pub use plan::{Backend, BackendKind, MotionConfig, ServerConfig, TasksConfig};
+pub use plan::{AuditConfig, Backend, BackendKind, MotionConfig, ServerConfig, TasksConfig};
 
 /// The configuration embedded in the binary (simulated UR5e).
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
@@ -107,6 +107,8 @@ pub struct Config {
     pub operators: crate::operators::Operators,
     /// `[confirm]`.
     pub confirm: Confirm,
+    /// `[audit]`.
+    pub audit: AuditConfig,
     /// The custom actions of the action file, checked against the robot.
     pub actions: Vec<CustomAction>,
     /// Where they came from.
@@ -159,6 +161,7 @@ impl Config {
         };
         let backend = plan::backend(&raw, &robot, &at)?;
         let motion = plan::motion(raw.motion, &at)?;
+        let audit = plan::audit(&raw.audit, &at)?;
         let (actions, actions_source) = match raw.actions.as_ref().map(|a| a.get_ref().as_str()) {
             None => (vec![], None),
             Some("builtin:example-cell") => {
@@ -193,6 +196,7 @@ impl Config {
             tasks: TasksConfig::from_raw(&raw.tasks, &at)?,
             operators,
             confirm,
+            audit,
             actions,
             actions_source,
         })

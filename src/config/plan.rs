@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use wire::modbus::RegisterMap;
 
-use super::raw::{RawConfig, RawMotion, RawSim};
+use super::raw::{RawAudit, RawConfig, RawMotion, RawSim};
 use super::{show, ConfigError, Place};
 use crate::hal::modbus::ModbusConfig;
 use crate::hal::ros::RosConfig;
@@ -22,6 +22,10 @@ const DEFAULT_STALE_STATE_MS: u64 = 50;
 const DEFAULT_FOLLOWING_ERROR_RAD: f64 = 0.1;
 const DEFAULT_GOAL_TOLERANCE_RAD: f64 = 0.002;
 const DEFAULT_MAX_SPEED: f64 = 0.25;
+const DEFAULT_MIN_SPEED: f64 = 0.01;
+const DEFAULT_MAX_MOTION_S: f64 = 600.0;
+const DEFAULT_AUDIT_MAX_MB: f64 = 64.0;
+const DEFAULT_AUDIT_KEEP_DAYS: f64 = 7.0;
 const DEFAULT_RETENTION: usize = 1000;
 const DEFAULT_QUEUE_LIMIT: usize = 8;
 /// The longest line of motions a config may allow.
@@ -60,6 +64,50 @@ pub struct MotionConfig {
     pub goal_tolerance_rad: f64,
     /// Speed cap for assistants (fraction of the robot's limits).
     pub max_speed: f64,
+    /// The slowest speed a move may have (fraction of the robot's limits).
+    pub min_speed: f64,
+    /// The longest a single move may take (s).
+    pub max_motion_s: f64,
+}
+
+/// `[audit]`: the audit log's disk budget and the history it keeps.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// The most the log and its rotations may take on disk (bytes).
+    pub max_bytes: u64,
+    /// The history kept however many calls arrive (s).
+    pub keep_s: f64,
+}
+
+/// Checks `[audit]` and fills in its defaults.
+pub(super) fn audit(raw: &RawAudit, at: &Place<'_>) -> Result<AuditConfig, ConfigError> {
+    let check =
+        |v: &Option<Spanned<f64>>, field: &'static str, default: f64, range: (f64, f64)| match v {
+            None => Ok(default),
+            Some(v) if *v.get_ref() >= range.0 && *v.get_ref() <= range.1 => Ok(*v.get_ref()),
+            Some(v) => Err(at.invalid(
+                v.span(),
+                field,
+                show(*v.get_ref()),
+                format!("must be from {} to {}", range.0, range.1),
+            )),
+        };
+    let mb = check(
+        &raw.max_mb,
+        "audit.max_mb",
+        DEFAULT_AUDIT_MAX_MB,
+        (0.25, 1e6),
+    )?;
+    let days = check(
+        &raw.keep_days,
+        "audit.keep_days",
+        DEFAULT_AUDIT_KEEP_DAYS,
+        (0.0, 3650.0),
+    )?;
+    Ok(AuditConfig {
+        max_bytes: (mb * 1024.0 * 1024.0) as u64,
+        keep_s: days * 86400.0,
+    })
 }
 
 /// `[tasks]`.
@@ -177,6 +225,37 @@ pub(super) fn motion(raw: RawMotion, at: &Place<'_>) -> Result<MotionConfig, Con
             return Err(at.invalid(v.span(), "motion.max_speed", show(s), "must be in (0, 1]"));
         }
     }
+    let max_speed = raw
+        .max_speed
+        .as_ref()
+        .map_or(DEFAULT_MAX_SPEED, |v| *v.get_ref());
+    let min_speed = match &raw.min_speed {
+        None => DEFAULT_MIN_SPEED.min(max_speed),
+        Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= max_speed => *v.get_ref(),
+        Some(v) => {
+            return Err(at.invalid(
+                v.span(),
+                "motion.min_speed",
+                show(*v.get_ref()),
+                format!(
+                    "must be above 0 and at most motion.max_speed ({})",
+                    show(max_speed)
+                ),
+            ))
+        }
+    };
+    let max_motion_s = match &raw.max_motion_s {
+        None => DEFAULT_MAX_MOTION_S,
+        Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= 86400.0 => *v.get_ref(),
+        Some(v) => {
+            return Err(at.invalid(
+                v.span(),
+                "motion.max_motion_s",
+                show(*v.get_ref()),
+                "must be above 0 and at most 86400 (a day)",
+            ))
+        }
+    };
     let tolerance = |v: &Option<Spanned<f64>>, field: &'static str, default: f64| match v {
         None => Ok(default),
         // An infinite tolerance would switch the check off.
@@ -206,7 +285,9 @@ pub(super) fn motion(raw: RawMotion, at: &Place<'_>) -> Result<MotionConfig, Con
         stale_state_ms: raw
             .stale_state_ms
             .map_or(DEFAULT_STALE_STATE_MS, Spanned::into_inner),
-        max_speed: raw.max_speed.map_or(DEFAULT_MAX_SPEED, Spanned::into_inner),
+        max_speed,
+        min_speed,
+        max_motion_s,
     })
 }
 

@@ -31,6 +31,8 @@ pub(super) struct RawConfig {
     pub(super) operators: Vec<OperatorSpec>,
     #[serde(default)]
     pub(super) confirm: RawConfirm,
+    #[serde(default)]
+    pub(super) audit: RawAudit,
     pub(super) modbus: Option<Spanned<RawModbus>>,
     pub(super) ros: Option<Spanned<RawRos>>,
 }
@@ -59,6 +61,8 @@ pub(super) struct RawMotion {
     pub(super) following_error_rad: Option<Spanned<f64>>,
     pub(super) goal_tolerance_rad: Option<Spanned<f64>>,
     pub(super) max_speed: Option<Spanned<f64>>,
+    pub(super) min_speed: Option<Spanned<f64>>,
+    pub(super) max_motion_s: Option<Spanned<f64>>,
 }
 
 /// `[tasks]`.
@@ -67,6 +71,14 @@ pub(super) struct RawMotion {
 pub(super) struct RawTasks {
     pub(super) retention: Option<usize>,
     pub(super) queue_limit: Option<Spanned<i64>>,
+}
+
+/// `[audit]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAudit {
+    pub(super) max_mb: Option<Spanned<f64>>,
+    pub(super) keep_days: Option<Spanned<f64>>,
 }
 
 /// `[sim]`: faults to inject, in seconds after start.

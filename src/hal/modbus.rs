@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use tokio_modbus::client::{Context, Reader, Writer};
 use tokio_modbus::Slave;
 use wire::modbus::{
-    command, decode_mrad, encode_mrad, encode_permille, safety, status, status_layout,
-    CommandLayout, RegisterMap, COMPANION_PROGRAM, UR_MODE_RUNNING,
+    command, decode_state, encode_mrad, encode_permille, status, status_layout, CommandLayout,
+    RegisterMap, COMPANION_PROGRAM, UR_MODE_RUNNING,
 };
 
 use super::backoff::Backoff;
@@ -241,41 +241,36 @@ impl Link {
 
     async fn poll(&mut self, ctx: &mut Context) -> Result<(), LinkError> {
         let m = &self.map;
-        let n = self.joints as u16;
-        let first = m
-            .robot_mode
-            .min(m.safety_flags)
-            .min(m.joint_angles)
-            .min(m.joint_speeds);
-        let last = (m.robot_mode)
-            .max(m.safety_flags + safety::LEN - 1)
-            .max(m.joint_angles + n - 1)
-            .max(m.joint_speeds + n - 1);
-        let block = self
-            .call(ctx.read_holding_registers(first, last - first + 1))
-            .await?;
+        // The robot file's map was checked at load; a span error here is a protocol error.
+        let (first, count) = m
+            .state_span(self.joints)
+            .map_err(|_| LinkError::Io(libc::EPROTO))?;
+        let block = self.call(ctx.read_holding_registers(first, count)).await?;
         let st = self
             .call(ctx.read_holding_registers(m.status_block, status_layout::LEN))
             .await?;
         let now = Instant::now();
-        let reg = |addr: u16| block.get((addr - first) as usize).copied().unwrap_or(0);
+        // A short answer is a broken exchange: the connection is dropped and made again.
+        let regs = decode_state(m, self.joints, &block, &st).map_err(|e| {
+            tracing::warn!(error = %e, "cannot decode the robot's registers");
+            LinkError::Io(libc::EPROTO)
+        })?;
         let mut positions = Joints::zeros(self.joints);
         let mut velocities = Joints::zeros(self.joints);
         for i in 0..self.joints {
-            positions[i] = decode_mrad(reg(m.joint_angles + i as u16));
-            velocities[i] = decode_mrad(reg(m.joint_speeds + i as u16));
+            positions[i] = regs.positions[i];
+            velocities[i] = regs.velocities[i];
         }
-        let estop = reg(m.safety_flags + safety::EMERGENCY_STOP) != 0;
-        let pstop = reg(m.safety_flags + safety::PROTECTIVE_STOP) != 0;
-        let mode = match reg(m.robot_mode) {
+        let (estop, pstop) = (regs.emergency_stop, regs.protective_stop);
+        let mode = match regs.mode {
             _ if estop => RobotMode::EmergencyStop,
             _ if pstop => RobotMode::ProtectiveStop,
             UR_MODE_RUNNING => RobotMode::Running,
             _ => RobotMode::NotReady,
         };
-        let robot_status = st[status_layout::STATUS as usize];
-        let acked = st[status_layout::ACK_SEQUENCE as usize];
-        let heartbeat = st[status_layout::HEARTBEAT as usize];
+        let robot_status = regs.status;
+        let acked = regs.ack_sequence;
+        let heartbeat = regs.heartbeat;
         let (changed, changed_at) = match self.robot_heartbeat {
             Some((last, since)) if last == heartbeat => (false, since),
             _ => (true, now),
@@ -299,9 +294,7 @@ impl Link {
         } else {
             match self.active {
                 Some((_, seq)) if robot_status == status::ERROR && acked == seq => {
-                    Some(Fault::Controller {
-                        code: st[status_layout::ERROR as usize],
-                    })
+                    Some(Fault::Controller { code: regs.error })
                 }
                 _ => None,
             }

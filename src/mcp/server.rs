@@ -109,7 +109,9 @@ impl ArmatureServer {
             Duration::ZERO,
         );
         self.app.audit.record(entry);
-        tracing::info!(tool = name, operator = %caller.operator, "refused: no such tool");
+        // A caller chose the name: logs and answers carry an excerpt of it.
+        let name = crate::audit::excerpt(name, 64);
+        tracing::info!(tool = %name, operator = %caller.operator, "refused: no such tool");
         McpError::invalid_params(
             format!(
                 "there is no tool named \"{name}\"; tools/list names the {} tools",

@@ -17,7 +17,7 @@ pub enum LimitError {
         expected: usize,
     },
     /// NaN or infinity.
-    #[error("joint {index} ({name}) = {value} is not a finite number")]
+    #[error("joint {index} ({name}) = {} is not a finite number", number(*.value))]
     NotFinite {
         /// 1-based joint number.
         index: usize,
@@ -27,7 +27,7 @@ pub enum LimitError {
         value: f64,
     },
     /// Outside the joint's range.
-    #[error("joint {index} ({name}) = {value} rad is outside its range {min} to {max} rad")]
+    #[error("joint {index} ({name}) = {} rad is outside its range {} to {} rad", number(*.value), number(*.min), number(*.max))]
     OutOfRange {
         /// 1-based joint number.
         index: usize,
@@ -41,7 +41,7 @@ pub enum LimitError {
         max: f64,
     },
     /// Faster than the joint can go.
-    #[error("joint {index} ({name}) speed {value} rad/s is over its limit {limit} rad/s")]
+    #[error("joint {index} ({name}) speed {} rad/s is over its limit {} rad/s", number(*.value), number(*.limit))]
     TooFast {
         /// 1-based joint number.
         index: usize,
@@ -53,11 +53,41 @@ pub enum LimitError {
         limit: f64,
     },
     /// A speed fraction outside (0, 1].
-    #[error("speed {value} is outside (0, 1]: give a fraction of the robot's maximum speed")]
+    #[error("speed {} is outside (0, 1]: give a fraction of the robot's maximum speed", number(*.value))]
     Speed {
         /// The value as given.
         value: f64,
     },
+}
+
+/// A number as it may be spoken: rounded to at most 4 decimals, in scientific notation
+/// (3 significant digits) when very large or very small, and a word for NaN and infinities.
+/// Rust's own `{}` would print 1e300 as 301 digits and 5e-324 as 324 zeros.
+pub fn number(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 {
+            "infinity"
+        } else {
+            "minus infinity"
+        }
+        .into();
+    }
+    if x != 0.0 && !(1e-4..1e9).contains(&x.abs()) {
+        // "1.00e-9" → "1e-9", "1.50e300" → "1.5e300".
+        let s = format!("{x:.2e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exponent}");
+    }
+    let s = format!("{x:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    match s {
+        "-0" => "0".into(),
+        s => s.into(),
+    }
 }
 
 /// Checks a joint target: count, finiteness and range of every joint.
@@ -113,7 +143,7 @@ mod tests {
         let e = check_target(&r, &[0.0, 0.0, 4.0, 0.0, 0.0, 0.0]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "joint 3 (elbow_joint) = 4 rad is outside its range -3.141592653589793 to 3.141592653589793 rad"
+            "joint 3 (elbow_joint) = 4 rad is outside its range -3.1416 to 3.1416 rad"
         );
         let e = check_target(&r, &[0.0, f64::NAN, 0.0, 0.0, 0.0, 0.0]).unwrap_err();
         assert_eq!(
@@ -126,6 +156,31 @@ mod tests {
             "5 joint values given; the robot has 6 joints"
         );
         assert!(check_target(&r, &[0.0; 6]).is_ok());
+    }
+
+    #[test]
+    fn numbers_are_spoken_finite_and_rounded() {
+        let cases = [
+            (4.0, "4"),
+            (-1.5712345, "-1.5712"),
+            (0.25, "0.25"),
+            (1e-9, "1e-9"),
+            (5e-324, "4.94e-324"),
+            (1e300, "1e300"),
+            (-2.5e12, "-2.5e12"),
+            (-0.00001, "-1e-5"),
+            (0.0, "0"),
+            (-0.0, "0"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "infinity"),
+        ];
+        for (x, said) in cases {
+            assert_eq!(number(x), said, "{x:e}");
+        }
+        assert_eq!(
+            check_speed(1e300).unwrap_err().to_string(),
+            "speed 1e300 is outside (0, 1]: give a fraction of the robot's maximum speed"
+        );
     }
 
     #[test]

@@ -11,5 +11,5 @@ mod trajectory;
 pub use definition::{DefinitionError, JointSpec, RobotDefinition, RosNames, BUILTIN_UR5E};
 pub use joints::{Joints, MAX_JOINTS};
 pub use kinematics::{DhParameters, TcpPose};
-pub use limits::{check_speed, check_target, LimitError};
+pub use limits::{check_speed, check_target, number, LimitError};
 pub use trajectory::{Plan, Profile, StopProfile};

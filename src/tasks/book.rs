@@ -2,13 +2,18 @@
 //! keeps them across restarts.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
 use super::journal::{Journal, JournalError, LoadReport};
 use super::{now_rfc3339, words, TaskError, TaskRecord, TaskState};
+use crate::durable;
+
+/// A failing journal is tried again at most this often.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
 
 /// Every task's record, in creation order.
 pub(super) struct Book {
@@ -101,10 +106,16 @@ impl Book {
     }
 }
 
-/// The journal behind the book, with a count of its appends (each one fsync).
+/// The journal behind the book, with a count of its appends (each one fsync) and whether
+/// they succeed.
 pub(super) struct Scribe {
     journal: Mutex<Journal>,
     appends: AtomicU64,
+    health: durable::Health,
+    /// A record could not be journaled: the book is written whole once appends work again.
+    missed: AtomicBool,
+    /// When a failing journal was last tried again.
+    last_retry: Mutex<Option<Instant>>,
 }
 
 impl Scribe {
@@ -113,6 +124,9 @@ impl Scribe {
         Self {
             journal: Mutex::new(journal),
             appends: AtomicU64::new(0),
+            health: durable::Health::default(),
+            missed: AtomicBool::new(false),
+            last_retry: Mutex::new(None),
         }
     }
 
@@ -124,14 +138,27 @@ impl Scribe {
     /// Appends `rec` and syncs it.
     pub(super) fn write(&self, rec: &TaskRecord) -> Result<(), JournalError> {
         self.appends.fetch_add(1, Ordering::Relaxed);
-        self.lock().append(rec)
+        let result = self.lock().append(rec);
+        match &result {
+            Ok(()) => {
+                if self.health.succeeded() == durable::Said::Recovered {
+                    tracing::info!("the task journal is written again");
+                }
+            }
+            Err(e) => {
+                self.missed.store(true, Ordering::Relaxed);
+                if self.health.failed(e.cause()) == durable::Said::Failing {
+                    tracing::error!(task_id = %rec.task_id, error = %e, "cannot journal task");
+                }
+            }
+        }
+        result
     }
 
-    /// Appends `rec`; a failure is logged (the caller has nobody to refuse).
+    /// Appends `rec`; a failure is logged (once, then once a minute) and remembered: the
+    /// caller has nobody to refuse.
     pub(super) fn write_or_log(&self, rec: &TaskRecord) {
-        if let Err(e) = self.write(rec) {
-            tracing::error!(task_id = %rec.task_id, error = %e, "cannot journal task");
-        }
+        let _ = self.write(rec);
     }
 
     /// Appends since start.
@@ -139,12 +166,48 @@ impl Scribe {
         self.appends.load(Ordering::Relaxed)
     }
 
-    /// Rewrites the journal as `book` once it holds far more lines than tasks.
+    /// Whether appends succeed.
+    pub(super) fn health(&self) -> durable::HealthStatus {
+        self.health.status()
+    }
+
+    /// While appends fail, rewrites the journal whole from `book` (at most once a
+    /// second): that tests the disk, and once it works again puts back what was missed.
+    pub(super) fn retry(&self, book: &Book) {
+        if self.health.failing().is_none() {
+            return;
+        }
+        {
+            let mut last = self.last_retry.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < RETRY_EVERY) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        match self.lock().compact(&book.in_order()) {
+            Ok(()) => {
+                self.missed.store(false, Ordering::Relaxed);
+                if self.health.succeeded() == durable::Said::Recovered {
+                    tracing::info!("the task journal is written again, whole");
+                }
+            }
+            Err(e) => {
+                if self.health.failed(e.cause()) == durable::Said::Failing {
+                    tracing::error!(error = %e, "cannot write the task journal");
+                }
+            }
+        }
+    }
+
+    /// Rewrites the journal as `book` once it holds far more lines than tasks, or when
+    /// records were missed while it could not be written.
     pub(super) fn compact_if_due(&self, book: &Book) {
         let mut journal = self.lock();
-        if journal.lines() > 2 * book.len() + 64 {
-            if let Err(e) = journal.compact(&book.in_order()) {
-                tracing::error!(error = %e, "cannot compact the task journal");
+        let missed = self.missed.load(Ordering::Relaxed) && self.health.failing().is_none();
+        if missed || journal.lines() > 2 * book.len() + 64 {
+            match journal.compact(&book.in_order()) {
+                Ok(()) => self.missed.store(false, Ordering::Relaxed),
+                Err(e) => tracing::error!(error = %e, "cannot compact the task journal"),
             }
         }
     }

@@ -30,6 +30,15 @@ pub enum JournalError {
     },
 }
 
+impl JournalError {
+    /// Why, in the OS's words (for a refusal).
+    pub fn cause(&self) -> String {
+        match self {
+            Self::Io { source, .. } => durable::cause(source),
+        }
+    }
+}
+
 /// What loading found.
 #[derive(Debug, Default)]
 pub struct LoadReport {
@@ -46,6 +55,10 @@ pub struct Journal {
     path: PathBuf,
     file: File,
     lines: usize,
+    /// The file's length after the last good append: a failed append is cut back to it.
+    good_len: u64,
+    /// A failed append could not be cut back: the next append first tries again.
+    torn: bool,
 }
 
 fn encode(record: &TaskRecord) -> Result<String, serde_json::Error> {
@@ -104,7 +117,14 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(io)?;
-        let mut journal = Self { path, file, lines };
+        let good_len = file.metadata().map_err(io)?.len();
+        let mut journal = Self {
+            path,
+            file,
+            lines,
+            good_len,
+            torn: false,
+        };
         if !report.damaged_lines.is_empty() {
             // Rewrite without the damaged lines so later appends follow intact ones.
             journal.compact(&report.records)?;
@@ -112,14 +132,35 @@ impl Journal {
         Ok((journal, report))
     }
 
-    /// Appends one record and makes it durable.
+    /// Appends one record and makes it durable. A failed append leaves no partial line
+    /// behind: the file is cut back to its last good length, so the next start finds only
+    /// whole records.
     pub fn append(&mut self, record: &TaskRecord) -> Result<(), JournalError> {
         let line = encode(record).map_err(|e| self.io(std::io::Error::other(e)))?;
-        self.file
+        if self.torn {
+            self.cut_back().map_err(|e| self.io(e))?;
+        }
+        let written = self
+            .file
             .write_all(line.as_bytes())
-            .map_err(|e| self.io(e))?;
-        self.file.sync_data().map_err(|e| self.io(e))?;
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            if let Err(cut) = self.cut_back() {
+                self.torn = true;
+                tracing::error!(file = %self.path.display(), error = %cut, "cannot cut a failed journal append back; the next append tries again");
+            }
+            return Err(self.io(e));
+        }
+        self.good_len += line.len() as u64;
         self.lines += 1;
+        Ok(())
+    }
+
+    /// Cuts the file back to its last good length, durably.
+    fn cut_back(&mut self) -> std::io::Result<()> {
+        self.file.set_len(self.good_len)?;
+        self.file.sync_data()?;
+        self.torn = false;
         Ok(())
     }
 
@@ -140,6 +181,8 @@ impl Journal {
             .open(&self.path)
             .map_err(|e| self.io(e))?;
         self.lines = records.len();
+        self.good_len = text.len() as u64;
+        self.torn = false;
         Ok(())
     }
 

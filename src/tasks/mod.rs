@@ -3,6 +3,7 @@
 
 mod arm;
 mod book;
+mod health;
 mod journal;
 mod lease;
 mod mirror;
@@ -19,6 +20,7 @@ pub mod supervisor;
 pub mod words;
 
 pub use arm::{ArmView, NotReady};
+pub use health::Durability;
 pub use journal::{Journal, JournalError, LoadReport, JOURNAL_FILE};
 pub use lease::{Hold, Pending};
 pub use motion::{

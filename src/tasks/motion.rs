@@ -38,6 +38,10 @@ pub struct GateSettings {
     pub expire: Duration,
     /// How many tasks may wait in line for the arm.
     pub queue_limit: usize,
+    /// The slowest speed a move may have (fraction of the robot's limits).
+    pub min_speed: f64,
+    /// The longest a single move may take (s).
+    pub max_motion_s: f64,
 }
 
 /// The only way to move or stop the arm.
@@ -138,8 +142,10 @@ impl MotionGate {
         mut rec: TaskRecord,
         task: MotionTask,
     ) -> Result<Accepted, GateError> {
+        self.durable()?;
         let (from, _) = self.ready_joints()?;
         let (pending, seq, reach) = self.plan_work(&task.work, from)?;
+        self.sensible(&reach, seq.as_ref().map(|s| s.steps.as_slice()))?;
         let hold = self.hold_if(task.confirm, &task.question, &reach, pending.clone());
         let task_id = rec.task_id;
         let motion_id = desk.lease.next_id();
@@ -162,7 +168,7 @@ impl MotionGate {
         // On disk before anyone hears of it; refused if it cannot be.
         self.registry
             .journal(&rec)
-            .map_err(|e| GateError::Durability(e.to_string()))?;
+            .map_err(|e| GateError::Durability(e.cause()))?;
         let held = hold.is_some();
         desk.book.upsert(rec.clone());
         desk.lease.live = Some(Live {
@@ -215,6 +221,7 @@ impl MotionGate {
     /// Confirms the held task `task_id`: it becomes running and starts, in one critical
     /// section with every drop of it, so a task is either dropped or moving, never both.
     pub fn confirm(self: &Arc<Self>, task_id: &Uuid) -> Result<TaskRecord, GateError> {
+        self.durable()?;
         let mut desk = self.registry.desk();
         let short = words::short_id(task_id);
         let deadline = desk
@@ -245,7 +252,7 @@ impl MotionGate {
         rec.started_at = Some(rec.updated_at.clone());
         self.registry
             .journal(&rec)
-            .map_err(|e| GateError::Durability(e.to_string()))?;
+            .map_err(|e| GateError::Durability(e.cause()))?;
         let fresh = desk.lease.next_id();
         let Some(live) = desk.lease.holding(task_id) else {
             return Err(GateError::NotAwaiting(short, "unknown", "confirm"));

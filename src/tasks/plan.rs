@@ -67,12 +67,15 @@ impl MotionGate {
         let (joint, travel) = (0..target.len())
             .map(|i| (i, (target[i] - from[i]).abs()))
             .fold((0, 0.0), |best, x| if x.1 > best.1 { x } else { best });
+        let eta_s = Plan::new(&self.settings.joints, from, target, speed).duration();
         Reach {
             joint,
             travel,
             speed,
-            eta_s: Plan::new(&self.settings.joints, from, target, speed).duration(),
+            eta_s,
             steps: 1,
+            longest: (0, eta_s),
+            slowest: (0, speed),
         }
     }
 
@@ -85,10 +88,13 @@ impl MotionGate {
             speed: 0.0,
             eta_s: 0.0,
             steps: steps.len(),
+            longest: (0, 0.0),
+            slowest: (0, f64::INFINITY),
         };
         let weights: Vec<f64> = steps
             .iter()
-            .map(|s| match &s.kind {
+            .enumerate()
+            .map(|(k, s)| match &s.kind {
                 StepKind::Move { target, speed } => {
                     let Some(target) = Joints::from_slice(target) else {
                         return 0.0;
@@ -96,6 +102,13 @@ impl MotionGate {
                     let one = self.reach_of_move(at, target, *speed);
                     if one.travel > reach.travel {
                         (reach.joint, reach.travel) = (one.joint, one.travel);
+                    }
+                    if one.eta_s > reach.longest.1 {
+                        reach.longest = (k, one.eta_s);
+                    }
+                    // NaN is never below anything: it counts as slowest.
+                    if speed.is_nan() || *speed < reach.slowest.1 {
+                        reach.slowest = (k, *speed);
                     }
                     reach.speed = reach.speed.max(*speed);
                     at = target;
@@ -107,6 +120,32 @@ impl MotionGate {
             .collect();
         reach.eta_s = weights.iter().sum();
         (Sequence::new(steps, weights), reach)
+    }
+
+    /// Refuses a motion slower than the minimum speed or longer than the longest motion
+    /// allowed; `steps` names a multi-step task's step.
+    pub(super) fn sensible(&self, reach: &Reach, steps: Option<&[Step]>) -> Result<(), GateError> {
+        let what = |k: usize| match steps.and_then(|s| s.get(k)) {
+            Some(step) => format!("Step {} ({})", k + 1, step.label),
+            None => "The move".to_owned(),
+        };
+        let (k, speed) = reach.slowest;
+        if speed.is_nan() || speed < self.settings.min_speed {
+            return Err(GateError::TooSlow {
+                what: what(k),
+                speed,
+                min: self.settings.min_speed,
+            });
+        }
+        let (k, seconds) = reach.longest;
+        if seconds.is_nan() || seconds > self.settings.max_motion_s {
+            return Err(GateError::TooLong {
+                what: what(k),
+                seconds,
+                limit: self.settings.max_motion_s,
+            });
+        }
+        Ok(())
     }
 }
 

@@ -26,6 +26,7 @@ impl MotionGate {
         if desk.lease.queue.len() >= limit {
             return Err(GateError::QueueFull(limit));
         }
+        self.durable()?;
         let (now_at, _) = self.ready_joints()?;
         // Its ETA is planned from where the task before it leaves the arm.
         let from = desk
@@ -36,6 +37,7 @@ impl MotionGate {
             .or_else(|| desk.lease.live.as_ref().and_then(|l| l.end))
             .unwrap_or(now_at);
         let (_, seq, reach) = self.plan_work(&task.work, from)?;
+        self.sensible(&reach, seq.as_ref().map(|s| s.steps.as_slice()))?;
         let starts_in = self.seconds_until_free(desk);
         let place = desk.lease.queue.len() + 2;
         let mut rec = fresh_record(

@@ -18,6 +18,7 @@ use super::journal::{Journal, JournalError, LoadReport};
 use super::lease::{Lease, Live};
 use super::mirror::mirror;
 use super::{now_rfc3339, words, Applied, Sequence, TaskError, TaskRecord, TaskState};
+use crate::durable;
 use crate::vars::VarStore;
 
 /// Progress is journaled at most this often (state changes always are).
@@ -139,6 +140,17 @@ impl Registry {
     /// Mirrors `rec` into the task variables.
     pub(super) fn mirror(&self, rec: &TaskRecord, urgent: bool) {
         mirror(&self.vars, rec, urgent);
+    }
+
+    /// While journal appends fail, tries the journal again by writing it whole.
+    pub(super) fn retry_journal(&self) {
+        let desk = self.desk();
+        self.scribe.retry(&desk.book);
+    }
+
+    /// Whether the journal and the variables take writes, in that order.
+    pub(super) fn health(&self) -> (durable::HealthStatus, durable::HealthStatus) {
+        (self.scribe.health(), self.vars.health())
     }
 
     /// Journal appends since start; each is one fsync.

@@ -8,6 +8,7 @@ use super::arm::NotReady;
 use super::registry::Busy;
 use super::words::{self, Question, Reach};
 use super::{Step, TaskRecord};
+use crate::robot::number;
 
 /// When a motion must be confirmed before it moves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -163,6 +164,26 @@ pub enum GateError {
     /// The task's record could not be written, so it was not taken on.
     #[error("The state directory cannot be written ({0}); nothing moved.")]
     Durability(String),
+    /// A move slower than the configured minimum speed.
+    #[error("{what} at speed {} is below the minimum speed {} ({} of the robot's maximum, motion.min_speed); nothing moved.", number(*.speed), number(*.min), words::percent(*.min))]
+    TooSlow {
+        /// "The move", "Step 2 (reaching into slot 3)".
+        what: String,
+        /// The speed asked (fraction).
+        speed: f64,
+        /// The configured minimum (fraction).
+        min: f64,
+    },
+    /// A move that would take longer than the configured longest motion.
+    #[error("{what} would take {}; the longest motion allowed is {} (motion.max_motion_s = {}). Nothing moved; use a higher speed or a shorter move.", words::about(*.seconds), words::about(*.limit), number(*.limit))]
+    TooLong {
+        /// "The move", "Step 2 (reaching into slot 3)".
+        what: String,
+        /// Its planned seconds.
+        seconds: f64,
+        /// The configured longest motion (s).
+        limit: f64,
+    },
     /// The motion thread did not take the request.
     #[error("{0}")]
     Executor(String),
@@ -188,6 +209,8 @@ impl GateError {
             Self::Busy(_) => "busy",
             Self::QueueFull(_) => "queue_full",
             Self::Durability(_) => "durability",
+            Self::TooSlow { .. } => "out_of_range",
+            Self::TooLong { .. } => "too_long",
             Self::Executor(_) => "executor",
             Self::Expired(_) => "confirmation_expired",
             Self::NotAwaiting(..) => "not_awaiting_confirmation",

@@ -22,6 +22,7 @@ impl MotionGate {
         if let Some(busy) = desk.busy() {
             return Err(GateError::Busy(busy));
         }
+        self.durable()?;
         let (start, at) = self.ready_joints()?;
         let Some(status) = desk
             .book
@@ -40,7 +41,8 @@ impl MotionGate {
         let prelude = self.prelude(&seq.steps, from, at);
         let mut rest: Vec<Step> = prelude.iter().cloned().collect();
         rest.extend(seq.steps[from..].iter().cloned());
-        let (_, reach) = self.sequence(rest, start);
+        let (rest, reach) = self.sequence(rest, start);
+        self.sensible(&reach, Some(&rest.steps))?;
         let (full, _) = self.sequence(seq.steps, start);
         let total = full.steps.len();
         let question = Question::Resume {
@@ -92,7 +94,7 @@ impl MotionGate {
             if let Some(r) = desk.book.get_mut(task_id) {
                 *r = before;
             }
-            return Err(GateError::Durability(e.to_string()));
+            return Err(GateError::Durability(e.cause()));
         }
         let held = hold.is_some();
         desk.lease.live = Some(Live {

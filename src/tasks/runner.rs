@@ -146,7 +146,28 @@ async fn drive(gate: &MotionGate, task_id: Uuid, from: usize, prelude: Option<St
             gate.vars
                 .set_many([(a.name.clone(), a.after.clone())], true);
             let vars = gate.vars.clone();
-            let _ = tokio::task::spawn_blocking(move || vars.flush(Duration::from_secs(2))).await;
+            let flushed = tokio::task::spawn_blocking(move || vars.flush(Duration::from_secs(2)))
+                .await
+                .unwrap_or(false);
+            if !flushed {
+                // The checkpoint holds the value: resume_task writes it once the disk takes it.
+                let cause = gate
+                    .vars
+                    .health()
+                    .failing
+                    .map(|f| f.cause)
+                    .unwrap_or_default();
+                let why = format!(
+                    "the state directory cannot be written ({cause}); {} is not on disk",
+                    a.name
+                );
+                registry.finish_sequence(
+                    &task_id,
+                    TaskState::Interrupted,
+                    failed("durability", why),
+                );
+                return;
+            }
             tracing::info!(%task_id, step = k + 1, variable = %a.name, value = %a.after, "step set a variable");
         }
     }

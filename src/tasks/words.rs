@@ -10,22 +10,37 @@ pub fn short_id(id: &Uuid) -> String {
     id.simple().to_string()[..4].to_owned()
 }
 
-/// A duration for speech: "about 4 seconds".
+/// A duration for speech: "about 4 seconds". Always finite and rounded, however large.
 pub fn about(seconds: f64) -> String {
-    if !seconds.is_finite() || seconds < 1.0 {
+    if seconds.is_nan() {
+        "an unknown time".into()
+    } else if seconds < 1.0 {
         "under a second".into()
     } else if seconds < 1.5 {
         "about 1 second".into()
     } else if seconds < 90.0 {
         format!("about {:.0} seconds", seconds)
-    } else {
+    } else if seconds < 90.0 * 60.0 {
         format!("about {:.0} minutes", seconds / 60.0)
+    } else if seconds < 48.0 * 3600.0 {
+        format!("about {:.0} hours", seconds / 3600.0)
+    } else if seconds < 1000.0 * 86400.0 {
+        format!("about {:.0} days", seconds / 86400.0)
+    } else {
+        "more than 1000 days".into()
     }
 }
 
 /// A speed fraction as a percentage: "25 %".
 pub fn percent(fraction: f64) -> String {
-    format!("{:.0} %", fraction * 100.0)
+    let p = fraction * 100.0;
+    if !p.is_finite() {
+        "an unknown %".into()
+    } else if p > 0.0 && p < 0.5 {
+        "under 1 %".into()
+    } else {
+        format!("{} %", crate::robot::number(p.round()))
+    }
 }
 
 /// "1 step", "10 steps".
@@ -81,6 +96,10 @@ pub struct Reach {
     pub eta_s: f64,
     /// The step count (1 for a single move).
     pub steps: usize,
+    /// The longest single move: its step (0-based) and planned seconds.
+    pub longest: (usize, f64),
+    /// The slowest move: its step (0-based) and speed (infinite when nothing moves).
+    pub slowest: (usize, f64),
 }
 
 /// "This moves the shoulder lift 80 degrees at 25 % speed. Confirm?"

@@ -19,7 +19,7 @@ const FAR = [1.8, -Math.PI / 2 + 0.5, 0.5, -Math.PI / 2 + 0.3, 0.3, 0.3];
 // Refusals named in issue 11, and others of each kind: [tool, arguments, code, text].
 const REFUSALS = [
   ['move_joints', { joints: [0.0, -1.5, 4.0, -1.5, 0.0, 0.0] }, 'out_of_range',
-    'joint 3 (elbow_joint) = 4 rad is outside its range -3.141592653589793 to 3.141592653589793 rad'],
+    'joint 3 (elbow_joint) = 4 rad is outside its range -3.1416 to 3.1416 rad'],
   ['move_joints', { joints: [0.0, -1.5, 0.0] }, 'out_of_range', '3 joint values given; the robot has 6 joints'],
   ['move_joints', { joints: 'home' }, 'invalid_type', 'joints = "home" is not a list of numbers'],
   ['move_joints', {}, 'missing_parameter', 'joints is required'],

@@ -62,6 +62,8 @@ impl Cell {
             goal_tolerance_rad: 0.002,
             expire,
             queue_limit: 8,
+            min_speed: 0.01,
+            max_motion_s: 600.0,
         };
         let gate = MotionGate::new(registry, executor, vars, settings);
         let runtime = tokio::runtime::Builder::new_multi_thread()

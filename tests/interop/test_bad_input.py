@@ -21,9 +21,9 @@ REFUSALS = [
     ("move_joints", {"joints": [0.1, -1.5, "Infinity", -1.5, 0.0, 0.0]}, "not_finite",
      'joint 3 = "Infinity" is a string'),
     ("move_joints", {"joints": [0.0, -1.5, 4.0, -1.5, 0.0, 0.0]}, "out_of_range",
-     "joint 3 (elbow_joint) = 4 rad is outside its range -3.141592653589793 to 3.141592653589793 rad"),
+     "joint 3 (elbow_joint) = 4 rad is outside its range -3.1416 to 3.1416 rad"),
     ("move_joints", {"joints": [7.0, -1.5, 0.0, -1.5, 0.0, 0.0]}, "out_of_range",
-     "joint 1 (shoulder_pan_joint) = 7 rad is outside its range -6.283185307179586 to 6.283185307179586 rad"),
+     "joint 1 (shoulder_pan_joint) = 7 rad is outside its range -6.2832 to 6.2832 rad"),
     ("move_joints", {"joints": [0.0, -1.5, 0.0]}, "out_of_range",
      "3 joint values given; the robot has 6 joints"),
     ("move_joints", {"joints": [0.0] * 7}, "out_of_range", "7 joint values given; the robot has 6 joints"),
@@ -37,6 +37,21 @@ REFUSALS = [
     ("home", {"speed": "fast"}, "invalid_type", 'speed = "fast" is not a number'),
     ("move_joints", {"joints": [0.1, -1.2, 0.5, -1.8, 0.3, 0.2], "sped": 0.1}, "unknown_parameter",
      'move_joints has no parameter "sped"; it takes joints, speed'),
+    # Tiny speeds: refused with the minimum, every number said finite and rounded.
+    ("move_joints", {"joints": [0.1, -1.2, 0.5, -1.8, 0.3, 0.2], "speed": 1e-9}, "out_of_range",
+     "The move at speed 1e-9 is below the minimum speed 0.01 (1 % of the robot's maximum, motion.min_speed); nothing moved."),
+    ("move_joints", {"joints": [0.1, -1.2, 0.5, -1.8, 0.3, 0.2], "speed": 1e-300}, "out_of_range",
+     "The move at speed 1e-300 is below the minimum speed 0.01"),
+    ("move_joints", {"joints": [0.1, -1.2, 0.5, -1.8, 0.3, 0.2], "speed": 5e-324}, "out_of_range",
+     "The move at speed 4.94e-324 is below the minimum speed 0.01"),
+    ("home", {"speed": 0.009}, "out_of_range", "The move at speed 0.009 is below the minimum speed 0.01"),
+    ("move_joints", {"joints": [0.1, -1.2, 0.5, -1.8, 0.3, 0.2], "speed": 1e300}, "out_of_range",
+     "speed 1e300 is outside (0, 1]"),
+    # Only positions are positions.
+    ("move_to", {"position": "position.home"}, "unknown_position", 'There is no position named "position.home".'),
+    ("move_to", {"position": "x" * 100_000}, "unknown_position",
+     'There is no position named "' + "x" * 40 + '… (100000 bytes)". Known positions:'),
+    ("save_position", {"name": "x" * 100_000}, "invalid_name", '"' + "x" * 40 + '… (100000 bytes)" is not a usable name'),
     ("move_to", {"position": "kitchen"}, "unknown_position",
      'There is no position named "kitchen". Known positions: fixture_above, home, maintenance, ready, tray_above.'),
     ("task_status", {"task_id": "00000000-0000-4000-8000-000000000000"}, "unknown_task",
@@ -136,3 +151,43 @@ def test_huge_line_on_stdio_is_dropped_and_serving_goes_on(tmp_path):
     finally:
         proc.kill()
         proc.wait(5)
+
+
+async def test_a_variable_is_not_a_position(server):
+    async with http_client(server.url) as c:
+        # A first task fills the task_* mirror; the counter action writes a number.
+        _, ack = await c.ok("move_joints", {"joints": [0.1, -1.5, 0.1, -1.5, 0.1, 0.1]})
+        await c.wait_done(ack["task_id"])
+        await c.ok("reset_part_counter")
+        cases = [
+            ("task_state", "task_state is an installation variable (text), not a position. Nothing moved."),
+            ("parts_placed", "parts_placed is an installation variable (a number), not a position. Nothing moved."),
+        ]
+        for name, says in cases:
+            err, text, sc = await c.call("move_to", {"position": name})
+            assert err and sc["error"]["code"] == "not_a_position", text
+            assert text.startswith(says), text
+        err, text, sc = await c.call("save_position", {"name": "task_state"})
+        assert err and sc["error"]["code"] == "reserved_name", text
+        assert text == '"task_state" is the name of an installation variable, not a position; choose another name'
+        _, tasks = await c.ok("list_tasks")
+        assert [t["task_id"] for t in tasks["tasks"]] == [ack["task_id"]]
+
+
+async def test_the_longest_motion_is_refused_with_the_limit(make_server):
+    server = make_server('robot = "builtin:ur5e"\nactions = "builtin:example-cell"\n'
+                         '[backend]\nkind = "sim"\n[motion]\nmax_motion_s = 2\nmin_speed = 0.05\n')
+    async with http_client(server.url) as c:
+        err, text, sc = await c.call("move_joints", {"joints": [2.0, -1.0, 1.0, -1.2, 0.5, 0.5], "speed": 0.05})
+        assert err and sc["error"]["code"] == "too_long", text
+        assert text.startswith("The move would take about ") and text.endswith(
+            "; the longest motion allowed is about 2 seconds (motion.max_motion_s = 2). "
+            "Nothing moved; use a higher speed or a shorter move."), text
+        err, text, sc = await c.call("home", {"speed": 0.04})
+        assert err and text.startswith("The move at speed 0.04 is below the minimum speed 0.05 (5 %"), text
+        # A custom action names the step that would be too long.
+        err, text, sc = await c.call("pick_and_place", {"slot": 5, "speed": 0.1})
+        assert err and sc["error"]["code"] == "too_long", text
+        assert text.startswith("Step ") and " would take about " in text, text
+        _, tasks = await c.ok("list_tasks")
+        assert tasks["tasks"] == []

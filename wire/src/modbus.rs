@@ -123,6 +123,7 @@ impl RegisterMap {
     /// Checks that both handshake blocks fit in the general-purpose registers without
     /// overlapping; names the block and the registers when not.
     pub fn validate(&self, joints: usize) -> Result<(), String> {
+        self.state_span(joints).map_err(|e| e.to_string())?;
         let cmd = (
             self.command_block,
             self.command_block as u32 + Self::command_layout(joints).len as u32 - 1,
@@ -146,6 +147,112 @@ impl RegisterMap {
         }
         Ok(())
     }
+}
+
+/// What one poll read, decoded: the robot's state registers and the status block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RobotRegisters {
+    /// Joint angles (rad).
+    pub positions: Vec<f64>,
+    /// Joint speeds (rad/s).
+    pub velocities: Vec<f64>,
+    /// The robot mode register (UR: 7 is running).
+    pub mode: u16,
+    /// The protective stop flag.
+    pub protective_stop: bool,
+    /// The emergency stop flag.
+    pub emergency_stop: bool,
+    /// One of [`status`].
+    pub status: u16,
+    /// The sequence number the status refers to.
+    pub ack_sequence: u16,
+    /// One of [`error`].
+    pub error: u16,
+    /// The robot's heartbeat.
+    pub heartbeat: u16,
+}
+
+/// A poll's answer that cannot be decoded.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecodeError {
+    /// The registers to read run past 65535.
+    #[error("the state registers of {joints} joints run past register 65535")]
+    Span {
+        /// The joint count.
+        joints: usize,
+    },
+    /// Fewer registers came back than were asked for.
+    #[error("the robot answered {got} registers of the {block} where {want} were asked")]
+    Short {
+        /// Which read.
+        block: &'static str,
+        /// How many came.
+        got: usize,
+        /// How many were asked.
+        want: usize,
+    },
+}
+
+impl RegisterMap {
+    /// The first register and the count of the one read that covers the robot mode, the
+    /// safety flags and every joint's angle and speed.
+    pub fn state_span(&self, joints: usize) -> Result<(u16, u16), DecodeError> {
+        let n = u32::try_from(joints).map_err(|_| DecodeError::Span { joints })?;
+        let ends = [
+            (u32::from(self.robot_mode), 1),
+            (u32::from(self.safety_flags), u32::from(safety::LEN)),
+            (u32::from(self.joint_angles), n),
+            (u32::from(self.joint_speeds), n),
+        ];
+        let first = ends.iter().map(|e| e.0).min().unwrap_or(0);
+        let last = ends.iter().map(|e| e.0 + e.1.max(1) - 1).max().unwrap_or(0);
+        let count = last - first + 1;
+        // Modbus reads at most 125 holding registers at once.
+        if last > u32::from(u16::MAX) || count > 125 {
+            return Err(DecodeError::Span { joints });
+        }
+        Ok((first as u16, count as u16))
+    }
+}
+
+/// Decodes one poll: `block` read from [`RegisterMap::state_span`], `status` from the
+/// status block. A short answer is refused, never read past.
+pub fn decode_state(
+    map: &RegisterMap,
+    joints: usize,
+    block: &[u16],
+    status: &[u16],
+) -> Result<RobotRegisters, DecodeError> {
+    let (first, count) = map.state_span(joints)?;
+    if block.len() < count as usize {
+        return Err(DecodeError::Short {
+            block: "state registers",
+            got: block.len(),
+            want: count as usize,
+        });
+    }
+    if status.len() < status_layout::LEN as usize {
+        return Err(DecodeError::Short {
+            block: "status block",
+            got: status.len(),
+            want: status_layout::LEN as usize,
+        });
+    }
+    // Every address below lies in the span just checked.
+    let reg = |addr: u32| block[(addr - u32::from(first)) as usize];
+    let joint = |base: u16, i: usize| decode_mrad(reg(u32::from(base) + i as u32));
+    let flag = |offset: u16| reg(u32::from(map.safety_flags) + u32::from(offset)) != 0;
+    Ok(RobotRegisters {
+        positions: (0..joints).map(|i| joint(map.joint_angles, i)).collect(),
+        velocities: (0..joints).map(|i| joint(map.joint_speeds, i)).collect(),
+        mode: reg(u32::from(map.robot_mode)),
+        protective_stop: flag(safety::PROTECTIVE_STOP),
+        emergency_stop: flag(safety::EMERGENCY_STOP),
+        status: status[status_layout::STATUS as usize],
+        ack_sequence: status[status_layout::ACK_SEQUENCE as usize],
+        error: status[status_layout::ERROR as usize],
+        heartbeat: status[status_layout::HEARTBEAT as usize],
+    })
 }
 
 /// Offsets inside the command block.

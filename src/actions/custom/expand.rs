@@ -8,7 +8,7 @@ use crate::actions::Refusal;
 use crate::config::action_file::{
     accepts, check_value, CustomAction, OpDef, ParamKind, StepDef, MAX_STEPS,
 };
-use crate::robot::{check_target, RobotDefinition};
+use crate::robot::{check_target, number, RobotDefinition};
 use crate::tasks::{Step, StepKind, VarOp};
 use crate::vars::VarValue;
 
@@ -63,7 +63,7 @@ pub(super) fn bind(action: &CustomAction, args: &Map<String, Value>) -> Result<B
         })?;
         let word = match value {
             Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
+            Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), number),
             other => other.to_string(),
         };
         if let Some(n) = value.as_f64() {

@@ -286,7 +286,28 @@ fn set_now(
     for s in steps {
         if let StepKind::SetVariable { name, op } = s.kind {
             let value = op.apply(app.vars.get(&name).as_ref());
-            app.vars.set_many([(name.clone(), value.clone())], true);
+            // Answered only once on disk; a step that cannot be written is taken back and
+            // refused, naming what the earlier steps did write.
+            app.vars
+                .set_durably(
+                    [(name.clone(), value.clone())],
+                    std::time::Duration::from_secs(2),
+                )
+                .map_err(|e| {
+                    let done = if written.is_empty() {
+                        "no variable was changed".to_owned()
+                    } else {
+                        let names: Vec<&str> = written.keys().map(String::as_str).collect();
+                        format!("{} was written, {name} was not", names.join(", "))
+                    };
+                    Refusal::new(
+                        "durability",
+                        format!(
+                            "The state directory cannot be written ({}); {done}.",
+                            e.cause()
+                        ),
+                    )
+                })?;
             written.insert(name, serde_json::to_value(value).unwrap_or(Value::Null));
         }
     }

@@ -1,6 +1,8 @@
 //! Named positions: `save_position` and `list_positions`; the robot file's positions and
 //! those saved by operators, which live in installation variables.
 
+use std::time::Duration;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -9,6 +11,7 @@ use crate::actions::params::{Args, NoArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Refusal};
 use crate::app::App;
+use crate::audit::excerpt;
 use crate::vars::VarValue;
 
 /// Saved positions live in installation variables under this prefix.
@@ -108,6 +111,9 @@ pub(super) const LIST_POSITIONS: ToolItem = ToolItem {
     },
 };
 
+/// How long `save_position` waits for the variable to reach the disk.
+const SAVE_TIMEOUT: Duration = Duration::from_secs(2);
+
 fn save(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
     let valid = !name.is_empty()
         && name.len() <= 32
@@ -118,7 +124,7 @@ fn save(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
     if !valid {
         return Err(Refusal::new(
             "invalid_name",
-            format!("\"{name}\" is not a usable name: 1 to 32 lowercase letters, digits or _, starting with a letter"),
+            format!("\"{}\" is not a usable name: 1 to 32 lowercase letters, digits or _, starting with a letter", excerpt(name, 40)),
         ));
     }
     if app.config.robot.positions.contains_key(name) {
@@ -130,14 +136,31 @@ fn save(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
             ),
         ));
     }
+    // A position named like another variable would make move_to ambiguous to a listener.
+    if app.vars.get(name).is_some() {
+        return Err(Refusal::new(
+            "reserved_name",
+            format!("\"{name}\" is the name of an installation variable, not a position; choose another name"),
+        ));
+    }
     let joints = app.gate.current_joints()?;
-    app.vars.set_many(
-        [(
-            format!("{POSITION_PREFIX}{name}"),
-            VarValue::List(joints.clone()),
-        )],
-        true,
-    );
+    app.vars
+        .set_durably(
+            [(
+                format!("{POSITION_PREFIX}{name}"),
+                VarValue::List(joints.clone()),
+            )],
+            SAVE_TIMEOUT,
+        )
+        .map_err(|e| {
+            Refusal::new(
+                "durability",
+                format!(
+                    "The state directory cannot be written ({}); the position {name} was not saved.",
+                    e.cause()
+                ),
+            )
+        })?;
     Ok(ActionOutput {
         text: format!("Saved the current position as {name}."),
         task_id: None,
@@ -149,31 +172,69 @@ fn save(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
     })
 }
 
-/// The joints of the position `name`: the robot file's, else a saved one.
+/// The joints of the position `name`: the robot file's, else a saved one. Only positions
+/// are positions: a variable of another kind, or a `position.` variable that does not
+/// hold one joint value per joint, is refused, never read as a target.
 pub(super) fn find_position(app: &App, name: &str) -> Result<Vec<f64>, Refusal> {
     if let Some(j) = app.config.robot.positions.get(name) {
         return Ok(j.clone());
     }
-    if let Some(VarValue::List(j)) = app.vars.get(&format!("{POSITION_PREFIX}{name}")) {
-        return Ok(j);
+    let shown = excerpt(name, 40);
+    let dof = app.config.robot.dof();
+    match app.vars.get(&format!("{POSITION_PREFIX}{name}")) {
+        Some(VarValue::List(j)) if j.len() == dof => return Ok(j),
+        Some(other) => {
+            return Err(Refusal::new(
+                "not_a_position",
+                format!(
+                    "The variable {POSITION_PREFIX}{shown} holds {}, not {dof} joint values; it is not a position. Nothing moved.",
+                    kind(&other)
+                ),
+            ))
+        }
+        None => {}
     }
-    let mut known: Vec<String> = app.config.robot.positions.keys().cloned().collect();
-    known.extend(saved(app).into_iter().map(|(n, _)| n));
+    let known = known(app).join(", ");
+    if let Some(v) = app.vars.get(name) {
+        return Err(Refusal::new(
+            "not_a_position",
+            format!(
+                "{shown} is an installation variable ({}), not a position. Nothing moved. Known positions: {known}.",
+                kind(&v)
+            ),
+        ));
+    }
     Err(Refusal::new(
         "unknown_position",
-        format!(
-            "There is no position named \"{name}\". Known positions: {}.",
-            known.join(", ")
-        ),
+        format!("There is no position named \"{shown}\". Known positions: {known}."),
     ))
 }
 
+/// A variable's kind, as said in a refusal.
+fn kind(v: &VarValue) -> String {
+    match v {
+        VarValue::Bool(_) => "a true/false value".into(),
+        VarValue::Number(_) => "a number".into(),
+        VarValue::String(_) => "text".into(),
+        VarValue::List(l) => format!("a list of {} numbers", l.len()),
+    }
+}
+
+/// The names `move_to` takes: the robot file's, then the saved ones.
+fn known(app: &App) -> Vec<String> {
+    let mut known: Vec<String> = app.config.robot.positions.keys().cloned().collect();
+    known.extend(saved(app).into_iter().map(|(n, _)| n));
+    known
+}
+
+/// The saved positions: `position.` variables holding one value per joint.
 fn saved(app: &App) -> Vec<(String, Vec<f64>)> {
+    let dof = app.config.robot.dof();
     app.vars
         .all()
         .into_iter()
         .filter_map(|(k, v)| match (k.strip_prefix(POSITION_PREFIX), v) {
-            (Some(name), VarValue::List(j)) => Some((name.to_owned(), j)),
+            (Some(name), VarValue::List(j)) if j.len() == dof => Some((name.to_owned(), j)),
             _ => None,
         })
         .collect()

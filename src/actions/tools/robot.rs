@@ -2,7 +2,7 @@
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::actions::params::{NoArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
@@ -43,6 +43,27 @@ pub(super) struct Link {
     cause: Option<String>,
 }
 
+/// Whether the state directory takes writes, and what that costs.
+#[derive(Serialize, JsonSchema)]
+pub(super) struct Durability {
+    /// The task journal and the installation variables can be written. While not, new
+    /// motions are refused; `stop` still works.
+    ok: bool,
+    /// Since when writes fail (RFC 3339), while they do.
+    failing_since: Option<String>,
+    /// What fails and why, while it does.
+    cause: Option<String>,
+    /// When writes last succeeded again after failing (RFC 3339); the variables were
+    /// written again then.
+    recovered_at: Option<String>,
+    /// Failed writes since start.
+    failures: u64,
+    /// Variable file writes since start; each is two fsyncs (file and directory).
+    variable_writes: u64,
+    /// Journal appends since start; each is one fsync.
+    journal_appends: u64,
+}
+
 /// `robot_state`'s answer.
 #[derive(Serialize, JsonSchema)]
 pub(super) struct RobotState {
@@ -72,9 +93,8 @@ pub(super) struct RobotState {
     tcp_pose: Option<TcpPose>,
     /// Age of the latest state (ms).
     state_age_ms: Option<f64>,
-    /// What keeping tasks and variables durable costs: each variable write is two fsyncs
-    /// (file and directory), each journal append one.
-    durability: Value,
+    /// Whether tasks and variables reach the disk, and what that costs.
+    durability: Durability,
     /// The link.
     link: Link,
     /// The real-time loop's scheduling and figures.
@@ -140,6 +160,16 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
                 view.mode.replace('_', " ")
             ),
         };
+        let health = app.registry.durability();
+        let text = match (&health.failing_since, &health.cause) {
+            (Some(since), Some(cause)) => format!(
+                "{text} The state directory cannot be written since {since} ({cause}): new motions are refused; stop works."
+            ),
+            _ => match &health.recovered_at {
+                Some(at) => format!("{text} The state directory is writable again since {at}; the variables were written."),
+                None => text,
+            },
+        };
         let tcp_pose = robot
             .kinematics
             .as_ref()
@@ -176,10 +206,15 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
             velocities: view.velocities,
             tcp_pose,
             state_age_ms: view.age_ms,
-            durability: json!({
-                "variable_writes": app.vars.write_stats().0,
-                "journal_appends": app.registry.journal_appends(),
-            }),
+            durability: Durability {
+                ok: health.ok,
+                failing_since: health.failing_since.clone(),
+                cause: health.cause.clone(),
+                recovered_at: health.recovered_at.clone(),
+                failures: health.failures,
+                variable_writes: app.vars.write_stats().0,
+                journal_appends: app.registry.journal_appends(),
+            },
             link: Link {
                 up: view.link_down.is_none(),
                 down_since: view.link_down.as_ref().map(|l| l.0.clone()),

@@ -273,7 +273,15 @@ pub fn check_value(name: &str, kind: &ParamKind, value: &Value) -> Result<(), St
     if ok {
         Ok(())
     } else {
-        let shown = value.to_string();
+        // Numbers said rounded: a caller's 1e300 is not read out as 301 digits.
+        let shown = match value {
+            Value::Number(n) => n
+                .as_f64()
+                .map_or_else(|| n.to_string(), crate::robot::number),
+            Value::Array(_) => "a list".into(),
+            Value::Object(_) => "an object".into(),
+            other => other.to_string(),
+        };
         let shown = if shown.len() > 40 {
             format!("{}…", shown.chars().take(37).collect::<String>())
         } else {
