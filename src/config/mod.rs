@@ -18,7 +18,9 @@ use crate::robot::{DefinitionError, RobotDefinition, BUILTIN_UR5E};
 
 pub use action_file::{ActionsError, CustomAction, Scope};
 pub use confirm::{Confirm, ConfirmRule, MAX_EXPIRE_S};
-pub use plan::{Backend, BackendKind, MotionConfig, ServerConfig, TasksConfig};
+pub use plan::{
+    Backend, BackendKind, MotionConfig, ServerConfig, SparkplugConfig, TasksConfig, TlsFiles,
+};
 
 /// The configuration embedded in the binary (simulated UR5e).
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
@@ -111,6 +113,8 @@ pub struct Config {
     pub actions: Vec<CustomAction>,
     /// Where they came from.
     pub actions_source: Option<String>,
+    /// `[sparkplug]`: the Sparkplug B edge node, when configured.
+    pub sparkplug: Option<SparkplugConfig>,
 }
 
 impl Config {
@@ -178,6 +182,11 @@ impl Config {
             .chain(actions.iter().map(|a| a.name.as_str()))
             .collect();
         let confirm = confirm::check(raw.confirm, &at, &tools, &robot)?;
+        let sparkplug = raw
+            .sparkplug
+            .as_ref()
+            .map(|s| plan::sparkplug(s, base, &at))
+            .transpose()?;
         let operators = crate::operators::Operators::from_specs(&raw.operators).map_err(|e| {
             ConfigError::Operators {
                 file: file.into(),
@@ -195,6 +204,7 @@ impl Config {
             confirm,
             actions,
             actions_source,
+            sparkplug,
         })
     }
 
