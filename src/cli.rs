@@ -126,6 +126,9 @@ pub enum CliError {
     /// No such variable.
     #[error("no installation variable named \"{0}\"")]
     NoSuchVariable(String),
+    /// The Sparkplug B edge node could not start.
+    #[error(transparent)]
+    Fleet(#[from] crate::fleet::FleetError),
     /// Serving failed.
     #[error("{0}")]
     Serve(#[from] std::io::Error),
@@ -257,13 +260,17 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     let app = App::start(config, &state_dir)?;
     tracing::info!(state_dir = %state_dir.display(), robot = %app.config.robot.name, "armature started");
     let shutdown = CancellationToken::new();
+    let fleet = {
+        let _runtime = runtime.enter();
+        crate::fleet::start(&app, &shutdown)?
+    };
     let result = runtime.block_on(async {
         let signals = shutdown.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
             signals.cancel();
         });
-        if args.stdio {
+        let served = if args.stdio {
             crate::mcp::serve_stdio(app.clone(), shutdown.clone()).await
         } else {
             crate::mcp::serve_http(app.clone(), http, shutdown.clone(), |bound| {
@@ -273,7 +280,13 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
                 );
             })
             .await
+        };
+        // The Sparkplug node says NDEATH before the process goes.
+        shutdown.cancel();
+        if let Some(fleet) = fleet {
+            fleet.finished().await;
         }
+        served
     });
     tracing::info!("shutting down: controlled stop of any motion");
     let saved = app.shutdown();

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod durable;
+pub mod fleet;
 pub mod hal;
 pub mod mcp;
 pub mod motion;

@@ -18,7 +18,10 @@ use crate::robot::{DefinitionError, RobotDefinition, BUILTIN_UR5E};
 
 pub use action_file::{ActionsError, CustomAction, Scope};
 pub use confirm::{Confirm, ConfirmRule, MAX_EXPIRE_S};
-pub use plan::{AuditConfig, Backend, BackendKind, MotionConfig, ServerConfig, TasksConfig};
+pub use plan::{
+    AuditConfig, Backend, BackendKind, MotionConfig, ServerConfig, SparkplugConfig, TasksConfig,
+    TlsFiles,
+};
 
 /// The configuration embedded in the binary (simulated UR5e).
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
@@ -113,6 +116,8 @@ pub struct Config {
     pub actions: Vec<CustomAction>,
     /// Where they came from.
     pub actions_source: Option<String>,
+    /// `[sparkplug]`: the Sparkplug B edge node, when configured.
+    pub sparkplug: Option<SparkplugConfig>,
 }
 
 impl Config {
@@ -181,6 +186,11 @@ impl Config {
             .chain(actions.iter().map(|a| a.name.as_str()))
             .collect();
         let confirm = confirm::check(raw.confirm, &at, &tools, &robot)?;
+        let sparkplug = raw
+            .sparkplug
+            .as_ref()
+            .map(|s| plan::sparkplug(s, base, &at))
+            .transpose()?;
         let operators = crate::operators::Operators::from_specs(&raw.operators).map_err(|e| {
             ConfigError::Operators {
                 file: file.into(),
@@ -199,6 +209,7 @@ impl Config {
             audit,
             actions,
             actions_source,
+            sparkplug,
         })
     }
 

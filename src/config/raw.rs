@@ -35,6 +35,7 @@ pub(super) struct RawConfig {
     pub(super) audit: RawAudit,
     pub(super) modbus: Option<Spanned<RawModbus>>,
     pub(super) ros: Option<Spanned<RawRos>>,
+    pub(super) sparkplug: Option<RawSparkplug>,
 }
 
 /// `[server]`.
@@ -119,4 +120,22 @@ pub(super) struct RawConfirm {
     pub(super) beyond_rad: Option<Spanned<f64>>,
     pub(super) beyond_speed: Option<Spanned<f64>>,
     pub(super) expire_s: Option<Spanned<f64>>,
+}
+
+/// `[sparkplug]`: the Sparkplug B edge node (docs/fleet.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSparkplug {
+    pub(super) broker: Spanned<String>,
+    pub(super) group_id: Spanned<String>,
+    pub(super) edge_node_id: Spanned<String>,
+    pub(super) device_id: Option<Spanned<String>>,
+    pub(super) client_id: Option<Spanned<String>>,
+    pub(super) keep_alive_s: Option<Spanned<u64>>,
+    pub(super) username: Option<Spanned<String>>,
+    pub(super) password_env: Option<Spanned<String>>,
+    pub(super) ca_file: Option<Spanned<String>>,
+    pub(super) client_cert: Option<Spanned<String>>,
+    pub(super) client_key: Option<Spanned<String>>,
+    pub(super) accept_stop: Option<bool>,
 }

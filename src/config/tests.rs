@@ -233,3 +233,55 @@ fn a_missing_or_stray_backend_section_is_refused() {
         "c.toml:5: sim.stall_joint = 7: must be a joint number from 1 to the robot's count"
     );
 }
+
+fn with_sparkplug(body: &str) -> String {
+    format!("{SIM}[sparkplug]\ngroup_id = \"plant\"\nedge_node_id = \"cell-7\"\n{body}\n")
+}
+
+#[test]
+fn sparkplug_takes_defaults_and_names_its_topics_parts() {
+    let c = parse(&with_sparkplug("broker = \"mqtt://127.0.0.1\"")).unwrap();
+    let s = c.sparkplug.unwrap();
+    assert_eq!((s.host.as_str(), s.port), ("127.0.0.1", 1883));
+    assert_eq!(s.device_id, "arm");
+    assert_eq!(s.client_id, "armature-plant-cell-7");
+    assert_eq!(s.keep_alive.as_secs(), 10);
+    assert!(!s.accept_stop && s.tls.is_none());
+    let c = parse(&with_sparkplug(
+        "broker = \"mqtts://[::1]:8884\"\nca_file = \"/etc/ca.pem\"",
+    ))
+    .unwrap();
+    let s = c.sparkplug.unwrap();
+    assert_eq!((s.host.as_str(), s.port), ("::1", 8884));
+    assert!(s.tls.unwrap().ca_file.is_some());
+    assert!(parse(SIM).unwrap().sparkplug.is_none());
+}
+
+#[test]
+fn sparkplug_mistakes_are_refused_with_the_line() {
+    assert_eq!(
+        refusal(&with_sparkplug("broker = \"tcp://broker:1883\"")),
+        "c.toml:7: sparkplug.broker = \"tcp://broker:1883\": must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (TLS)"
+    );
+    assert_eq!(
+        refusal(&with_sparkplug("broker = \"mqtt://b\"\ndevice_id = \"arm/1\"")),
+        "c.toml:8: sparkplug.device_id = \"arm/1\": must be non-empty and hold none of / + # (Sparkplug topic rules)"
+    );
+    assert_eq!(
+        refusal(&with_sparkplug("broker = \"mqtt://b\"\nca_file = \"ca.pem\"")),
+        "c.toml:8: sparkplug.ca_file = \"ca.pem\": applies to an mqtts:// broker only; this broker is plain mqtt://"
+    );
+    assert_eq!(
+        refusal(&with_sparkplug("broker = \"mqtt://b\"\nkeep_alive_s = 0")),
+        "c.toml:8: sparkplug.keep_alive_s = 0: must be 1 to 3600"
+    );
+    let err = refusal(&with_sparkplug(
+        "broker = \"mqtt://b\"\nusername = \"u\"\npassword_env = \"ARMATURE_TEST_UNSET_PASSWORD\"",
+    ));
+    assert!(
+        err.contains("names an environment variable that is not set"),
+        "{err}"
+    );
+    let err = refusal(&with_sparkplug("broker = \"mqtt://b\"\nqos = 1"));
+    assert!(err.contains("unknown field `qos`"), "{err}");
+}
