@@ -8,6 +8,7 @@ pub mod action_file;
 mod confirm;
 mod plan;
 mod raw;
+mod sparkplug;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -18,10 +19,8 @@ use crate::robot::{DefinitionError, RobotDefinition, BUILTIN_UR5E};
 
 pub use action_file::{ActionsError, CustomAction, Scope};
 pub use confirm::{Confirm, ConfirmRule, MAX_EXPIRE_S};
-pub use plan::{
-    AuditConfig, Backend, BackendKind, MotionConfig, ServerConfig, SparkplugConfig, TasksConfig,
-    TlsFiles,
-};
+pub use plan::{AuditConfig, Backend, BackendKind, MotionConfig, ServerConfig, TasksConfig};
+pub use sparkplug::{SparkplugConfig, TlsFiles};
 
 /// The configuration embedded in the binary (simulated UR5e).
 pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
@@ -189,7 +188,7 @@ impl Config {
         let sparkplug = raw
             .sparkplug
             .as_ref()
-            .map(|s| plan::sparkplug(s, base, &at))
+            .map(|s| sparkplug::sparkplug(s, base, &at))
             .transpose()?;
         let operators = crate::operators::Operators::from_specs(&raw.operators).map_err(|e| {
             ConfigError::Operators {
