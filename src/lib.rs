@@ -9,13 +9,16 @@
 pub mod actions;
 pub mod app;
 pub mod audit;
+pub mod call;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod durable;
 pub mod hal;
 pub mod mcp;
 pub mod motion;
 pub mod operators;
 pub mod robot;
+pub mod service;
 pub mod tasks;
 pub mod vars;
