@@ -1,13 +1,17 @@
-//! The command line: `armature serve`, `armature vars`, `armature check-config`.
+//! The command line: `armature serve`, `vars`, `token`, `audit`, `check-config`, `doctor`, `call`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, StartError};
+use crate::call::{CallError, CallOptions};
 use crate::config::{default_state_dir, Config, ConfigError};
+use crate::doctor::DoctorOptions;
 use crate::vars::{VarStore, VarsError};
 
 /// Armature: lets an AI assistant command a robot arm, safely.
@@ -54,6 +58,54 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Check this machine and installation for Armature; each finding with its fix. Exit 1 on any fail.
+    Doctor(DoctorArgs),
+    /// Call a tool of a running Armature over MCP (e.g. `armature call move_to position=ready --wait`).
+    Call(CallArgs),
+}
+
+/// `armature doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Config file (default: the built-in simulator config).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// State directory to check (the package's service uses /var/lib/armature).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds to measure the motion loop.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub measure_s: f64,
+}
+
+/// `armature call`.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The tool to call.
+    #[arg(required_unless_present = "list")]
+    pub tool: Option<String>,
+    /// Its arguments: key=value pairs (a value is read as JSON if it parses, else as a
+    /// string), or one JSON object.
+    pub params: Vec<String>,
+    /// The MCP endpoint.
+    #[arg(long, default_value = crate::call::DEFAULT_URL)]
+    pub url: String,
+    /// The environment variable holding your operator token (sent as a bearer token).
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Follow the task to its end with a progress bar; the exit status says how it ended
+    /// (0 succeeded, 3 failed, 4 cancelled, 5 interrupted). Ctrl-C cancels the task.
+    #[arg(long)]
+    pub wait: bool,
+    /// List the tools.
+    #[arg(long)]
+    pub list: bool,
+    /// Print structured content as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `armature serve`.
@@ -135,6 +187,9 @@ pub enum CliError {
     /// A bad argument.
     #[error("{0}")]
     Usage(String),
+    /// `armature call` could not call.
+    #[error(transparent)]
+    Call(#[from] CallError),
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
@@ -144,9 +199,59 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, ConfigError> {
     }
 }
 
-/// Runs a parsed command line.
-pub fn run(cli: Cli) -> Result<(), CliError> {
+/// Runs a parsed command line; the exit status on success (`doctor` and `call` have their own).
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
+        Command::Doctor(args) => doctor(args),
+        Command::Call(args) => {
+            let ending = crate::call::run(&CallOptions {
+                tool: args.tool,
+                params: args.params,
+                url: args.url,
+                token_env: args.token_env,
+                wait: args.wait,
+                list: args.list,
+                json: args.json,
+            })?;
+            Ok(ExitCode::from(ending as u8))
+        }
+        other => run_plain(other).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn doctor(args: DoctorArgs) -> Result<ExitCode, CliError> {
+    let measure = Duration::try_from_secs_f64(args.measure_s)
+        .ok()
+        .filter(|d| (0.1..=60.0).contains(&d.as_secs_f64()))
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--measure-s {}: must be from 0.1 to 60 seconds",
+                args.measure_s
+            ))
+        })?;
+    let report = crate::doctor::run(&DoctorOptions {
+        config: args.config,
+        state_dir: args.state_dir.unwrap_or_else(default_state_dir),
+        measure,
+    });
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.json()).unwrap_or_default()
+        );
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_plain(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Doctor(_) | Command::Call(_) => Ok(()),
         Command::Serve(args) => serve(args),
         Command::Token {
             command: TokenCommand::New { name, role },
@@ -273,11 +378,13 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         let served = if args.stdio {
             crate::mcp::serve_stdio(app.clone(), shutdown.clone()).await
         } else {
+            crate::service::spawn_watchdog(app.clone(), shutdown.clone());
             crate::mcp::serve_http(app.clone(), http, shutdown.clone(), |bound| {
                 eprintln!(
                     "Armature is listening on http://{bound}/mcp (state in {})",
                     state_dir.display()
                 );
+                crate::service::ready(&format!("http://{bound}/mcp"));
             })
             .await
         };
@@ -288,6 +395,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         }
         served
     });
+    crate::service::stopping();
     tracing::info!("shutting down: controlled stop of any motion");
     let saved = app.shutdown();
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

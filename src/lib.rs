@@ -9,8 +9,10 @@
 pub mod actions;
 pub mod app;
 pub mod audit;
+pub mod call;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod durable;
 pub mod fleet;
 pub mod hal;
@@ -18,5 +20,6 @@ pub mod mcp;
 pub mod motion;
 pub mod operators;
 pub mod robot;
+pub mod service;
 pub mod tasks;
 pub mod vars;

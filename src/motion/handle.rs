@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::executor::{Executor, ExecutorConfig};
 use super::messages::{Event, Request, Snapshot};
-use super::rt::{make_current_thread_realtime, SchedulingReport};
+use super::rt::{lock_memory, make_current_thread_realtime, SchedulingReport};
 use super::stats::CycleStats;
 use crate::hal::{Joints, Phase, RobotArm};
 use crate::robot::JointSpec;
@@ -61,9 +61,15 @@ impl ExecutorHandle {
         let thread = std::thread::Builder::new()
             .name("armature-motion".into())
             .spawn(move || {
-                let report = make_current_thread_realtime(config.priority);
+                let mut report = make_current_thread_realtime(config.priority);
+                let executor = Executor::new(arm, joints, config, req_rx, ev_tx, snap_in);
+                // Locked once the cycle's memory exists: under a finite RLIMIT_MEMLOCK only
+                // the pages mapped by now are locked.
+                let memory = lock_memory();
+                report.memory_locked = memory.locked;
+                report.memory_note = memory.note;
                 let _ = sched_tx.send(report);
-                Executor::new(arm, joints, config, req_rx, ev_tx, snap_in).run();
+                executor.run();
             })?;
         let scheduling = sched_rx.recv().map_err(|_| {
             std::io::Error::other("the motion thread ended before reporting its scheduling")
@@ -76,6 +82,11 @@ impl ExecutorHandle {
                 priority = scheduling.priority,
                 "motion thread is real-time"
             );
+        }
+        match (&scheduling.memory_note, scheduling.memory_locked) {
+            (Some(note), _) => tracing::warn!(locked = scheduling.memory_locked, "{note}"),
+            (None, true) => tracing::info!("memory locked (mlockall, current and future pages)"),
+            (None, false) => {}
         }
         Ok(Self {
             requests: req_tx,

@@ -120,6 +120,12 @@ impl StatsRecorder {
         self.summary.latency_p999_us = found[2].unwrap_or(overflowed);
     }
 
+    /// A summary of every cycle recorded so far, made now (the cycle makes one a second).
+    pub fn summary_now(&mut self) -> CycleStats {
+        self.summarize();
+        self.summary
+    }
+
     /// The latest summary.
     pub fn summary(&self) -> CycleStats {
         self.summary

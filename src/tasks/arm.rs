@@ -114,6 +114,8 @@ pub struct ArmView {
     pub phase: &'static str,
     /// Whether the cycle has run long enough to have figures.
     pub measured: bool,
+    /// Whether the process's memory is locked (`mlockall`).
+    pub memory_locked: bool,
     /// The real-time loop's scheduling and figures, as JSON.
     pub realtime: Value,
 }
@@ -160,11 +162,14 @@ pub(super) fn view(executor: &ExecutorHandle) -> ArmView {
             Phase::Stopping => "stopping",
         },
         measured: stats.rate_hz > 0.0,
+        memory_locked: sched.memory_locked,
         realtime: serde_json::json!({
             "policy": sched.policy,
             "priority": sched.priority,
             "realtime": sched.realtime,
             "note": sched.note,
+            "memory_locked": sched.memory_locked,
+            "memory_note": sched.memory_note,
             "target_rate_hz": stats.target_rate_hz,
             "rate_hz": stats.rate_hz,
             "cycles": stats.cycles,

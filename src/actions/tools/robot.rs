@@ -97,6 +97,9 @@ pub(super) struct RobotState {
     durability: Durability,
     /// The link.
     link: Link,
+    /// Whether the plugin's memory is locked in RAM (`mlockall`), so a page fault cannot
+    /// stall the motion cycle; `realtime.memory_note` says why not.
+    memory_locked: bool,
     /// The real-time loop's scheduling and figures.
     realtime: Value,
 }
@@ -220,6 +223,7 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
                 down_since: view.link_down.as_ref().map(|l| l.0.clone()),
                 cause: view.link_down.as_ref().map(|l| l.1.clone()),
             },
+            memory_locked: view.memory_locked,
             realtime: view.realtime,
         };
         Ok(ActionOutput {
