@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod app;
 pub mod audit;
+pub mod cell;
 pub mod cli;
 pub mod config;
 pub mod durable;

@@ -45,13 +45,11 @@ pub(crate) struct Chain {
 
 /// Rotation about x by `a`, then translation (for DH's `Tz(d) Tx(a) Rx(α)`).
 fn dh_link(d: f64, a: f64, alpha: f64) -> Isometry3<f64> {
-    Isometry3::from_parts(
-        Translation3::new(0.0, 0.0, d),
-        UnitQuaternion::identity(),
-    ) * Isometry3::from_parts(
-        Translation3::new(a, 0.0, 0.0),
-        UnitQuaternion::from_axis_angle(&Vector3::x_axis(), alpha),
-    )
+    Isometry3::from_parts(Translation3::new(0.0, 0.0, d), UnitQuaternion::identity())
+        * Isometry3::from_parts(
+            Translation3::new(a, 0.0, 0.0),
+            UnitQuaternion::from_axis_angle(&Vector3::x_axis(), alpha),
+        )
 }
 
 impl Chain {
@@ -143,7 +141,14 @@ impl Chain {
             let Some(axis) = Unit::try_new(axis, 1e-9) else {
                 return Err(format!("joint \"{}\" has a zero axis", j.name));
             };
-            joints.push((j.name.as_str(), ChainJoint { origin, axis, motion }));
+            joints.push((
+                j.name.as_str(),
+                ChainJoint {
+                    origin,
+                    axis,
+                    motion,
+                },
+            ));
             fixed = Isometry3::identity();
         }
         let found: Vec<&str> = joints.iter().map(|(n, _)| *n).collect();
@@ -153,7 +158,10 @@ impl Chain {
             ));
         }
         if found.len() > MAX_JOINTS {
-            return Err(format!("{} movable joints; at most {MAX_JOINTS}", found.len()));
+            return Err(format!(
+                "{} movable joints; at most {MAX_JOINTS}",
+                found.len()
+            ));
         }
         Ok(Self {
             joints: joints.into_iter().map(|(_, j)| j).collect(),
@@ -216,19 +224,51 @@ impl Chain {
     }
 
     /// The shoulder (the second joint's origin at zero, or the first's on a one-joint arm)
-    /// and an upper bound of how far the flange gets from it (m): the sum of every link's
-    /// length from there. Used to say how far out of reach a point is.
+    /// and how far the flange gets from it (m): the largest distance found over spread
+    /// joint values, refined by a local search (the sum of the link lengths for a chain
+    /// with sliding joints). Used to say how far out of reach a point is.
     pub(crate) fn reach(&self) -> (Vector3<f64>, f64) {
-        let (frames, flange) = self.frames(&Joints::zeros(self.dof()));
-        let first = usize::from(self.dof() > 1);
+        let n = self.dof();
+        let (frames, flange) = self.frames(&Joints::zeros(n));
+        let first = usize::from(n > 1);
         let shoulder = frames[first].translation.vector;
-        let mut total = 0.0;
-        let mut prev = shoulder;
-        for f in frames.iter().take(self.dof()).skip(first + 1).chain([&flange]) {
-            total += (f.translation.vector - prev).norm();
-            prev = f.translation.vector;
+        if self.joints.iter().any(|j| j.motion == Motion::Prismatic) {
+            let mut total = 0.0;
+            let mut prev = shoulder;
+            for f in frames.iter().take(n).skip(first + 1).chain([&flange]) {
+                total += (f.translation.vector - prev).norm();
+                prev = f.translation.vector;
+            }
+            return (shoulder, total);
         }
-        (shoulder, total)
+        let far = |q: &Joints| (self.flange(q).translation.vector - shoulder).norm();
+        let mut rng = fastrand::Rng::with_seed(0x7ea);
+        let mut best = Joints::zeros(n);
+        let mut best_d = far(&best);
+        let mut q = best;
+        for _ in 0..512 {
+            for v in q.iter_mut() {
+                *v = (rng.f64() * 2.0 - 1.0) * std::f64::consts::PI;
+            }
+            let d = far(&q);
+            if d > best_d {
+                (best, best_d) = (q, d);
+            }
+        }
+        let mut scale = 0.3;
+        for _ in 0..400 {
+            let mut q = best;
+            for v in q.iter_mut() {
+                *v += (rng.f64() * 2.0 - 1.0) * scale;
+            }
+            let d = far(&q);
+            if d > best_d {
+                (best, best_d) = (q, d);
+            } else {
+                scale = (scale * 0.98).max(1e-4);
+            }
+        }
+        (shoulder, best_d)
     }
 }
 

@@ -117,7 +117,11 @@ pub struct Kinematics {
 impl Kinematics {
     /// Kinematics from DH parameters, with no tool.
     pub fn from_dh(dh: &DhParameters) -> Self {
-        Self::new(Chain::from_dh(dh), UrGeometry::from_dh(dh), "DH parameters".into())
+        Self::new(
+            Chain::from_dh(dh),
+            UrGeometry::from_dh(dh),
+            "DH parameters".into(),
+        )
     }
 
     /// Kinematics from URDF text between two links, whose movable joints must be `joints`.
@@ -162,7 +166,10 @@ impl Kinematics {
         let n = joints.len();
         let kin = match (&spec.urdf, &spec.d, &spec.a, &spec.alpha) {
             (Some(_), Some(_), _, _) | (Some(_), _, Some(_), _) | (Some(_), _, _, Some(_)) => {
-                return Err(err("urdf", "give either a URDF or DH parameters, not both".into()));
+                return Err(err(
+                    "urdf",
+                    "give either a URDF or DH parameters, not both".into(),
+                ));
             }
             (Some(file), None, None, None) => {
                 let path = dir.join(file);
@@ -354,7 +361,10 @@ impl Kinematics {
             let seed: Vec<f64> = limits
                 .iter()
                 .map(|j| {
-                    let (lo, hi) = (j.min.max(-std::f64::consts::PI), j.max.min(std::f64::consts::PI));
+                    let (lo, hi) = (
+                        j.min.max(-std::f64::consts::PI),
+                        j.max.min(std::f64::consts::PI),
+                    );
                     lo + (hi - lo) * rng.f64()
                 })
                 .collect();
@@ -409,6 +419,11 @@ impl Kinematics {
         })
     }
 
+    /// Whether joint `i` (0-based) turns, rather than slides.
+    pub fn is_revolute(&self, i: usize) -> bool {
+        self.chain.joints.get(i).map(|j| j.motion) == Some(Motion::Revolute)
+    }
+
     /// `q` with each turning joint moved by whole turns to the value nearest `near` within
     /// its range; `None` if some joint has no such value.
     fn fit(&self, q: &Joints, near: &[f64], limits: &[JointSpec]) -> Option<Joints> {
@@ -417,7 +432,7 @@ impl Kinematics {
         for (i, spec) in limits.iter().enumerate().take(q.len()) {
             let v = q[i];
             let inside = |c: &f64| *c >= spec.min - 1e-12 && *c <= spec.max + 1e-12;
-            let turns = self.chain.joints.get(i).map(|j| j.motion) == Some(Motion::Revolute);
+            let turns = self.is_revolute(i);
             out[i] = if turns {
                 let r = near.get(i).copied().unwrap_or(0.0);
                 let k = ((r - v) / TAU).round();

@@ -56,7 +56,9 @@ pub enum PoseError {
         value: f64,
     },
     /// Farther from the base than any arm reaches.
-    #[error("the pose is {distance:.3} m from the base, more than the {limit} m any target may be")]
+    #[error(
+        "the pose is {distance:.3} m from the base, more than the {limit} m any target may be"
+    )]
     TooFar {
         /// Its distance from the base (m).
         distance: f64,
@@ -184,7 +186,11 @@ impl RpyPose {
             ("yaw", self.yaw),
         ])?;
         near(self.x, self.y, self.z)?;
-        for (field, value) in [("roll", self.roll), ("pitch", self.pitch), ("yaw", self.yaw)] {
+        for (field, value) in [
+            ("roll", self.roll),
+            ("pitch", self.pitch),
+            ("yaw", self.yaw),
+        ] {
             if value.abs() > 360.0 {
                 return Err(PoseError::AngleOutOfRange { field, value });
             }
@@ -236,18 +242,22 @@ mod tests {
 
     #[test]
     fn rotation_vector_and_rpy_agree() {
-        // UR's documentation example: rpy2rotvec([3.14, 1.57, 0]) ≈ [2.22, 0.00, -2.22].
+        // Half a turn in roll, a quarter in pitch: the rotation vector is
+        // (π/√2)·(1, 0, -1) up to sign, about (2.22, 0, -2.22).
         let p = RpyPose {
             x: 0.1,
             y: 0.2,
             z: 0.3,
-            roll: 3.14_f64.to_degrees(),
-            pitch: 1.57_f64.to_degrees(),
+            roll: 180.0,
+            pitch: 90.0,
             yaw: 0.0,
         };
         let t = p.to_tcp();
         assert!((t.rx.abs() - 2.22).abs() < 0.01, "{t:?}");
-        assert!(t.ry.abs() < 0.01 && (t.rz.abs() - 2.22).abs() < 0.01, "{t:?}");
+        assert!(
+            t.ry.abs() < 0.01 && (t.rz.abs() - 2.22).abs() < 0.01,
+            "{t:?}"
+        );
         let back = t.to_rpy().to_isometry();
         assert!(back.rotation.angle_to(&p.to_isometry().rotation) < 1e-9);
         assert!((back.translation.vector - Vector3::new(0.1, 0.2, 0.3)).norm() < 1e-12);
@@ -255,7 +265,7 @@ mod tests {
 
     #[test]
     fn bad_poses_name_the_value_and_the_limit() {
-        let mut p = TcpPose::from_array([0.3, 0.0, 0.2, 0.0, 3.14, 0.0]);
+        let mut p = TcpPose::from_array([0.3, 0.0, 0.2, 0.0, 3.0, 0.0]);
         assert!(p.check().is_ok());
         p.ry = 90.0;
         assert_eq!(
@@ -264,7 +274,10 @@ mod tests {
              rotation vectors are in radians (90 degrees is 1.571 rad)"
         );
         p.ry = f64::NAN;
-        assert_eq!(p.check().unwrap_err().to_string(), "ry = NaN is not a finite number");
+        assert_eq!(
+            p.check().unwrap_err().to_string(),
+            "ry = NaN is not a finite number"
+        );
         let far = TcpPose::from_array([300.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         assert_eq!(
             far.check().unwrap_err().to_string(),

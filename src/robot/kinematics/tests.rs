@@ -58,7 +58,11 @@ fn ur5e_home_is_upright() {
 fn urdf_and_dh_give_the_same_forward_kinematics_for_the_ur5e() {
     let (dh, urdf) = (ur5e(), ur5e_urdf());
     let (dh, urdf) = (dh.kinematics.unwrap(), urdf.kinematics.unwrap());
-    assert!(urdf.source().starts_with("URDF robots/ur5e.urdf"), "{}", urdf.source());
+    assert!(
+        urdf.source().starts_with("URDF robots/ur5e.urdf"),
+        "{}",
+        urdf.source()
+    );
     assert!(dh.has_closed_form() && !urdf.has_closed_form());
     let mut rng = fastrand::Rng::with_seed(7);
     for _ in 0..1000 {
@@ -104,7 +108,10 @@ fn ik_property_closed_form_and_numeric_agree_on_10000_poses() {
         }
         checked += 1;
     }
-    assert!(worst_cf < 1e-9 && worst_num < 1e-9, "{worst_cf} {worst_num}");
+    assert!(
+        worst_cf < 1e-9 && worst_num < 1e-9,
+        "{worst_cf} {worst_num}"
+    );
 }
 
 #[test]
@@ -156,10 +163,7 @@ fn out_of_reach_and_outside_limits_are_told_apart() {
     joints[2].max = 0.1;
     let target = kin.tcp_transform(&r.positions["ready"]);
     let e = kin.inverse(&target, r.home(), &joints).unwrap_err();
-    assert!(
-        matches!(e, IkError::OutsideLimits { index: 3, .. }),
-        "{e}"
-    );
+    assert!(matches!(e, IkError::OutsideLimits { index: 3, .. }), "{e}");
 }
 
 #[test]
@@ -175,7 +179,10 @@ fn the_configuration_flips_only_through_a_singularity() {
         let det = kin.jacobian_determinant(&q).unwrap();
         let f = kin.ur.as_ref().unwrap().factors(&q);
         let product = 0.425 * 0.3922 * f.shoulder * f.elbow * f.wrist;
-        assert!((det.abs() - product.abs()).abs() < 1e-9, "{det} vs {product}");
+        assert!(
+            (det.abs() - product.abs()).abs() < 1e-9,
+            "{det} vs {product}"
+        );
         if det.abs() > 1e-6 {
             let s = (det / product).signum();
             assert!(sign == 0.0 || s == sign, "{q:?}");

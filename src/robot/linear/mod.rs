@@ -138,6 +138,8 @@ pub enum PlanError {
         index: usize,
         /// Joint name.
         name: String,
+        /// The joints there.
+        at: Joints,
     },
     /// Staying on the line would need a joint to jump: a change of arm configuration.
     #[error(
@@ -172,10 +174,21 @@ impl LinearPath {
     /// The joints at fraction `s`, interpolated between the two samples around it.
     pub fn joints_at(&self, s: f64) -> Joints {
         let k = self.samples.partition_point(|p| p.s <= s);
-        let (Some(b), Some(a)) = (self.samples.get(k), k.checked_sub(1).and_then(|i| self.samples.get(i))) else {
-            return self.samples.last().map(|p| p.joints).unwrap_or(Joints::zeros(0));
+        let (Some(b), Some(a)) = (
+            self.samples.get(k),
+            k.checked_sub(1).and_then(|i| self.samples.get(i)),
+        ) else {
+            return self
+                .samples
+                .last()
+                .map(|p| p.joints)
+                .unwrap_or(Joints::zeros(0));
         };
-        let f = if b.s > a.s { (s - a.s) / (b.s - a.s) } else { 0.0 };
+        let f = if b.s > a.s {
+            (s - a.s) / (b.s - a.s)
+        } else {
+            0.0
+        };
         let mut q = a.joints;
         for i in 0..q.len() {
             q[i] += (b.joints[i] - a.joints[i]) * f;
@@ -231,7 +244,13 @@ pub fn plan_linear(
     }
 
     // The fastest profile of s under every cap: the TCP's, the orientation's, each joint's.
-    let per = |cap: f64, extent: f64| if extent > 1e-12 { cap / extent } else { f64::INFINITY };
+    let per = |cap: f64, extent: f64| {
+        if extent > 1e-12 {
+            cap / extent
+        } else {
+            f64::INFINITY
+        }
+    };
     let mut rate = per(limits.tcp_speed, length).min(per(limits.turn_speed, turn));
     let mut accel = per(limits.tcp_acceleration, length).min(per(limits.turn_acceleration, turn));
     let mut stop_accel = accel;
@@ -243,13 +262,22 @@ pub fn plan_linear(
     let dt = 1.0 / limits.sample_hz;
     if !rate.is_finite() {
         // Nothing to do: already there.
-        let p = PathSample { t: 0.0, s: 1.0, joints: *start };
+        let p = PathSample {
+            t: 0.0,
+            s: 1.0,
+            joints: *start,
+        };
         return Ok(LinearPath {
             start: from,
             end: *target,
             length,
             turn,
-            profile: Profile { peak_rate: 0.0, accel: 0.0, t_accel: 0.0, duration: 0.0 },
+            profile: Profile {
+                peak_rate: 0.0,
+                accel: 0.0,
+                t_accel: 0.0,
+                duration: 0.0,
+            },
             stop_accel: f64::INFINITY,
             dt,
             samples: vec![p],
@@ -259,7 +287,7 @@ pub fn plan_linear(
     let (mut rate, mut accel) = (rate * speed, accel * speed);
 
     // Sampling pass, tightened while curvature takes a joint over its scaled limit.
-    let mut worst = (0.0, 0);
+    let mut worst = (0.0, 0, *start);
     for _ in 0..RETIME_TRIES {
         let profile = Profile::new(rate, accel);
         let samples = sample(kin, joints, &from, target, start, &profile, dt)?;
@@ -281,7 +309,7 @@ pub fn plan_linear(
                 peak_tcp_speed,
             });
         }
-        worst = (samples[at].s, index);
+        worst = (samples[at].s, index, samples[at].joints);
         rate /= over * 1.02;
         accel /= over * over * 1.02;
     }
@@ -291,6 +319,7 @@ pub fn plan_linear(
         fraction: worst.0,
         index: worst.1 + 1,
         name: joints[worst.1].name.clone(),
+        at: worst.2,
     })
 }
 
@@ -302,7 +331,10 @@ fn solve(
     s: f64,
 ) -> Result<Joints, PlanError> {
     kin.inverse(pose, near, joints)
-        .map_err(|source| PlanError::Unreachable { fraction: s, source })
+        .map_err(|source| PlanError::Unreachable {
+            fraction: s,
+            source,
+        })
 }
 
 /// Samples the line every `dt` along `profile`, each by IK from the one before.
@@ -317,7 +349,11 @@ fn sample(
 ) -> Result<Vec<PathSample>, PlanError> {
     let steps = (profile.duration / dt).ceil() as usize;
     let mut out = Vec::with_capacity(steps + 1);
-    out.push(PathSample { t: 0.0, s: 0.0, joints: *start });
+    out.push(PathSample {
+        t: 0.0,
+        s: 0.0,
+        joints: *start,
+    });
     let mut prev = *start;
     for k in 1..=steps {
         let t = (k as f64 * dt).min(profile.duration);

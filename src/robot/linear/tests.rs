@@ -24,7 +24,15 @@ fn off_line(p: &Vector3<f64>, a: &Vector3<f64>, b: &Vector3<f64>) -> f64 {
 
 fn plan(r: &RobotDefinition, start: &Joints, target: &Isometry3<f64>, speed: f64) -> LinearPath {
     let kin = r.kinematics.as_ref().unwrap();
-    plan_linear(kin, &r.joints, start, target, speed, &LinearLimits::default()).unwrap()
+    plan_linear(
+        kin,
+        &r.joints,
+        start,
+        target,
+        speed,
+        &LinearLimits::default(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -54,15 +62,27 @@ fn a_linear_path_stays_on_the_line_under_the_speed_caps() {
             let tcp = kin.tcp_transform(&p.joints);
             let at = tcp.translation.vector;
             // Every cycle's TCP is on the line, and where the path says it is.
-            assert!(off_line(&at, &a, &b) < 1e-3, "{} m off at s {}", off_line(&at, &a, &b), p.s);
+            assert!(
+                off_line(&at, &a, &b) < 1e-3,
+                "{} m off at s {}",
+                off_line(&at, &a, &b),
+                p.s
+            );
             assert!((at - path.pose_at(p.s).translation.vector).norm() < 1e-9);
             if let Some((t0, p0, q0)) = prev {
                 let h = p.t - t0;
                 let v = (at - p0).norm() / h;
-                assert!(v <= cap * (1.0 + 1e-6), "TCP {v} m/s over {cap} at s {}", p.s);
+                assert!(
+                    v <= cap * (1.0 + 1e-6),
+                    "TCP {v} m/s over {cap} at s {}",
+                    p.s
+                );
                 for (i, spec) in r.joints.iter().enumerate() {
                     let w = (p.joints[i] - q0[i]).abs() / h;
-                    assert!(w <= spec.max_velocity * speed * (1.0 + 1e-6), "joint {i} {w} rad/s");
+                    assert!(
+                        w <= spec.max_velocity * speed * (1.0 + 1e-6),
+                        "joint {i} {w} rad/s"
+                    );
                 }
             }
             prev = Some((p.t, at, p.joints));
@@ -112,7 +132,12 @@ fn a_tool_frame_move_goes_along_the_tools_own_axis() {
     let axis = from.rotation * Vector3::z();
     // At `ready` the tool points down: +5 cm along its z is 5 cm lower.
     assert!(axis.z < -0.99, "{axis:?}");
-    let path = plan(&r, &start, &RelativeMove::translation(0.0, 0.0, 0.05, Frame::Tool).target(&from), 0.25);
+    let path = plan(
+        &r,
+        &start,
+        &RelativeMove::translation(0.0, 0.0, 0.05, Frame::Tool).target(&from),
+        0.25,
+    );
     let end = kin.tcp_transform(&path.samples.last().unwrap().joints);
     let moved = end.translation.vector - from.translation.vector;
     assert!((moved - axis * 0.05).norm() < 1e-9, "{moved:?}");
@@ -137,7 +162,11 @@ fn a_stop_mid_line_brakes_on_the_line() {
         assert!(s >= last_s);
         last_s = s;
         let at = kin.tcp_transform(&path.joints_at(s)).translation.vector;
-        assert!(off_line(&at, &a, &b) < 1e-3, "{} m off", off_line(&at, &a, &b));
+        assert!(
+            off_line(&at, &a, &b) < 1e-3,
+            "{} m off",
+            off_line(&at, &a, &b)
+        );
     }
     assert!(last_s < 1.0, "the stop ran to the end");
 }
@@ -152,14 +181,21 @@ fn a_half_metre_move_takes_its_cap_time() {
     let path = plan(&r, &start, &target, 1.0);
     // 0.5 m at 0.25 m/s with 1.2 m/s² ramps: 2 s plus one ramp's time.
     let expected = 0.5 / 0.25 + 0.25 / 1.2;
-    assert!((path.duration() - expected).abs() < 1e-6, "{}", path.duration());
+    assert!(
+        (path.duration() - expected).abs() < 1e-6,
+        "{}",
+        path.duration()
+    );
     assert_eq!(path.samples.len(), (expected * 500.0).ceil() as usize + 1);
 }
 
 #[test]
 fn bad_relative_moves_are_refused_with_the_limit() {
     let m = RelativeMove::translation(0.0, 0.0, f64::NAN, Frame::Base);
-    assert_eq!(m.check(2.0).unwrap_err().to_string(), "dz = NaN is not a finite number");
+    assert_eq!(
+        m.check(2.0).unwrap_err().to_string(),
+        "dz = NaN is not a finite number"
+    );
     let m = RelativeMove::translation(0.0, 0.0, 100.0, Frame::Base);
     assert_eq!(
         m.check(2.0).unwrap_err().to_string(),
@@ -178,9 +214,19 @@ fn a_line_out_of_reach_is_refused_where_it_leaves_the_reach() {
     let start = ready(&r);
     let from = kin.tcp_transform(&start);
     let target = RelativeMove::translation(0.0, -1.5, 0.0, Frame::Base).target(&from);
-    let e = plan_linear(kin, &r.joints, &start, &target, 0.5, &LinearLimits::default()).unwrap_err();
+    let e = plan_linear(
+        kin,
+        &r.joints,
+        &start,
+        &target,
+        0.5,
+        &LinearLimits::default(),
+    )
+    .unwrap_err();
     match e {
-        PlanError::Unreachable { fraction, .. } => assert!(fraction > 0.2 && fraction < 1.0, "{fraction}"),
+        PlanError::Unreachable { fraction, .. } => {
+            assert!(fraction > 0.2 && fraction < 1.0, "{fraction}")
+        }
         other => panic!("{other}"),
     }
 }
