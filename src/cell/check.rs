@@ -6,8 +6,8 @@ use nalgebra::Isometry3;
 
 use super::words::{along, degrees, distance, name};
 use super::Cell;
-use crate::robot::linear::{plan_linear, LinearLimits, LinearPath, PlanError};
-use crate::robot::{IkError, JointSpec, Joints, Kinematics, Plan};
+use crate::robot::linear::{plan_linear, LinearLimits, LinearPath, PlanError, RelativeError};
+use crate::robot::{IkError, JointSpec, Joints, Kinematics, Plan, PoseError};
 
 /// A joint move is checked at least this often along its largest joint (rad).
 const JOINT_STEP: f64 = 0.002;
@@ -118,6 +118,22 @@ pub enum Refusal {
         /// What is wrong, with the value and the limit.
         message: String,
     },
+}
+
+impl From<PoseError> for Refusal {
+    fn from(e: PoseError) -> Self {
+        Self::Request {
+            message: capitalised(&e.to_string()),
+        }
+    }
+}
+
+impl From<RelativeError> for Refusal {
+    fn from(e: RelativeError) -> Self {
+        Self::Request {
+            message: capitalised(&e.to_string()),
+        }
+    }
 }
 
 fn singular(kind: Option<&'static str>) -> String {

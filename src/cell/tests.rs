@@ -314,3 +314,39 @@ fn a_joint_move_is_checked_against_the_zones_too() {
         .unwrap();
     assert!(report.samples > 100 && report.min_manipulability.is_none());
 }
+
+#[test]
+fn bad_requests_are_refused_with_the_value_and_the_limit() {
+    use crate::robot::TcpPose;
+    let pose = TcpPose::from_array([0.3, 0.0, 0.2, 0.0, 90.0, 0.0]);
+    let e: Refusal = pose.check().unwrap_err().into();
+    assert_eq!(
+        e.to_string(),
+        "The rotation vector is 90.000 rad long, more than a full turn (6.283 rad); \
+         rotation vectors are in radians (90 degrees is 1.571 rad). Nothing moved."
+    );
+    let e: Refusal = crate::robot::linear::Frame::parse("flange")
+        .unwrap_err()
+        .into();
+    assert_eq!(
+        e.to_string(),
+        "Frame \"flange\" is not defined; the frames are base and tool. Nothing moved."
+    );
+    let r = ur5e();
+    let kin = r.kinematics.as_ref().unwrap();
+    let target = kin.tcp_transform(&ready(&r));
+    let e = Cell::open("c")
+        .plan_linear(
+            kin,
+            &r.joints,
+            &ready(&r),
+            &target,
+            2.0,
+            &LinearLimits::default(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Speed 2 is outside (0, 1]: give a fraction of the robot's maximum speed. Nothing moved."
+    );
+}

@@ -396,18 +396,17 @@ impl Kinematics {
         if let Some(q) = best {
             return Ok(q);
         }
-        if let Some(q) = found.first() {
-            let (i, j) = q
-                .iter()
-                .zip(limits)
-                .enumerate()
-                .find(|(_, (v, j))| **v < j.min || **v > j.max)
-                .map(|(i, (_, j))| (i, j))
-                .unwrap_or((0, &limits[0]));
+        // Every solution needs some joint out of range: name the one that misses by least.
+        let miss = found
+            .iter()
+            .filter_map(|q| self.worst_miss(q, limits))
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((_, i, value)) = miss {
+            let j = &limits[i];
             return Err(IkError::OutsideLimits {
                 index: i + 1,
                 name: j.name.clone(),
-                value: q[i],
+                value,
                 min: j.min,
                 max: j.max,
             });
@@ -417,6 +416,30 @@ impl Kinematics {
             distance: (flange.translation.vector - self.shoulder).norm(),
             reach: self.reach,
         })
+    }
+
+    /// The joint of `q` furthest outside its range, once moved by whole turns as near to
+    /// the range as it goes: (how far, which, its value); `None` if all fit.
+    fn worst_miss(&self, q: &Joints, limits: &[JointSpec]) -> Option<(f64, usize, f64)> {
+        use std::f64::consts::TAU;
+        let mut worst: Option<(f64, usize, f64)> = None;
+        for (i, (v, spec)) in q.iter().zip(limits).enumerate() {
+            let off = |c: f64| (spec.min - c).max(c - spec.max).max(0.0);
+            let turns: &[f64] = if self.is_revolute(i) {
+                &[-2.0, -1.0, 0.0, 1.0, 2.0]
+            } else {
+                &[0.0]
+            };
+            let (d, value) = turns
+                .iter()
+                .map(|k| v + k * TAU)
+                .map(|c| (off(c), c))
+                .fold((f64::INFINITY, *v), |a, b| if b.0 < a.0 { b } else { a });
+            if d > 0.0 && worst.is_none_or(|w| d > w.0) {
+                worst = Some((d, i, value));
+            }
+        }
+        worst
     }
 
     /// Whether joint `i` (0-based) turns, rather than slides.

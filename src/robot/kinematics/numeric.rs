@@ -27,6 +27,9 @@ pub(crate) fn pose_error(at: &Isometry3<f64>, target: &Isometry3<f64>) -> Vector
 /// does not converge. Angles are not wrapped.
 pub(crate) fn solve(kin: &Kinematics, target: &Isometry3<f64>, seed: &[f64]) -> Option<Joints> {
     let n = kin.dof();
+    if seed.len() != n {
+        return None;
+    }
     let mut q = Joints::from_slice(seed)?;
     for _ in 0..MAX_ITERATIONS {
         let (frames, flange) = kin.chain.frames(&q);

@@ -115,6 +115,14 @@ pub enum PlanError {
     /// The robot file gives no kinematics.
     #[error("the robot definition has no [kinematics], so it cannot move in straight lines")]
     NoKinematics,
+    /// Start joints (or joint limits) of the wrong count.
+    #[error("{given} joint values given; the robot has {expected} joints")]
+    WrongCount {
+        /// How many were given.
+        given: usize,
+        /// How many the kinematics has.
+        expected: usize,
+    },
     /// A speed fraction outside (0, 1].
     #[error("speed {0} is outside (0, 1]: give a fraction of the robot's maximum speed")]
     Speed(f64),
@@ -215,6 +223,12 @@ pub fn plan_linear(
 ) -> Result<LinearPath, PlanError> {
     if !(speed.is_finite() && speed > 0.0 && speed <= 1.0) {
         return Err(PlanError::Speed(speed));
+    }
+    if start.len() != kin.dof() || joints.len() != kin.dof() {
+        return Err(PlanError::WrongCount {
+            given: start.len(),
+            expected: kin.dof(),
+        });
     }
     let from = kin.tcp_transform(start);
     let length = (target.translation.vector - from.translation.vector).norm();
