@@ -10,6 +10,7 @@ pub mod actions;
 pub mod app;
 pub mod audit;
 pub mod call;
+pub mod cell;
 pub mod cli;
 pub mod config;
 pub mod doctor;

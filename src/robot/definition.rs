@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 use wire::modbus::RegisterMap;
 
-use super::kinematics::DhParameters;
+use super::kinematics::{Kinematics, KinematicsSpec, ToolSpec};
 use super::MAX_JOINTS;
 
 /// The UR5e definition shipped inside the binary, so `armature serve` needs no files.
@@ -72,7 +72,11 @@ struct RawDefinition {
     robot: RobotSection,
     joints: Vec<JointSpec>,
     #[serde(default)]
-    kinematics: Option<DhParameters>,
+    kinematics: Option<KinematicsSpec>,
+    #[serde(default)]
+    tool: Option<ToolSpec>,
+    #[serde(default)]
+    cell: Option<toml::Table>,
     #[serde(default)]
     positions: BTreeMap<String, Vec<f64>>,
     #[serde(default)]
@@ -100,14 +104,17 @@ pub struct RobotDefinition {
     pub vendor: Option<String>,
     /// Joints, base to wrist.
     pub joints: Vec<JointSpec>,
-    /// DH parameters, if the file gives them (needed for the TCP pose).
-    pub kinematics: Option<DhParameters>,
+    /// The kinematics (DH or URDF, with the `[tool]` TCP offset), if the file gives them:
+    /// needed for the TCP pose and for Cartesian moves.
+    pub kinematics: Option<Kinematics>,
     /// Named positions defined by the robot file (always includes `home`).
     pub positions: BTreeMap<String, Vec<f64>>,
     /// The Modbus/TCP register map, if the robot is driven over Modbus.
     pub modbus: Option<RegisterMap>,
     /// The ROS topics, if the robot is driven through ROS.
     pub ros: Option<RosNames>,
+    /// The `[cell]` table, unread: `crate::cell` reads and checks it.
+    pub cell: Option<toml::Table>,
     /// Where the definition came from, for messages.
     pub source: String,
 }
@@ -178,16 +185,20 @@ impl RobotDefinition {
                 ));
             }
         }
-        if let Some(k) = &raw.kinematics {
-            for (name, v) in [("d", &k.d), ("a", &k.a), ("alpha", &k.alpha)] {
-                if v.len() != n {
-                    return Err(invalid(
-                        format!("kinematics.{name}"),
-                        format!("{} values given; the robot has {n} joints", v.len()),
-                    ));
-                }
+        let dir = Path::new(file).parent().unwrap_or(Path::new(""));
+        let kinematics = match (&raw.kinematics, &raw.tool) {
+            (Some(k), tool) => Some(
+                Kinematics::from_spec(k, tool.as_ref(), &raw.joints, dir)
+                    .map_err(|e| invalid(e.field, e.message))?,
+            ),
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "tool".into(),
+                    "a TCP offset needs the robot's [kinematics]".into(),
+                ))
             }
-        }
+            (None, None) => None,
+        };
         if let Some(map) = &raw.modbus {
             map.validate(n).map_err(|m| invalid("modbus".into(), m))?;
         }
@@ -201,10 +212,11 @@ impl RobotDefinition {
             name: raw.robot.name,
             vendor: raw.robot.vendor,
             joints: raw.joints,
-            kinematics: raw.kinematics,
+            kinematics,
             positions: raw.positions,
             modbus: raw.modbus,
             ros: raw.ros,
+            cell: raw.cell,
             source: file.into(),
         };
         for (name, joints) in &def.positions {

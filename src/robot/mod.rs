@@ -6,10 +6,14 @@ mod definition;
 mod joints;
 mod kinematics;
 mod limits;
+pub mod linear;
 mod trajectory;
 
 pub use definition::{DefinitionError, JointSpec, RobotDefinition, RosNames, BUILTIN_UR5E};
 pub use joints::{Joints, MAX_JOINTS};
-pub use kinematics::{DhParameters, TcpPose};
+pub use kinematics::{
+    angle_between, ArmConfig, Bend, DhParameters, IkError, Kinematics, KinematicsSpec, PoseError,
+    RpyPose, SpecError, TcpPose, ToolSpec, MAX_POSE_DISTANCE,
+};
 pub use limits::{check_speed, check_target, number, LimitError};
 pub use trajectory::{Plan, Profile, StopProfile};

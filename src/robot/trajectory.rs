@@ -26,7 +26,7 @@ pub struct Profile {
 
 impl Profile {
     /// The fastest profile within a rate limit `v` and an acceleration limit `a`.
-    fn new(v: f64, a: f64) -> Self {
+    pub fn new(v: f64, a: f64) -> Self {
         if v * v / a >= 1.0 {
             // Triangle: it never reaches `v`.
             let t_accel = (1.0 / a).sqrt();
@@ -48,7 +48,7 @@ impl Profile {
     }
 
     /// `(s, ds/dt)` at time `t` (clamped to the profile).
-    fn at(&self, t: f64) -> (f64, f64) {
+    pub fn at(&self, t: f64) -> (f64, f64) {
         let (a, v, ta, total) = (self.accel, self.peak_rate, self.t_accel, self.duration);
         if t <= 0.0 {
             (0.0, 0.0)

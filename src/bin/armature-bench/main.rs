@@ -8,6 +8,7 @@
 mod backends;
 mod cyclictest;
 mod keepalive;
+mod kinematics;
 mod mcp;
 mod plugin;
 mod procs;
@@ -125,6 +126,9 @@ async fn main() -> std::process::ExitCode {
     };
     let mut rows = vec![];
     let mut raw = json!({"scale": scale, "quick": args.quick});
+
+    eprintln!("armature-bench: IK, linear planning and path checks in process…");
+    rows.extend(kinematics::rows(args.quick, &mut raw));
 
     eprintln!(
         "armature-bench: the idle plugin, {} motion calls, one motion…",
