@@ -28,6 +28,8 @@ pub const PARAM_BYTES: usize = 256;
 pub const MAX_PARAMS: usize = 16;
 /// Names (tool, operator) are stored up to this many characters.
 const NAME_CHARS: usize = 64;
+/// The most entries the writer holds before writing them, so a flood sees its own pressure.
+const WRITE_EVERY: usize = 64;
 
 /// The audit log's disk budget and the history it keeps whatever the volume.
 #[derive(Debug, Clone, Copy)]
@@ -233,6 +235,13 @@ impl Audit {
                         match m {
                             Msg::Entry(e) => batch.extend(limiter.admit(*e, files.pressure())),
                             Msg::Flush(ack) => acks.push(ack),
+                        }
+                        // A flood arrives as one long drain: write as it goes, so the budget's
+                        // pressure (judged from what is on disk) is seen before it is too late.
+                        if batch.len() >= WRITE_EVERY {
+                            files.write(&batch);
+                            batch.clear();
+                            unsynced.get_or_insert_with(Instant::now);
                         }
                     }
                     batch.extend(limiter.drain(Instant::now(), !acks.is_empty()));
