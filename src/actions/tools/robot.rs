@@ -66,6 +66,8 @@ pub(super) struct RobotState {
     link: Link,
     /// The real-time loop's scheduling and figures.
     realtime: Value,
+    /// MCP sessions open now (idle ones are closed after `server.session_idle_s`).
+    sessions_open: usize,
 }
 
 /// `robot_state`.
@@ -160,6 +162,7 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
                 cause: view.link_down.as_ref().map(|l| l.1.clone()),
             },
             realtime: view.realtime,
+            sessions_open: app.sessions_open.load(std::sync::atomic::Ordering::Relaxed),
         };
         Ok(ActionOutput {
             text,
