@@ -56,6 +56,8 @@ pub struct App {
     pub state_dir: PathBuf,
     /// When the plugin started.
     pub started_at: Instant,
+    /// MCP sessions open now; the transport keeps the count, `robot_state` reports it.
+    pub sessions_open: std::sync::atomic::AtomicUsize,
     supervisor: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -147,6 +149,7 @@ impl App {
             audit,
             state_dir: state_dir.to_path_buf(),
             started_at: Instant::now(),
+            sessions_open: Default::default(),
             supervisor: std::sync::Mutex::new(supervisor_thread),
         }))
     }

@@ -7,7 +7,7 @@ use super::{Caller, Refusal};
 use crate::app::App;
 use crate::config::{Confirm as ConfirmSection, ConfirmRule};
 use crate::operators::Role;
-use crate::tasks::{short_id, Confirm, GateError, NotReady, TaskRecord};
+use crate::tasks::{Confirm, GateError, NotReady, TaskRecord};
 
 impl From<GateError> for Refusal {
     fn from(e: GateError) -> Self {
@@ -35,34 +35,17 @@ pub(super) fn may_move(caller: &Caller, tool: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// A task's status and cancel belong to its owner; `stop` is the only tool that acts on
-/// anyone's motion.
-pub(super) fn own_task(caller: &Caller, rec: TaskRecord) -> Result<TaskRecord, Refusal> {
-    if rec.owner != caller.operator {
-        return Err(Refusal::new(
-            "not_your_task",
-            format!(
-                "Task {} is not your task (it belongs to another operator). Use stop to halt any motion.",
-                short_id(&rec.task_id)
-            ),
-        ));
-    }
-    Ok(rec)
-}
-
 /// The caller's task named by `id` (a UUID, or its first 4 or more hex digits).
+///
+/// Only the caller's own tasks are searched: another operator's task answers exactly like
+/// an id that names no task, so an answer never tells one operator which ids another holds.
+/// `stop` is the only tool that acts on anyone's motion.
 pub(super) fn find_own_task(app: &App, caller: &Caller, id: &str) -> Result<TaskRecord, Refusal> {
-    own_task(caller, find_task(app, id)?)
-}
-
-/// The task named by `id` (a UUID, or its first 4 or more hex digits).
-pub(super) fn find_task(app: &App, id: &str) -> Result<TaskRecord, Refusal> {
     let id = id.trim();
+    let unknown = || Refusal::new("unknown_task", format!("There is no task {id}."));
+    let mine = |t: &TaskRecord| t.owner == caller.operator;
     if let Ok(uuid) = Uuid::parse_str(id) {
-        return app
-            .registry
-            .get(&uuid)
-            .ok_or_else(|| Refusal::new("unknown_task", format!("There is no task {id}.")));
+        return app.registry.get(&uuid).filter(mine).ok_or_else(unknown);
     }
     let prefix = id.to_ascii_lowercase();
     if prefix.len() < 4 || prefix.len() > 32 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -71,18 +54,15 @@ pub(super) fn find_task(app: &App, id: &str) -> Result<TaskRecord, Refusal> {
             format!("\"{id}\" is not a task id: give the UUID or its first 4 or more characters."),
         ));
     }
-    let mut matches = app
-        .registry
-        .list_where(2, |t| t.task_id.simple().to_string().starts_with(&prefix));
+    let mut matches = app.registry.list_where(2, |t| {
+        mine(t) && t.task_id.simple().to_string().starts_with(&prefix)
+    });
     match (matches.pop(), matches.is_empty()) {
-        (None, _) => Err(Refusal::new(
-            "unknown_task",
-            format!("There is no task {id}."),
-        )),
+        (None, _) => Err(unknown()),
         (Some(rec), true) => Ok(rec),
         (Some(_), false) => Err(Refusal::new(
             "ambiguous_task_id",
-            format!("Several tasks start with {id}; give more characters."),
+            format!("Several of your tasks start with {id}; give more characters."),
         )),
     }
 }

@@ -199,7 +199,7 @@ impl Config {
         Ok(Self {
             source: file.into(),
             robot,
-            server: ServerConfig::from_raw(raw.server.http),
+            server: ServerConfig::from_raw(raw.server, &at)?,
             backend,
             motion,
             tasks: TasksConfig::from_raw(&raw.tasks, &at)?,

@@ -11,13 +11,16 @@ use serde::Deserialize;
 use toml::Spanned;
 use wire::modbus::RegisterMap;
 
-use super::raw::{RawAudit, RawConfig, RawMotion, RawSim};
+use super::raw::{RawAudit, RawConfig, RawMotion, RawServer, RawSim};
 use super::{show, ConfigError, Place};
 use crate::hal::modbus::ModbusConfig;
 use crate::hal::ros::RosConfig;
 use crate::robot::RobotDefinition;
 
 const DEFAULT_HTTP: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 7400));
+const DEFAULT_SESSION_IDLE_S: f64 = 600.0;
+/// Bounds on `server.session_idle_s`: a second at least, a day at most.
+const SESSION_IDLE_S: (f64, f64) = (1.0, 86_400.0);
 const DEFAULT_RATE_HZ: u32 = 500;
 const DEFAULT_RT_PRIORITY: u8 = 80;
 const DEFAULT_STALE_STATE_MS: u64 = 50;
@@ -41,13 +44,32 @@ const DEFAULT_TIMEOUT_MS: u64 = 200;
 pub struct ServerConfig {
     /// HTTP listen address.
     pub http: SocketAddr,
+    /// An HTTP session whose client sends no request for this long is closed.
+    pub session_idle: Duration,
 }
 
 impl ServerConfig {
-    pub(super) fn from_raw(http: Option<SocketAddr>) -> Self {
-        Self {
-            http: http.unwrap_or(DEFAULT_HTTP),
-        }
+    pub(super) fn from_raw(raw: RawServer, at: &Place<'_>) -> Result<Self, ConfigError> {
+        let idle_s = match raw.session_idle_s {
+            None => DEFAULT_SESSION_IDLE_S,
+            Some(v) => {
+                let s = *v.get_ref();
+                // The negated range also refuses NaN.
+                if !(SESSION_IDLE_S.0..=SESSION_IDLE_S.1).contains(&s) {
+                    return Err(at.invalid(
+                        v.span(),
+                        "server.session_idle_s",
+                        show(s),
+                        "must be 1 to 86400 (seconds)",
+                    ));
+                }
+                s
+            }
+        };
+        Ok(Self {
+            http: raw.http.unwrap_or(DEFAULT_HTTP),
+            session_idle: Duration::from_secs_f64(idle_s),
+        })
     }
 }
 

@@ -43,6 +43,7 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawServer {
     pub(super) http: Option<SocketAddr>,
+    pub(super) session_idle_s: Option<Spanned<f64>>,
 }
 
 /// `[backend]`.

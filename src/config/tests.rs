@@ -285,3 +285,19 @@ fn sparkplug_mistakes_are_refused_with_the_line() {
     let err = refusal(&with_sparkplug("broker = \"mqtt://b\"\nqos = 1"));
     assert!(err.contains("unknown field `qos`"), "{err}");
 }
+
+#[test]
+fn the_session_idle_time_defaults_to_ten_minutes_and_is_checked() {
+    assert_eq!(
+        parse(SIM).unwrap().server.session_idle,
+        Duration::from_secs(600)
+    );
+    let c = parse(&format!("{SIM}[server]\nsession_idle_s = 20\n")).unwrap();
+    assert_eq!(c.server.session_idle, Duration::from_secs(20));
+    for (value, shown) in [("0", "0"), ("nan", "NaN"), ("1e9", "1e9"), ("-5", "-5")] {
+        assert_eq!(
+            refusal(&format!("{SIM}[server]\nsession_idle_s = {value}\n")),
+            format!("c.toml:5: server.session_idle_s = {shown}: must be 1 to 86400 (seconds)")
+        );
+    }
+}

@@ -1,6 +1,8 @@
 //! The MCP server (official `rmcp` crate) over stdio and streamable HTTP.
 
 mod body;
+mod gate;
+mod owners;
 mod schema;
 mod server;
 mod sessions;

@@ -56,24 +56,19 @@ impl ArmatureServer {
         }
     }
 
-    /// The record of MCP task `id`, if it is the caller's.
+    /// The record of MCP task `id`, if it is the caller's; another operator's task is
+    /// answered like one that does not exist.
     fn owned_task(
         &self,
         id: &str,
         context: &RequestContext<RoleServer>,
     ) -> Result<TaskRecord, McpError> {
         let caller = self.caller(context);
-        let rec = Uuid::parse_str(id)
+        Uuid::parse_str(id)
             .ok()
             .and_then(|u| self.app.registry.get(&u))
-            .ok_or_else(|| McpError::invalid_params(format!("there is no task {id}"), None))?;
-        if rec.owner != caller.operator {
-            return Err(McpError::invalid_params(
-                format!("task {id} is not your task"),
-                None,
-            ));
-        }
-        Ok(rec)
+            .filter(|rec| rec.owner == caller.operator)
+            .ok_or_else(|| McpError::invalid_params(format!("there is no task {id}"), None))
     }
 
     /// The caller of one request: the operator the HTTP layer authenticated, if any.

@@ -4,6 +4,7 @@
 //! (SEP-2577), but it is what current clients show, so this module allows it.
 #![allow(deprecated)]
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -34,6 +35,43 @@ fn rank(level: LoggingLevel) -> u8 {
     }
 }
 
+/// Notices kept for one session while earlier ones are being sent: a slow or absent reader
+/// loses the oldest, never memory.
+const OUTBOX_NOTICES: usize = 32;
+
+/// One notice to send.
+struct Notice {
+    level: LoggingLevel,
+    text: String,
+}
+
+/// A session's notices waiting to be sent, and whether a sender is at work on them.
+#[derive(Default)]
+struct Outbox {
+    queue: VecDeque<Notice>,
+    sending: bool,
+    /// Notices dropped unsent because the queue was full.
+    dropped: u64,
+}
+
+impl Outbox {
+    /// Queues `notice`, dropping the oldest when full; true when no sender is at work, so the
+    /// caller must start one.
+    fn push(&mut self, notice: Notice, session: u64) -> bool {
+        if self.queue.len() >= OUTBOX_NOTICES {
+            self.queue.pop_front();
+            self.dropped += 1;
+            tracing::debug!(
+                session,
+                dropped = self.dropped,
+                "a session reads no notices; the oldest was dropped"
+            );
+        }
+        self.queue.push_back(notice);
+        !std::mem::replace(&mut self.sending, true)
+    }
+}
+
 /// One connected session.
 struct Session {
     id: u64,
@@ -41,6 +79,7 @@ struct Session {
     peer: Peer<RoleServer>,
     /// The least severe level it wants (`logging/setLevel`); every level until it asks.
     level: Option<LoggingLevel>,
+    outbox: Arc<Mutex<Outbox>>,
 }
 
 /// The sessions that have called a tool or set a log level, with their operator.
@@ -60,6 +99,10 @@ impl Sessions {
         self.entry(id, operator, peer, |s| s.level = Some(level));
     }
 
+    fn list(&self) -> std::sync::MutexGuard<'_, Vec<Session>> {
+        self.list.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn entry(
         &self,
         id: u64,
@@ -67,7 +110,7 @@ impl Sessions {
         peer: &Peer<RoleServer>,
         f: impl FnOnce(&mut Session),
     ) {
-        let mut list = self.list.lock().unwrap_or_else(|p| p.into_inner());
+        let mut list = self.list();
         if let Some(s) = list.iter_mut().find(|s| s.id == id) {
             return f(s);
         }
@@ -76,35 +119,43 @@ impl Sessions {
             operator: operator.to_owned(),
             peer: peer.clone(),
             level: None,
+            outbox: Default::default(),
         };
         f(&mut s);
         list.push(s);
     }
 
-    /// Sends `message` as an MCP log notification to every session of `owner` that wants its
-    /// level; forgets the sessions that are gone.
-    pub async fn tell(&self, owner: &str, message: &str, failed: bool) {
+    /// Forgets the sessions whose transport has closed (ended, deleted or reaped).
+    pub fn prune(&self) {
+        self.list().retain(|s| !s.peer.is_transport_closed());
+    }
+
+    /// Queues `message` as an MCP log notification for every session of `owner` that wants
+    /// its level, and returns at once: each session's notices are sent in order by a task of
+    /// its own, so one slow reader holds up nobody else.
+    pub fn tell(&self, owner: &str, message: &str, failed: bool) {
         let level = if failed {
             LoggingLevel::Warning
         } else {
             LoggingLevel::Info
         };
-        let peers: Vec<(u64, Peer<RoleServer>)> = {
-            let list = self.list.lock().unwrap_or_else(|p| p.into_inner());
-            list.iter()
-                .filter(|s| s.operator == owner)
-                .filter(|s| s.level.is_none_or(|l| rank(level) >= rank(l)))
-                .map(|s| (s.id, s.peer.clone()))
-                .collect()
-        };
-        for (id, peer) in peers {
-            let note =
-                LoggingMessageNotificationParam::new(level, message.into()).with_logger("armature");
-            if peer.notify_logging_message(note).await.is_err() {
-                self.list
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .retain(|s| s.id != id);
+        self.prune();
+        let list = self.list();
+        for s in list.iter().filter(|s| s.operator == owner) {
+            if s.level.is_some_and(|l| rank(level) < rank(l)) {
+                continue;
+            }
+            let notice = Notice {
+                level,
+                text: message.to_owned(),
+            };
+            let start = s
+                .outbox
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(notice, s.id);
+            if start {
+                tokio::spawn(send_all(s.peer.clone(), s.outbox.clone()));
             }
         }
     }
@@ -118,7 +169,7 @@ impl Sessions {
                 match ended.recv().await {
                     Ok(rec) => {
                         let failed = rec.state != crate::tasks::TaskState::Succeeded;
-                        sessions.tell(&rec.owner, &rec.message, failed).await;
+                        sessions.tell(&rec.owner, &rec.message, failed);
                     }
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "task-end notifications fell behind")
@@ -127,5 +178,60 @@ impl Sessions {
                 }
             }
         });
+    }
+}
+
+/// Sends a session's queued notices in order until none is left; stops, dropping the rest,
+/// once the session is gone.
+async fn send_all(peer: Peer<RoleServer>, outbox: Arc<Mutex<Outbox>>) {
+    loop {
+        let next = {
+            let mut out = outbox.lock().unwrap_or_else(|p| p.into_inner());
+            match out.queue.pop_front() {
+                Some(n) => n,
+                None => {
+                    out.sending = false;
+                    return;
+                }
+            }
+        };
+        let note = LoggingMessageNotificationParam::new(next.level, next.text.into())
+            .with_logger("armature");
+        if peer.notify_logging_message(note).await.is_err() {
+            // `sending` stays set: nothing more is sent to a closed session, and prune forgets it.
+            outbox
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .queue
+                .clear();
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unread_outbox_keeps_the_newest_notices_only() {
+        let mut out = Outbox::default();
+        let starts: Vec<bool> = (0..100)
+            .map(|i| {
+                let text = format!("Task {i} succeeded.");
+                let notice = Notice {
+                    level: LoggingLevel::Info,
+                    text,
+                };
+                out.push(notice, 1)
+            })
+            .collect();
+        // One sender is started, for the first notice; it is still at work on the rest.
+        assert_eq!(starts.iter().filter(|s| **s).count(), 1);
+        assert!(starts[0]);
+        assert_eq!(out.queue.len(), OUTBOX_NOTICES);
+        assert_eq!(out.dropped, 100 - OUTBOX_NOTICES as u64);
+        assert_eq!(out.queue[0].text, "Task 68 succeeded.");
+        assert_eq!(out.queue[OUTBOX_NOTICES - 1].text, "Task 99 succeeded.");
     }
 }

@@ -64,11 +64,12 @@ async def test_ownership_roles_and_stop_for_everyone(operators):
         _, rec = await alice.ok("task_status", {"task_id": task})
         assert rec["owner"] == "alice"
 
+        # Another operator's task answers like one that does not exist (no existence oracle).
         err, text, sc = await bob.call("task_status", {"task_id": task})
-        assert err and sc["error"]["code"] == "not_your_task"
-        assert text == f"Task {task[:4]} is not your task (it belongs to another operator). Use stop to halt any motion."
+        assert err and sc["error"]["code"] == "unknown_task"
+        assert text == f"There is no task {task}."
         err, text, sc = await bob.call("cancel_task", {"task_id": task})
-        assert err and sc["error"]["code"] == "not_your_task"
+        assert err and sc["error"]["code"] == "unknown_task"
         _, listed = await bob.ok("list_tasks")
         assert listed["tasks"] == []
         err, text, sc = await carol.call("home")
@@ -94,8 +95,8 @@ async def test_ownership_roles_and_stop_for_everyone(operators):
     entries = [json.loads(l) for l in out.splitlines()]
     seen = {(e["operator"], e["tool"], e["outcome"], e.get("code")) for e in entries}
     assert ("alice", "move_joints", "ok", None) in seen
-    assert ("bob", "task_status", "refused", "not_your_task") in seen
-    assert ("bob", "cancel_task", "refused", "not_your_task") in seen
+    assert ("bob", "task_status", "refused", "unknown_task") in seen
+    assert ("bob", "cancel_task", "refused", "unknown_task") in seen
     assert ("carol", "home", "refused", "forbidden") in seen
     assert ("carol", "stop", "ok", None) in seen
     assert ("alice", "task_ended", "cancelled", None) in seen

@@ -102,6 +102,8 @@ pub(super) struct RobotState {
     memory_locked: bool,
     /// The real-time loop's scheduling and figures.
     realtime: Value,
+    /// MCP sessions open now (idle ones are closed after `server.session_idle_s`).
+    sessions_open: usize,
 }
 
 /// `robot_state`.
@@ -225,6 +227,7 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
             },
             memory_locked: view.memory_locked,
             realtime: view.realtime,
+            sessions_open: app.sessions_open.load(std::sync::atomic::Ordering::Relaxed),
         };
         Ok(ActionOutput {
             text,
