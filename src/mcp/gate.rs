@@ -238,7 +238,12 @@ pub(super) async fn check(
         }
     }
     request.extensions_mut().insert(operator.clone());
-    let response = next.run(request).await;
+    let delete = request.method() == Method::DELETE;
+    let mut response = next.run(request).await;
+    // rmcp says 202 to a DELETE it carried out; the Python SDK takes only 200 or 204 as done.
+    if delete && own && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
     if let Some(id) = named.as_deref().filter(|_| own) {
         // The session closed (DELETE, idle) while this request was on its way in: rmcp says
         // 500, but for the client it is now a session that does not exist.

@@ -3,6 +3,7 @@ subscriber whose payloads are decoded by pysparkplug's own protobuf code, not Ar
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -44,6 +45,10 @@ class Mosquitto:
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
         keep = f"persistence true\npersistence_location {self.workdir}/\nqueue_qos0_messages true\n" if self.persistent else "persistence false\n"
+        if self.persistent and os.geteuid() == 0:
+            # As root, mosquitto drops to its own user, which cannot write under the test's
+            # private tmp dir: the sessions would not survive the restart.
+            keep += "user root\n"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{keep}"
             "max_queued_messages 100000\nlog_dest stderr\nlog_type error\nlog_type warning\n"

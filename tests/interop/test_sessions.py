@@ -87,7 +87,7 @@ async def test_another_operators_session_answers_as_if_it_did_not_exist(two_oper
         assert [t["task_id"] for t in listed["tasks"]] == [ack["task_id"]]
         assert (await alice.ok("robot_state"))["sessions_open"] == 1
         # Her own DELETE ends it; then it is gone for her too.
-        assert (await alice.delete()).status_code == 202
+        assert (await alice.delete()).status_code == 204
         status, _, body = await alice.call("list_tasks")
         assert (status, body) == (404, NO_SESSION)
 
@@ -273,7 +273,7 @@ async def test_two_clients_race_on_one_session_id(two_operators):
                 async def deleter():
                     await anyio.sleep(rng.random() * 0.05)
                     r = await alice.delete(sid)
-                    assert r.status_code == 202, r.text
+                    assert r.status_code == 204, r.text
                     deleted_at.append(time.monotonic())
 
                 async with anyio.create_task_group() as tg:
@@ -293,4 +293,5 @@ async def test_two_clients_race_on_one_session_id(two_operators):
             # The deleted ones are gone: left are alice's first session and this one.
             assert (await last.ok("robot_state"))["sessions_open"] == 2
     server.stop()
-    assert sum(e.get("code") == "foreign_session" for e in audit(server)) == 150
+    # Past a burst, one caller's repeated refusals are written as counts ("repeated": n).
+    assert sum(e.get("repeated", 1) for e in audit(server) if e.get("code") == "foreign_session") == 150
