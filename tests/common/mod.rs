@@ -21,6 +21,7 @@ use uuid::Uuid;
 /// A gate over the real registry, executor thread and simulated arm, in a fresh state dir.
 pub struct Cell {
     pub gate: Arc<MotionGate>,
+    pub vars: VarStore,
     pub robot: RobotDefinition,
     pub dir: tempfile::TempDir,
     pub runtime: tokio::runtime::Runtime,
@@ -65,7 +66,7 @@ impl Cell {
             min_speed: 0.01,
             max_motion_s: 600.0,
         };
-        let gate = MotionGate::new(registry, executor, vars, settings);
+        let gate = MotionGate::new(registry, executor, vars.clone(), settings);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -73,6 +74,7 @@ impl Cell {
             .unwrap();
         let cell = Self {
             gate,
+            vars,
             robot,
             dir,
             runtime,

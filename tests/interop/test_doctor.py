@@ -126,29 +126,28 @@ def test_a_refusing_modbus_address_fails(tmp_path):
     assert "fix: check [modbus] address" in got
 
 
-def test_a_stalled_companion_heartbeat_fails(tmp_path):
-    sim = ModbusSim("--companion-stopped").start()
+def doctor_on_modbus_sim(tmp_path, *sim_args: str):
+    """doctor on a Modbus config pointed at a fresh armsim-modbus; returns (result, its port)."""
+    sim = ModbusSim(*sim_args).start()
     try:
         config = tmp_path / "modbus.toml"
         config.write_text(modbus_config(sim.port).replace('http = "127.0.0.1:7400"', f'http = "127.0.0.1:{free_port()}"'))
-        r = doctor(config, tmp_path, *SHORT)
+        return doctor(config, tmp_path, *SHORT), sim.port
     finally:
         sim.stop()
+
+
+def test_a_stalled_companion_heartbeat_fails(tmp_path):
+    r, port = doctor_on_modbus_sim(tmp_path, "--companion-stopped")
     assert r.returncode == 1, r.stdout + r.stderr
-    assert line(r.stdout, "modbus").startswith(f"PASS  modbus           connected to 127.0.0.1:{sim.port}")
+    assert line(r.stdout, "modbus").startswith(f"PASS  modbus           connected to 127.0.0.1:{port}")
     got = line(r.stdout, "companion")
     assert got.startswith("FAIL  companion        the robot program armature.script is not running: heartbeat register 144 stood at"), got
     assert "fix: load armature.script on the pendant and press Play" in got
 
 
 def test_a_running_companion_passes(tmp_path):
-    sim = ModbusSim().start()
-    try:
-        config = tmp_path / "modbus.toml"
-        config.write_text(modbus_config(sim.port).replace('http = "127.0.0.1:7400"', f'http = "127.0.0.1:{free_port()}"'))
-        r = doctor(config, tmp_path, *SHORT)
-    finally:
-        sim.stop()
+    r, _ = doctor_on_modbus_sim(tmp_path)
     assert line(r.stdout, "companion").startswith("PASS  companion        armature.script runs: heartbeat register 144 went from"), r.stdout
 
 
