@@ -8,6 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::audit::{Audit, AuditEntry, AuditLimits};
 use crate::config::{Backend, Config};
+use crate::hal::io::{IoPort, NoIo, SimIo};
 use crate::hal::{limits::LimitedArm, sim::SimArm, RobotArm};
 use crate::motion::ExecutorHandle;
 use crate::tasks::{supervisor, GateSettings, JournalError, MotionGate, Registry};
@@ -88,16 +89,34 @@ impl App {
             source,
         })?;
         let joints = config.robot.joints.clone();
+        // The gripper and digital I/O beside the arm (src/hal/io.rs), from the backend.
+        let mut io: Option<Arc<dyn IoPort>> = None;
         let arm: Box<dyn RobotArm> = match &config.backend {
             Backend::Modbus { link, map } => {
-                let arm = crate::hal::modbus::start(link.clone(), map.clone(), config.robot.dof())
-                    .map_err(|source| StartError::Thread {
-                        what: "modbus",
-                        source,
-                    })?;
+                let (port, ends) = crate::hal::modbus_io::port(&config.robot.io, link.timeout);
+                io = Some(port);
+                let arm = crate::hal::modbus::start_with_io(
+                    link.clone(),
+                    map.clone(),
+                    config.robot.dof(),
+                    Some(ends),
+                )
+                .map_err(|source| StartError::Thread {
+                    what: "modbus",
+                    source,
+                })?;
                 Box::new(LimitedArm::new(arm, joints))
             }
             Backend::Ros(ros) => {
+                let gripper_ns = config.robot.ros.as_ref().and_then(|r| r.gripper.clone());
+                if let Some(ns) = gripper_ns {
+                    let port = crate::hal::ros_io::start(ns, config.robot.io.gripper.clone())
+                        .map_err(|source| StartError::Thread {
+                            what: "ros gripper",
+                            source,
+                        })?;
+                    io = Some(port);
+                }
                 let arm =
                     crate::hal::ros::start(ros.clone(), joints.clone()).map_err(|source| {
                         StartError::Thread {
@@ -141,6 +160,11 @@ impl App {
             max_motion_s: config.motion.max_motion_s,
         };
         let gate = MotionGate::new(registry.clone(), executor, vars.clone(), settings);
+        let io = io.unwrap_or_else(|| match &config.backend {
+            Backend::Sim(_) => SimIo::new(config.robot.io.gripper.clone(), config.sim_part_width_m),
+            Backend::Modbus { .. } | Backend::Ros(_) => Arc::new(NoIo),
+        });
+        gate.attach_io(io, config.robot.io.clone());
         Ok(Arc::new(Self {
             config,
             gate,

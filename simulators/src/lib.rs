@@ -13,3 +13,4 @@ pub use model::{ArmModel, JointLimit, ModelState, SimMode};
 
 pub mod modbus_robot;
 pub mod robot_file;
+pub mod ros_gripper;

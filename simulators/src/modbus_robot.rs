@@ -1,14 +1,16 @@
 //! A simulated UR behind its Modbus registers: UR's state registers, and the robot's side
 //! of Armature's handshake, as the URScript companion in `robots/ur/` runs it.
 
+use crate::robot_file::SimGripper;
 use crate::{ArmModel, FaultPlan, JointLimit};
 use wire::modbus::{
     command, decode_mrad, encode_mrad, error, safety, status, status_layout, CommandLayout,
     RegisterMap, UR_MODE_RUNNING,
 };
 
-/// Readable ranges: the general-purpose registers, UR's state block, the TCP pose.
-const READABLE: [(u16, u16); 3] = [(128, 255), (256, 299), (400, 405)];
+/// Readable ranges: UR's digital I/O, the general-purpose registers, UR's state block, the
+/// TCP pose.
+const READABLE: [(u16, u16); 4] = [(0, 3), (128, 255), (256, 299), (400, 405)];
 /// Without Armature's heartbeat for this long while moving, the robot stops itself.
 pub const HEARTBEAT_TIMEOUT_S: f64 = 1.0;
 /// Modbus exception code: illegal data address.
@@ -62,6 +64,9 @@ pub struct ModbusRobot {
     plugin_heartbeat_at: f64,
     robot_heartbeat: u16,
     companion: bool,
+    /// The gripper, its gap (m), and the width of a part between its fingers, if any.
+    gripper: Option<(SimGripper, f64)>,
+    part_width_m: Option<f64>,
 }
 
 impl ModbusRobot {
@@ -89,9 +94,44 @@ impl ModbusRobot {
             plugin_heartbeat_at: 0.0,
             robot_heartbeat: 0,
             companion: !faults.companion_stopped,
+            gripper: None,
+            part_width_m: None,
         };
         robot.publish_state();
         robot
+    }
+
+    /// Gives the robot a gripper, open, with a part of `part_width_m` between its fingers
+    /// if given: closing stops on it, and the part sensor (input 0) sees it.
+    pub fn with_gripper(mut self, gripper: Option<SimGripper>, part_width_m: Option<f64>) -> Self {
+        self.gripper = gripper.map(|g| (g, g.open_width_m));
+        self.part_width_m = part_width_m;
+        self.regs[wire::ur_io::INPUT_BITS as usize] = u16::from(part_width_m.is_some());
+        self.publish_gripper();
+        self
+    }
+
+    /// The output bits (register 1).
+    pub fn outputs(&self) -> u16 {
+        self.regs[wire::ur_io::OUTPUT_BITS as usize]
+    }
+
+    /// Moves the fingers for one cycle, closed while their output is on.
+    fn step_gripper(&mut self, dt: f64) {
+        let outputs = self.outputs();
+        if let Some((g, width)) = &mut self.gripper {
+            let close = g.output.is_some_and(|c| outputs >> c & 1 == 1);
+            *width = g.step(*width, close, self.part_width_m, dt);
+        }
+        self.publish_gripper();
+    }
+
+    fn publish_gripper(&mut self) {
+        if let Some((g, width)) = &self.gripper {
+            if let Some(r) = g.width_register {
+                self.regs[r as usize] = wire::ur_io::encode_width(*width);
+            }
+        }
     }
 
     /// Seconds since start.
@@ -132,6 +172,7 @@ impl ModbusRobot {
             self.handshake(now);
         }
         self.model.step(dt);
+        self.step_gripper(dt);
         let frozen = active(self.faults.freeze_after_s, self.faults.freeze_for_s, now);
         if !frozen {
             self.publish_state();
@@ -284,8 +325,20 @@ impl ModbusRobot {
         Ok(self.regs[address as usize..=last as usize].to_vec())
     }
 
-    /// Applies a write to the general-purpose registers, or the exception code for it.
+    /// Applies a write to the general-purpose registers or UR's output registers (1: all
+    /// outputs, 2: set the bits of a mask, 3: clear them), or the exception code for it.
     pub fn write(&mut self, address: u16, values: &[u16]) -> Result<(), u8> {
+        use wire::ur_io::{CHANNELS, CLEAR_OUTPUTS, OUTPUT_BITS, SET_OUTPUTS};
+        if let ([v], OUTPUT_BITS..=CLEAR_OUTPUTS) = (values, address) {
+            let bits = *v & ((1 << CHANNELS) - 1);
+            let out = &mut self.regs[OUTPUT_BITS as usize];
+            *out = match address {
+                SET_OUTPUTS => *out | bits,
+                CLEAR_OUTPUTS => *out & !bits,
+                _ => bits,
+            };
+            return Ok(());
+        }
         let last = u32::from(address) + values.len().max(1) as u32 - 1;
         if values.is_empty() || u32::from(address) < 128 || last > 255 {
             return Err(ILLEGAL_DATA_ADDRESS);
@@ -365,6 +418,30 @@ mod tests {
         assert_eq!(r.read(250, 10), Err(ILLEGAL_DATA_ADDRESS));
         assert_eq!(r.write(270, &[1]), Err(ILLEGAL_DATA_ADDRESS));
         assert_eq!(r.read(258, 1).unwrap(), vec![UR_MODE_RUNNING]);
+    }
+
+    #[test]
+    fn output_bits_drive_the_gripper_and_its_gap_is_published() {
+        let g = SimGripper {
+            open_width_m: 0.08,
+            closed_width_m: 0.0,
+            stroke_s: 1.0,
+            output: Some(0),
+            width_register: Some(150),
+        };
+        let mut r = robot(RobotFaults::default()).with_gripper(Some(g), Some(0.03));
+        assert_eq!(r.read(0, 4).unwrap(), vec![1, 0, 0, 0]);
+        assert_eq!(r.read(150, 1).unwrap(), vec![800]);
+        r.write(2, &[0b101]).unwrap();
+        r.write(3, &[0b100]).unwrap();
+        assert_eq!(r.outputs(), 0b1);
+        run(&mut r, 1.5);
+        // Closed on the part, not on nothing.
+        assert_eq!(r.read(150, 1).unwrap(), vec![300]);
+        r.write(1, &[0]).unwrap();
+        run(&mut r, 1.5);
+        assert_eq!(r.read(150, 1).unwrap(), vec![800]);
+        assert_eq!(r.write(0, &[1]), Err(ILLEGAL_DATA_ADDRESS));
     }
 
     #[test]

@@ -114,6 +114,21 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// A required true or false; nothing else counts (not 1, not "on").
+    pub(super) fn boolean(&self, name: &str) -> Result<bool, Refusal> {
+        match self.present(name) {
+            None => Err(Refusal::new(
+                "missing_parameter",
+                format!("{name} is required: true or false"),
+            )),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(v) => Err(Refusal::new(
+                "invalid_type",
+                format!("{name} = {} is not true or false", describe(v)),
+            )),
+        }
+    }
+
     /// An optional string.
     pub(super) fn opt_string(&self, name: &str) -> Result<Option<&'a str>, Refusal> {
         self.present(name).map(|_| self.string(name)).transpose()

@@ -117,6 +117,8 @@ pub struct Config {
     pub actions_source: Option<String>,
     /// `[sparkplug]`: the Sparkplug B edge node, when configured.
     pub sparkplug: Option<SparkplugConfig>,
+    /// `[sim] part_width_m`: a part between the simulated gripper's fingers (m).
+    pub sim_part_width_m: Option<f64>,
 }
 
 impl Config {
@@ -164,6 +166,7 @@ impl Config {
             path => RobotDefinition::load(&resolve(base, path))?,
         };
         let backend = plan::backend(&raw, &robot, &at)?;
+        let sim_part_width_m = plan::sim_part(&raw, &at)?;
         let motion = plan::motion(raw.motion, &at)?;
         let audit = plan::audit(&raw.audit, &at)?;
         let (actions, actions_source) = match raw.actions.as_ref().map(|a| a.get_ref().as_str()) {
@@ -209,6 +212,7 @@ impl Config {
             actions,
             actions_source,
             sparkplug,
+            sim_part_width_m,
         })
     }
 

@@ -391,6 +391,7 @@ pub(super) fn backend(
                 .timeout_ms
                 .as_ref()
                 .map_or(DEFAULT_TIMEOUT_MS, |v| *v.get_ref());
+            modbus_io(&robot.io).map_err(|m| at.section(raw.robot.span(), "modbus", m))?;
             Ok(Backend::Modbus {
                 link: ModbusConfig {
                     address: section.address,
@@ -434,6 +435,50 @@ pub(super) fn backend(
                 action_ns,
             }))
         }
+    }
+}
+
+/// Over Modbus, every channel must be one of UR's bits, and a gripper needs the output
+/// that drives it and the register its gap is read from.
+fn modbus_io(io: &crate::robot::io::IoSpec) -> Result<(), String> {
+    let max = wire::ur_io::CHANNELS - 1;
+    for (what, list) in [("output", &io.outputs), ("input", &io.inputs)] {
+        if let Some(c) = list.iter().find(|c| c.channel > max) {
+            return Err(format!(
+                "the robot's {what} {} is channel {}; UR's Modbus server has digital channels 0 to {max}",
+                c.name, c.channel
+            ));
+        }
+    }
+    match &io.gripper {
+        Some(g) if g.output.is_none() || g.width_register.is_none() => Err(
+            "the robot's gripper needs gripper.output (the output that closes it) and \
+             gripper.width_register (where its gap is read) to be driven over Modbus"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// `[sim] part_width_m`: the width of a part between the simulated fingers, if any.
+pub(super) fn sim_part(raw: &RawConfig, at: &Place<'_>) -> Result<Option<f64>, ConfigError> {
+    let Some(w) = raw
+        .sim
+        .as_ref()
+        .and_then(|s| s.get_ref().part_width_m.as_ref())
+    else {
+        return Ok(None);
+    };
+    let x = *w.get_ref();
+    if x > 0.0 && x < 1.0 {
+        Ok(Some(x))
+    } else {
+        Err(at.invalid(
+            w.span(),
+            "sim.part_width_m",
+            show(x),
+            "must be a width in metres above 0 and below 1",
+        ))
     }
 }
 

@@ -91,6 +91,8 @@ pub(super) struct RawSim {
     pub(super) freeze_state_after_s: Option<Spanned<f64>>,
     pub(super) stall_joint: Option<Spanned<usize>>,
     pub(super) stall_after_s: Option<Spanned<f64>>,
+    /// A part of this width (m) lies between the simulated gripper's fingers.
+    pub(super) part_width_m: Option<Spanned<f64>>,
 }
 
 /// `[modbus]`.

@@ -5,9 +5,12 @@
 
 pub mod backoff;
 pub mod edges;
+pub mod io;
 pub mod limits;
 pub mod modbus;
+pub mod modbus_io;
 pub mod ros;
+pub mod ros_io;
 
 pub mod sim;
 

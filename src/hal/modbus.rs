@@ -19,6 +19,7 @@ use wire::modbus::{
 
 use super::backoff::Backoff;
 use super::edges::{LinkedArm, MotionEdge};
+use super::modbus_io::IoEnds;
 use super::{ArmState, Fault, Joints, LinkError, RobotMode};
 
 /// How long the robot's heartbeat may stand still, while its registers answer, before the
@@ -42,6 +43,17 @@ pub struct ModbusConfig {
 /// Starts the link thread for a robot with `joints` joints and register `map`; returns the
 /// arm the real-time cycle drives.
 pub fn start(config: ModbusConfig, map: RegisterMap, joints: usize) -> std::io::Result<LinkedArm> {
+    start_with_io(config, map, joints, None)
+}
+
+/// As [`start`], with the digital I/O and the gripper served on the same link
+/// (`hal/modbus_io.rs`).
+pub fn start_with_io(
+    config: ModbusConfig,
+    map: RegisterMap,
+    joints: usize,
+    io: Option<IoEnds>,
+) -> std::io::Result<LinkedArm> {
     let (arm, ends) = LinkedArm::new("modbus", joints);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -60,11 +72,31 @@ pub fn start(config: ModbusConfig, map: RegisterMap, joints: usize) -> std::io::
         robot_heartbeat: None,
         companion_down: false,
         first_poll: true,
+        io,
     };
     std::thread::Builder::new()
         .name("armature-modbus".into())
         .spawn(move || runtime.block_on(link.run()))?;
     Ok(arm)
+}
+
+/// Runs one Modbus call under `timeout`, flattening its two error layers.
+pub(super) async fn bounded<T>(
+    timeout: Duration,
+    request: impl std::future::Future<Output = tokio_modbus::Result<T>>,
+) -> Result<T, LinkError> {
+    match tokio::time::timeout(timeout, request).await {
+        Err(_) => Err(LinkError::Timeout),
+        Ok(Err(tokio_modbus::Error::Transport(e))) => Err(match LinkError::from_io(&e) {
+            // tokio-modbus reports the end of the stream as the thread's last OS
+            // error, whatever it was: on an open connection, that is the robot closing it.
+            LinkError::Io(_) | LinkError::Timeout => LinkError::Closed,
+            other => other,
+        }),
+        Ok(Err(tokio_modbus::Error::Protocol(_))) => Err(LinkError::Io(libc::EPROTO)),
+        Ok(Ok(Err(exception))) => Err(LinkError::Exception(u8::from(exception))),
+        Ok(Ok(Ok(v))) => Ok(v),
+    }
 }
 
 /// The link thread's state.
@@ -87,6 +119,8 @@ struct Link {
     companion_down: bool,
     /// The next poll is the first on a connection: nothing on it to compare the heartbeat with.
     first_poll: bool,
+    /// The digital I/O and gripper on this link, if any.
+    io: Option<IoEnds>,
 }
 
 impl Link {
@@ -135,6 +169,9 @@ impl Link {
                     self.active = None;
                 }
             }
+            if let Some(io) = &self.io {
+                io.drain();
+            }
             tokio::time::sleep(
                 Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
             )
@@ -147,6 +184,9 @@ impl Link {
         self.current.fault = Some(Fault::Unreachable { cause });
         self.current.link_down_since.get_or_insert(Instant::now());
         self.state.write(self.current);
+        if let Some(io) = &self.io {
+            io.forget();
+        }
     }
 
     /// Polls and commands on one connection until it fails; returns why.
@@ -176,6 +216,11 @@ impl Link {
             if let Err(e) = self.poll(ctx).await {
                 return e;
             }
+            if let Some(io) = self.io.as_mut() {
+                if let Err(e) = io.exchange(ctx, self.config.timeout).await {
+                    return e;
+                }
+            }
         }
     }
 
@@ -184,18 +229,7 @@ impl Link {
         &self,
         request: impl std::future::Future<Output = tokio_modbus::Result<T>>,
     ) -> Result<T, LinkError> {
-        match tokio::time::timeout(self.config.timeout, request).await {
-            Err(_) => Err(LinkError::Timeout),
-            Ok(Err(tokio_modbus::Error::Transport(e))) => Err(match LinkError::from_io(&e) {
-                // tokio-modbus reports the end of the stream as the thread's last OS
-                // error, whatever it was: on an open connection, that is the robot closing it.
-                LinkError::Io(_) | LinkError::Timeout => LinkError::Closed,
-                other => other,
-            }),
-            Ok(Err(tokio_modbus::Error::Protocol(_))) => Err(LinkError::Io(libc::EPROTO)),
-            Ok(Ok(Err(exception))) => Err(LinkError::Exception(u8::from(exception))),
-            Ok(Ok(Ok(v))) => Ok(v),
-        }
+        bounded(self.config.timeout, request).await
     }
 
     async fn execute(&mut self, ctx: &mut Context, c: MotionEdge) -> Result<(), LinkError> {

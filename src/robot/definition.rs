@@ -93,6 +93,9 @@ pub struct RosNames {
     pub joint_states: String,
     /// The `FollowJointTrajectory` action namespace of the trajectory controller.
     pub controller: String,
+    /// The `GripperCommand` action namespace of the gripper's controller, if it has one.
+    #[serde(default)]
+    pub gripper: Option<String>,
 }
 
 /// A validated robot definition.
@@ -115,6 +118,8 @@ pub struct RobotDefinition {
     pub ros: Option<RosNames>,
     /// The `[cell]` table, unread: `crate::cell` reads and checks it.
     pub cell: Option<toml::Table>,
+    /// The gripper and the named digital outputs and inputs (`robot/io.rs`).
+    pub io: super::io::IoSpec,
     /// Where the definition came from, for messages.
     pub source: String,
 }
@@ -202,6 +207,25 @@ impl RobotDefinition {
         if let Some(map) = &raw.modbus {
             map.validate(n).map_err(|m| invalid("modbus".into(), m))?;
         }
+        let io = super::io::parse(text)
+            .map_err(|e| invalid(format!("{} (line {})", e.field, e.line), e.message.clone()))?;
+        let width = io.gripper.as_ref().and_then(|g| g.width_register);
+        if let (Some(map), Some(w)) = (&raw.modbus, width) {
+            let command = map.command_block..map.command_block + RegisterMap::command_layout(n).len;
+            let status = map.status_block..map.status_block + wire::modbus::status_layout::LEN;
+            if command.contains(&w) || status.contains(&w) {
+                return Err(invalid(
+                    "gripper.width_register".into(),
+                    format!(
+                        "{w} lies in the handshake's command block ({}–{}) or status block ({}–{})",
+                        command.start,
+                        command.end - 1,
+                        status.start,
+                        status.end - 1
+                    ),
+                ));
+            }
+        }
         if !raw.positions.contains_key("home") {
             return Err(invalid(
                 "positions.home".into(),
@@ -217,6 +241,7 @@ impl RobotDefinition {
             modbus: raw.modbus,
             ros: raw.ros,
             cell: raw.cell,
+            io,
             source: file.into(),
         };
         for (name, joints) in &def.positions {

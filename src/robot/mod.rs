@@ -3,6 +3,7 @@
 //! The base layer: it imports nothing else of the plugin.
 
 mod definition;
+pub mod io;
 mod joints;
 mod kinematics;
 mod limits;

@@ -3,6 +3,7 @@
 
 mod arm;
 mod book;
+mod gripper;
 mod health;
 mod journal;
 mod lease;
@@ -20,6 +21,7 @@ pub mod supervisor;
 pub mod words;
 
 pub use arm::{ArmView, NotReady};
+pub use gripper::{GripperState, GripperView, IoLink, IoView};
 pub use health::Durability;
 pub use journal::{Journal, JournalError, LoadReport, JOURNAL_FILE};
 pub use lease::{Hold, Pending};

@@ -52,6 +52,8 @@ pub struct MotionGate {
     pub(super) settings: GateSettings,
     /// Where timers and step runners run; the supervisor thread starts them too.
     pub(super) rt: Option<tokio::runtime::Handle>,
+    /// The digital I/O and the gripper (`tasks/gripper.rs`), attached once at start.
+    pub(super) io: std::sync::OnceLock<super::IoLink>,
 }
 
 impl MotionGate {
@@ -68,6 +70,7 @@ impl MotionGate {
             vars,
             settings,
             rt: tokio::runtime::Handle::try_current().ok(),
+            io: std::sync::OnceLock::new(),
         });
         let weak = Arc::downgrade(&gate);
         gate.registry.set_promoter(Box::new(move |desk, ended| {

@@ -116,6 +116,7 @@ impl MotionGate {
                 }
                 StepKind::Wait { seconds } => *seconds,
                 StepKind::SetVariable { .. } => 0.0,
+                StepKind::Gripper { stroke_s, .. } => *stroke_s,
             })
             .collect();
         reach.eta_s = weights.iter().sum();

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use super::gripper::StrokeEnd;
 use super::motion::MotionGate;
 use super::{Applied, Step, StepKind, TaskError, TaskState};
 use crate::hal::Joints;
@@ -120,6 +121,22 @@ async fn drive(gate: &MotionGate, task_id: Uuid, from: usize, prelude: Option<St
                     }
                 }
                 None
+            }
+            StepKind::Gripper { close, .. } => {
+                if !enter(gate, &task_id, k, &step) {
+                    return;
+                }
+                match gate.stroke(*close, &wake).await {
+                    StrokeEnd::Done => None,
+                    StrokeEnd::Halted => {
+                        registry.finish_sequence(&task_id, TaskState::Cancelled, None);
+                        return;
+                    }
+                    StrokeEnd::Failed(e) => {
+                        registry.finish_sequence(&task_id, TaskState::Failed, Some(e));
+                        return;
+                    }
+                }
             }
             StepKind::SetVariable { name, op } => {
                 if !enter(gate, &task_id, k, &step) {

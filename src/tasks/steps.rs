@@ -30,6 +30,13 @@ pub enum StepKind {
         /// Seconds.
         seconds: f64,
     },
+    /// A gripper stroke (tasks/gripper.rs).
+    Gripper {
+        /// Close (true) or open (false).
+        close: bool,
+        /// The full stroke's seconds, for progress and the ETA.
+        stroke_s: f64,
+    },
     /// Write an installation variable.
     SetVariable {
         /// The variable.

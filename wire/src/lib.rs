@@ -5,6 +5,8 @@
 //!   registers, with their encodings (see `docs/modbus.md`).
 //! - [`ros_msgs`]: the ROS message types of a `FollowJointTrajectory` controller, generated
 //!   from the definitions vendored in `msg/` (see `docs/ros.md`).
+//! - [`ur_io`]: UR's digital I/O registers and the gripper's width register (`docs/io.md`).
 
 pub mod modbus;
 pub mod ros_msgs;
+pub mod ur_io;

@@ -68,6 +68,10 @@ struct Args {
     /// SIGUSR2 stops it again.
     #[arg(long)]
     companion_stopped: bool,
+    /// A part this wide (m) lies between the gripper's fingers: closing stops on it, and the
+    /// part sensor (input 0) is on.
+    #[arg(long, value_name = "M")]
+    part_width: Option<f64>,
 }
 
 #[derive(Clone)]
@@ -95,9 +99,15 @@ impl tokio_modbus::server::Service for RegisterService {
                 Request::ReadInputRegisters(a, n) => {
                     robot.read(a, n).map(Response::ReadInputRegisters)
                 }
-                Request::WriteSingleRegister(a, v) => robot
-                    .write(a, &[v])
-                    .map(|()| Response::WriteSingleRegister(a, v)),
+                Request::WriteSingleRegister(a, v) => {
+                    let before = robot.outputs();
+                    let done = robot.write(a, &[v]);
+                    if robot.outputs() != before {
+                        // What a peer watching the controller's outputs would see.
+                        eprintln!("armsim-modbus: digital outputs {:#012b}", robot.outputs());
+                    }
+                    done.map(|()| Response::WriteSingleRegister(a, v))
+                }
                 Request::WriteMultipleRegisters(a, values) => robot
                     .write(a, &values)
                     .map(|()| Response::WriteMultipleRegisters(a, values.len() as u16)),
@@ -211,12 +221,10 @@ async fn run(args: Args) -> Result<(), String> {
         exceptions_for_s: args.exceptions_for,
         companion_stopped: args.companion_stopped,
     };
-    let robot = Arc::new(Mutex::new(ModbusRobot::new(
-        file.limits,
-        &file.home,
-        map,
-        faults,
-    )));
+    let robot = Arc::new(Mutex::new(
+        ModbusRobot::new(file.limits, &file.home, map, faults)
+            .with_gripper(file.gripper, args.part_width),
+    ));
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

@@ -1,6 +1,7 @@
 //! `armsim-ros`: the simulated arm as a ROS node, like a robot driver's trajectory controller:
 //! it publishes `sensor_msgs/JointState` and serves `control_msgs/FollowJointTrajectory`
-//! over the standard action topics (goal, cancel, status, feedback, result).
+//! over the standard action topics (goal, cancel, status, feedback, result), and
+//! `control_msgs/GripperCommand` for the robot file's gripper (`armsim::ros_gripper`).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,12 @@ struct Args {
     /// ...for this long.
     #[arg(long, value_name = "S", default_value_t = f64::INFINITY)]
     stop_joint_states_for: f64,
+    /// The GripperCommand action namespace (served when the robot file has a gripper).
+    #[arg(long, default_value = "/gripper_controller/gripper_cmd")]
+    gripper_namespace: String,
+    /// A part this wide (m) lies between the gripper's fingers: closing stalls on it.
+    #[arg(long, value_name = "M")]
+    part_width: Option<f64>,
 }
 
 struct Goal {
@@ -116,6 +123,10 @@ fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("cannot reach the ROS master: {e}"))?;
     let ns = args.namespace.trim_end_matches('/').to_owned();
     let err = |e: rosrust::error::Error| e.to_string();
+    let _gripper = match file.gripper {
+        Some(g) => armsim::ros_gripper::serve(&args.gripper_namespace, g, args.part_width)?,
+        None => Vec::new(),
+    };
     let states =
         rosrust::publish::<sensor_msgs::JointState>(&args.joint_states, 10).map_err(err)?;
     let status_pub =

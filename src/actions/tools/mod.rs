@@ -2,6 +2,8 @@
 //! catalog, the dispatch and the set of motion tools come from.
 
 mod gate;
+mod gripper;
+mod io;
 mod motion;
 mod positions;
 mod robot;
@@ -14,6 +16,7 @@ pub(super) static TOOLS: &[ToolItem] = &[
     motion::MOVE_JOINTS,
     motion::MOVE_TO,
     motion::HOME,
+    gripper::GRIPPER,
     tasks::TASK_STATUS,
     tasks::CANCEL_TASK,
     gate::CONFIRM_TASK,
@@ -22,6 +25,7 @@ pub(super) static TOOLS: &[ToolItem] = &[
     tasks::STOP,
     tasks::LIST_TASKS,
     robot::ROBOT_STATE,
+    io::SET_OUTPUT,
     positions::SAVE_POSITION,
     positions::LIST_POSITIONS,
 ];
@@ -53,6 +57,8 @@ mod tests {
             properties::<tasks::StatusArgs>(),
             properties::<tasks::ListArgs>(),
             properties::<positions::SaveArgs>(),
+            properties::<gripper::GripperArgs>(),
+            properties::<io::SetOutputArgs>(),
             properties::<NoArgs>(),
             properties::<TaskIdArgs>(),
         ];

@@ -8,7 +8,7 @@ use crate::actions::params::{NoArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::ActionOutput;
 use crate::robot::TcpPose;
-use crate::tasks::{short_id, words};
+use crate::tasks::{short_id, words, GripperState, IoView};
 
 /// One joint's state.
 #[derive(Serialize, JsonSchema)]
@@ -64,6 +64,28 @@ pub(super) struct Durability {
     journal_appends: u64,
 }
 
+/// One named digital channel and its value.
+#[derive(Serialize, JsonSchema)]
+pub(super) struct ChannelState {
+    /// Its name.
+    name: String,
+    /// How it is said.
+    label: String,
+    /// The backend's channel number.
+    channel: u16,
+    /// Whether it is on.
+    value: bool,
+}
+
+/// The gripper as read now.
+#[derive(Serialize, JsonSchema)]
+pub(super) struct GripperNow {
+    /// The finger gap (m), once read.
+    width_m: Option<f64>,
+    /// open, closed (on nothing), holding, moving, partly_open or unknown.
+    state: GripperState,
+}
+
 /// `robot_state`'s answer.
 #[derive(Serialize, JsonSchema)]
 pub(super) struct RobotState {
@@ -104,6 +126,12 @@ pub(super) struct RobotState {
     realtime: Value,
     /// MCP sessions open now (idle ones are closed after `server.session_idle_s`).
     sessions_open: usize,
+    /// The declared digital outputs.
+    outputs: Vec<ChannelState>,
+    /// The declared digital inputs.
+    inputs: Vec<ChannelState>,
+    /// The gripper, if one is declared.
+    gripper: Option<GripperNow>,
 }
 
 /// `robot_state`.
@@ -175,6 +203,18 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
                 None => text,
             },
         };
+        let io = app.gate.io_view();
+        let text = format!("{text}{}", io_words(&io));
+        let channels = |list: &[(crate::robot::io::Channel, bool)]| {
+            list.iter()
+                .map(|(c, v)| ChannelState {
+                    name: c.name.clone(),
+                    label: c.label.clone(),
+                    channel: c.channel,
+                    value: *v,
+                })
+                .collect::<Vec<_>>()
+        };
         let tcp_pose = robot
             .kinematics
             .as_ref()
@@ -228,6 +268,12 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
             memory_locked: view.memory_locked,
             realtime: view.realtime,
             sessions_open: app.sessions_open.load(std::sync::atomic::Ordering::Relaxed),
+            outputs: channels(&io.outputs),
+            inputs: channels(&io.inputs),
+            gripper: io.gripper.map(|g| GripperNow {
+                width_m: g.width_m.map(|w| (w * 1e5).round() / 1e5),
+                state: g.state,
+            }),
         };
         Ok(ActionOutput {
             text,
@@ -236,3 +282,26 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
         })
     },
 };
+
+/// " The gripper is open. Inputs: part present on. Outputs: green lamp off."
+fn io_words(io: &IoView) -> String {
+    let mut out = String::new();
+    if let Some(g) = &io.gripper {
+        out.push_str(&format!(" The gripper is {}", g.state.words()));
+        if let (GripperState::Holding | GripperState::PartlyOpen, Some(w)) = (g.state, g.width_m) {
+            out.push_str(&format!(", {} wide", crate::cell::words::distance(w)));
+        }
+        out.push('.');
+    }
+    for (what, list) in [("Inputs", &io.inputs), ("Outputs", &io.outputs)] {
+        if list.is_empty() {
+            continue;
+        }
+        let said: Vec<String> = list
+            .iter()
+            .map(|(c, v)| format!("{} {}", c.label, if *v { "on" } else { "off" }))
+            .collect();
+        out.push_str(&format!(" {what}: {}.", said.join(", ")));
+    }
+    out
+}
