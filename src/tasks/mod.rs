@@ -1,6 +1,7 @@
 //! Tasks: ids, the state machine, the registry and its durable journal, and the motion
 //! gate, the one place that starts or stops motion.
 
+mod approval;
 mod arm;
 mod book;
 mod health;
@@ -19,6 +20,7 @@ mod steps;
 pub mod supervisor;
 pub mod words;
 
+pub use approval::{Approval, Channel};
 pub use arm::{ArmView, NotReady};
 pub use health::Durability;
 pub use journal::{Journal, JournalError, LoadReport, JOURNAL_FILE};

@@ -173,6 +173,7 @@ pub(super) fn fresh_record(
         error: None,
         owner: task.owner.clone(),
         steps,
+        approval: None,
     }
 }
 
