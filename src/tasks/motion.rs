@@ -222,7 +222,11 @@ impl MotionGate {
     /// Confirms the held task `task_id`: it becomes running and starts, in one critical
     /// section with every drop of it, so a task is either dropped or moving, never both.
     pub fn confirm(self: &Arc<Self>, task_id: &Uuid) -> Result<TaskRecord, GateError> {
-        let owner = self.registry.get(task_id).map(|r| r.owner).unwrap_or_default();
+        let owner = self
+            .registry
+            .get(task_id)
+            .map(|r| r.owner)
+            .unwrap_or_default();
         self.approve(task_id, &owner, Channel::Session)
     }
 
