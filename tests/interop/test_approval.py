@@ -151,3 +151,12 @@ async def test_the_app_view_is_served_linked_and_its_approve_tool_is_app_only(ma
         assert out["state"] == "running" and text == f"Confirmed. Task {ack['task_id'][:4]} is moving."
         final = (await c.wait_done(ack["task_id"]))[-1]
         assert final["state"] == "succeeded" and final["approval"] == {"by": "local", "channel": "app"}
+
+
+def test_an_unknown_approval_is_refused_at_load(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(HUMAN.replace('approval = "human"', 'approval = "humans"'))
+    out = subprocess.run([armature_bin(), "check-config", "--config", str(bad)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "unknown variant `humans`, expected `session` or `human`" in out.stderr, out.stderr
