@@ -118,9 +118,14 @@ impl AuditEntry {
     /// How a task ended, recorded under its owner next to the call that started it.
     pub fn task_ended(rec: &crate::tasks::TaskRecord) -> Self {
         use crate::tasks::TaskState;
-        let params = serde_json::json!({
+        let mut params = serde_json::json!({
             "state": rec.state, "progress": rec.progress, "message": rec.message, "error": rec.error,
         });
+        // Who approved a held task, and through which channel (dashboard, elicitation, app, session).
+        if let Some(a) = &rec.approval {
+            params["approved_by"] = serde_json::json!(a.by);
+            params["approval_channel"] = serde_json::json!(a.channel);
+        }
         let mut entry = Self::now(
             &rec.owner,
             "task_ended",

@@ -41,6 +41,18 @@ impl ConfirmRule {
     }
 }
 
+/// Who may confirm a held motion (`approval`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    /// The session that asked may confirm it (`confirm_task`): for set-ups with no human channel.
+    #[default]
+    Session,
+    /// Only a person: the dashboard, the chat app's question (elicitation) or the MCP App
+    /// view. The requesting session's `confirm_task` is refused.
+    Human,
+}
+
 /// `[confirm]`, checked: every name is a tool, every number finite and within its bounds.
 #[derive(Debug, Clone)]
 pub struct Confirm {
@@ -52,6 +64,8 @@ pub struct Confirm {
     pub beyond_speed: f64,
     /// An unconfirmed task is dropped after this many seconds, in (0, [`MAX_EXPIRE_S`]].
     pub expire_s: f64,
+    /// Who may confirm: the session, or only a person.
+    pub approval: Approval,
 }
 
 impl Confirm {
@@ -126,6 +140,7 @@ pub(super) fn check(
         beyond_rad,
         beyond_speed,
         expire_s,
+        approval: raw.approval.unwrap_or_default(),
     })
 }
 

@@ -18,7 +18,7 @@ use crate::motion::ExecutorConfig;
 use crate::robot::{DefinitionError, RobotDefinition, BUILTIN_UR5E};
 
 pub use action_file::{ActionsError, CustomAction, Scope};
-pub use confirm::{Confirm, ConfirmRule, MAX_EXPIRE_S};
+pub use confirm::{Approval, Confirm, ConfirmRule, MAX_EXPIRE_S};
 pub use plan::{AuditConfig, Backend, BackendKind, MotionConfig, ServerConfig, TasksConfig};
 pub use sparkplug::{SparkplugConfig, TlsFiles};
 

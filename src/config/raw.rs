@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::confirm::ConfirmRule;
+use super::confirm::{Approval, ConfirmRule};
 use super::plan::BackendKind;
 use crate::operators::OperatorSpec;
 
@@ -123,6 +123,7 @@ pub(super) struct RawConfirm {
     pub(super) beyond_rad: Option<Spanned<f64>>,
     pub(super) beyond_speed: Option<Spanned<f64>>,
     pub(super) expire_s: Option<Spanned<f64>>,
+    pub(super) approval: Option<Approval>,
 }
 
 /// `[sparkplug]`: the Sparkplug B edge node (docs/fleet.md).

@@ -1,6 +1,8 @@
 //! The MCP server (official `rmcp` crate) over stdio and streamable HTTP.
 
+mod app;
 mod body;
+mod elicit;
 mod gate;
 mod owners;
 mod schema;

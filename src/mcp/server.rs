@@ -7,8 +7,8 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ContentBlock,
     CreateTaskResult, CustomRequest, CustomResult, DetailedTask, ErrorCode, GetTaskParams,
     GetTaskResult, Implementation, InitializeRequestParams, InitializeResult, JsonObject,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, Task, TaskPayload, TaskStatus,
-    Tool,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, Task, TaskPayload, TaskStatus, Tool,
 };
 // Logging is deprecated by SEP-2577, yet it is how a task's end reaches its owner.
 #[allow(deprecated)]
@@ -149,7 +149,14 @@ impl ServerHandler for ArmatureServer {
     // (SEP-2577) but every current client still reads it.
     #[allow(deprecated)]
     fn get_info(&self) -> InitializeResult {
-        InitializeResult::new(ServerCapabilities::builder().enable_tools().enable_tasks().enable_logging().build())
+        let mut caps = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tasks()
+            .enable_logging()
+            .enable_resources()
+            .build();
+        super::app::declare(&mut caps);
+        InitializeResult::new(caps)
             .with_server_info(Implementation::new("armature", env!("CARGO_PKG_VERSION")))
             .with_instructions(format!(
                 "Armature drives a {} robot arm. Motion tools (move_joints, move_to, home) answer at once with a \
@@ -174,6 +181,22 @@ impl ServerHandler for ArmatureServer {
             ));
         }
         Ok(ListToolsResult::with_all_items(self.catalog.tools.clone()))
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(super::app::list())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        super::app::read(&request.uri).map(ReadResourceResponse::from)
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -224,6 +247,34 @@ impl ServerHandler for ArmatureServer {
         if self.in_session(&context) {
             self.sessions
                 .register(self.session, &caller.operator, &context.peer);
+        }
+        // A held motion under a human gate is put to the client's user, when it can ask.
+        let sc = result.structured_content.as_ref();
+        if self.in_session(&context)
+            && super::elicit::wanted(
+                &self.app,
+                &context.peer,
+                sc.and_then(|v| v["state"].as_str()),
+            )
+        {
+            if let Some(id) = sc
+                .and_then(|v| v["task_id"].as_str())
+                .and_then(|t| Uuid::parse_str(t).ok())
+            {
+                let question = result
+                    .content
+                    .first()
+                    .and_then(|c| c.as_text())
+                    .map(|t| t.text.clone())
+                    .unwrap_or_default();
+                super::elicit::ask(
+                    self.app.clone(),
+                    context.peer.clone(),
+                    caller.clone(),
+                    id,
+                    question,
+                );
+            }
         }
         // A client that speaks MCP's tasks extension follows a motion as an MCP task.
         let wants_task = context

@@ -37,6 +37,7 @@ fn tool(spec: ActionSpec, record: Option<&Value>) -> Tool {
     let motion = starts_motion(&spec);
     let mut meta = JsonObject::new();
     meta.insert("armature/scope".into(), json!(spec.scope));
+    super::app::tool_meta(&mut meta, &spec.name, motion);
     let mut annotations = ToolAnnotations::with_title(spec.title.clone())
         .read_only(spec.effect == Effect::Reads)
         .destructive(false)

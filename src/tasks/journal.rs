@@ -215,6 +215,7 @@ mod tests {
             error: None,
             owner: "local".into(),
             steps: None,
+            approval: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Tasks: ids, the state machine, the registry and its durable journal, and the motion
 //! gate, the one place that starts or stops motion.
 
+mod approval;
 mod arm;
 mod book;
 mod gripper;
@@ -20,6 +21,7 @@ mod steps;
 pub mod supervisor;
 pub mod words;
 
+pub use approval::{Approval, Channel};
 pub use arm::{ArmView, NotReady};
 pub use gripper::{GripperState, GripperView, IoLink, IoView};
 pub use health::Durability;

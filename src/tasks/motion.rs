@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
+use super::approval::{Approval, Channel};
 use super::arm::{self, ArmView, NotReady};
 use super::lease::{Live, Pending, SeqLive};
 use super::plan::{fresh_record, steps_status, work_end};
@@ -224,6 +225,20 @@ impl MotionGate {
     /// Confirms the held task `task_id`: it becomes running and starts, in one critical
     /// section with every drop of it, so a task is either dropped or moving, never both.
     pub fn confirm(self: &Arc<Self>, task_id: &Uuid) -> Result<TaskRecord, GateError> {
+        let owner = self
+            .registry
+            .get(task_id)
+            .map(|r| r.owner)
+            .unwrap_or_default();
+        self.approve(task_id, &owner, Channel::Session)
+    }
+
+    /// Confirms the held task `task_id`, recording `approval` on it (see [`Self::confirm`]).
+    pub(super) fn confirm_as(
+        self: &Arc<Self>,
+        task_id: &Uuid,
+        approval: Approval,
+    ) -> Result<TaskRecord, GateError> {
         self.durable()?;
         let mut desk = self.registry.desk();
         let short = words::short_id(task_id);
@@ -253,6 +268,7 @@ impl MotionGate {
         rec.message = words::confirmed(&rec.action);
         rec.updated_at = now_rfc3339();
         rec.started_at = Some(rec.updated_at.clone());
+        rec.approval = Some(approval);
         self.registry
             .journal(&rec)
             .map_err(|e| GateError::Durability(e.cause()))?;

@@ -174,6 +174,7 @@ pub(super) fn fresh_record(
         error: None,
         owner: task.owner.clone(),
         steps,
+        approval: None,
     }
 }
 

@@ -101,6 +101,9 @@ pub struct TaskRecord {
     /// A multi-step task's checkpoint: steps done, the current one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<super::StepsStatus>,
+    /// Who approved it, and through which channel, when it waited for a confirmation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<super::Approval>,
 }
 
 impl TaskRecord {

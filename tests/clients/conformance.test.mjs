@@ -14,9 +14,12 @@ import { NODE, binOf, leftovers, run, startServer } from './harness.mjs';
 
 const tool = (name) => ({ reason: `calls the suite's reference tool ${name}`, failure: `there is no tool named "${name}"` });
 const prompt = (name) => ({ reason: `gets the suite's reference prompt ${name}; Armature declares no prompts capability`, failure: 'MCP error -32601: prompts/get' });
+// Armature serves one resource, its MCP App view: a read of another is -32002 naming it.
 const resource = (uri, method = 'resources/read') => ({
-  reason: `uses the suite's reference resource ${uri}; Armature declares no resources capability`,
-  failure: `MCP error -32601: ${method}`,
+  reason: `uses the suite's reference resource ${uri}; Armature's only resource is its MCP App view`,
+  failure: method === 'resources/read'
+    ? `there is no resource "${uri}"; the only one is ui://armature/arm`
+    : `MCP error -32601: ${method}`,
 });
 
 /** Scenarios that need the suite's own fixtures: why, and the failure that shows it. */

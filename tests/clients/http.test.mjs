@@ -43,7 +43,7 @@ describe('streamable HTTP on the wire', () => {
       assert.equal(r.status, 200);
       const m = await message(r);
       assert.equal(m.result.protocolVersion, version);
-      assert.deepEqual(Object.keys(m.result.capabilities).sort(), ['extensions', 'logging', 'tools']);
+      assert.deepEqual(Object.keys(m.result.capabilities).sort(), ['extensions', 'logging', 'resources', 'tools']);
     });
   }
 

@@ -1,5 +1,5 @@
-//! The confirmation tools, `confirm_task` and `reject_task`, and `resume_task`, which
-//! takes an interrupted custom action up again.
+//! The confirmation tools, `confirm_task`, `reject_task` and the app-only `approve_task`,
+//! and `resume_task`, which takes an interrupted custom action up again.
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -8,8 +8,9 @@ use crate::actions::custom;
 use crate::actions::guards::{find_own_task, may_move};
 use crate::actions::params::{TaskIdArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
-use crate::actions::ActionOutput;
-use crate::tasks::{short_id, TaskState};
+use crate::actions::{ActionOutput, Refusal};
+use crate::config::Approval;
+use crate::tasks::{short_id, Channel, TaskRecord, TaskState};
 
 /// A gate tool's answer.
 #[derive(Serialize, JsonSchema)]
@@ -37,20 +38,58 @@ pub(super) const CONFIRM_TASK: ToolItem = ToolItem {
         may_move(caller, "confirm_task")?;
         let a = TaskIdArgs::parse("confirm_task", args)?;
         let rec = find_own_task(app, caller, &a.task_id)?;
+        // A gate the requester can open is no human gate: under "human" only a person
+        // approves (dashboard, elicitation, the app view); declining stays allowed.
+        if app.config.confirm.approval == Approval::Human {
+            return Err(Refusal::new(
+                "human_approval_required",
+                "A person must approve this move, on the dashboard or in your chat app.",
+            ));
+        }
         let rec = app.gate.confirm(&rec.task_id)?;
-        let short = short_id(&rec.task_id);
-        let text = match rec.steps {
-            Some(_) => format!("Confirmed. Task {short} is running."),
-            None => format!("Confirmed. Task {short} is moving."),
-        };
-        Ok(ActionOutput {
-            text,
-            task_id: Some(rec.task_id.to_string()),
-            structured: structured(&GateAnswer {
-                task_id: rec.task_id.to_string(),
-                state: rec.state,
-            }),
-        })
+        Ok(confirmed(rec))
+    },
+};
+
+/// The answer to a confirmation that started `rec`.
+fn confirmed(rec: TaskRecord) -> ActionOutput {
+    let short = short_id(&rec.task_id);
+    let text = match rec.steps {
+        Some(_) => format!("Confirmed. Task {short} is running."),
+        None => format!("Confirmed. Task {short} is moving."),
+    };
+    ActionOutput {
+        text,
+        task_id: Some(rec.task_id.to_string()),
+        structured: structured(&GateAnswer {
+            task_id: rec.task_id.to_string(),
+            state: rec.state,
+        }),
+    }
+}
+
+/// `approve_task`: the MCP App view's Approve button. The MCP layer marks it app-only
+/// (`_meta.ui.visibility: ["app"]`), so hosts keep it from the model.
+pub(super) const APPROVE_TASK: ToolItem = ToolItem {
+    name: "approve_task",
+    title: "Approve a task (app view)",
+    scope: Scope::Background,
+    effect: Effect::Changes,
+    description: |_| {
+        "The arm view's Approve button: a person approves a motion that waits for confirmation. \
+         For the view inside the chat app only, never for the assistant."
+            .into()
+    },
+    input: |_| schema::<TaskIdArgs>(),
+    output: schema::<GateAnswer>,
+    run: |app, caller, args| {
+        may_move(caller, "approve_task")?;
+        let a = TaskIdArgs::parse("approve_task", args)?;
+        let rec = find_own_task(app, caller, &a.task_id)?;
+        let rec = app
+            .gate
+            .approve(&rec.task_id, &caller.operator, Channel::App)?;
+        Ok(confirmed(rec))
     },
 };
 

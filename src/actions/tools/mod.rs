@@ -21,6 +21,7 @@ pub(super) static TOOLS: &[ToolItem] = &[
     tasks::CANCEL_TASK,
     gate::CONFIRM_TASK,
     gate::REJECT_TASK,
+    gate::APPROVE_TASK,
     gate::RESUME_TASK,
     tasks::STOP,
     tasks::LIST_TASKS,
