@@ -42,6 +42,7 @@ fn gate(dir: &std::path::Path) -> (Arc<MotionGate>, VarStore, RobotDefinition) {
         min_speed: 0.01,
         max_motion_s: 600.0,
         queue_limit: 8,
+        space: armature::tasks::Space::open(&robot),
     };
     let gate = MotionGate::new(registry, executor, vars.clone(), settings);
     while gate.ready().is_err() {

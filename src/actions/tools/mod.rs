@@ -1,10 +1,12 @@
 //! The built-in tools, one item each, grouped by topic. [`TOOLS`] is the one list the
 //! catalog, the dispatch and the set of motion tools come from.
 
+mod cartesian;
 mod gate;
 mod motion;
 mod positions;
 mod robot;
+mod spatial;
 mod tasks;
 
 use super::tool::ToolItem;
@@ -14,6 +16,9 @@ pub(super) static TOOLS: &[ToolItem] = &[
     motion::MOVE_JOINTS,
     motion::MOVE_TO,
     motion::HOME,
+    cartesian::MOVE_LINEAR,
+    cartesian::MOVE_POSE,
+    cartesian::MOVE_RELATIVE,
     tasks::TASK_STATUS,
     tasks::CANCEL_TASK,
     gate::CONFIRM_TASK,
@@ -50,6 +55,8 @@ mod tests {
             properties::<motion::MoveJointsArgs>(),
             properties::<motion::MoveToArgs>(),
             properties::<motion::HomeArgs>(),
+            properties::<cartesian::PoseToolArgs>(),
+            properties::<cartesian::RelativeArgs>(),
             properties::<tasks::StatusArgs>(),
             properties::<tasks::ListArgs>(),
             properties::<positions::SaveArgs>(),
