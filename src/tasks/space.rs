@@ -104,10 +104,30 @@ impl MotionGate {
                 message: crate::robot::linear::PlanError::NoKinematics.to_string(),
             }));
         };
+        let start = kin.tcp_transform(&from);
         let target = match to {
             LineTarget::Pose(p) => p.to_isometry(),
-            LineTarget::Relative(m) => m.target(&kin.tcp_transform(&from)),
+            LineTarget::Relative(m) => m.target(&start),
         };
+        // The samples' count grows with the duration: refuse a crawl before sampling it.
+        if speed.is_nan() || speed < self.settings.min_speed {
+            return Err(GateError::TooSlow {
+                what: "The move".into(),
+                speed,
+                min: self.settings.min_speed,
+            });
+        }
+        let length = (target.translation.vector - start.translation.vector).norm();
+        let turn = start.rotation.angle_to(&target.rotation);
+        let fastest = (length / (space.limits.tcp_speed * speed))
+            .max(turn / (space.limits.turn_speed * speed));
+        if fastest > self.settings.max_motion_s {
+            return Err(GateError::TooLong {
+                what: "The move".into(),
+                seconds: fastest,
+                limit: self.settings.max_motion_s,
+            });
+        }
         let (path, report) = space
             .cell
             .plan_linear(
