@@ -11,7 +11,8 @@ use crate::config::{Backend, Config};
 use crate::hal::io::{IoPort, NoIo, SimIo};
 use crate::hal::{limits::LimitedArm, sim::SimArm, RobotArm};
 use crate::motion::ExecutorHandle;
-use crate::tasks::{supervisor, GateSettings, JournalError, MotionGate, Registry};
+use crate::robot::linear::LinearLimits;
+use crate::tasks::{supervisor, GateSettings, JournalError, MotionGate, Registry, Space};
 use crate::vars::{VarStore, VarsError};
 
 /// Why the plugin could not start.
@@ -158,6 +159,22 @@ impl App {
             queue_limit: config.tasks.queue_limit,
             min_speed: config.motion.min_speed,
             max_motion_s: config.motion.max_motion_s,
+            space: Space {
+                kinematics: config.robot.kinematics.clone(),
+                cell: config.cell.clone(),
+                limits: LinearLimits {
+                    tcp_speed: config.motion.max_tcp_speed,
+                    sample_hz: f64::from(config.motion.rate_hz),
+                    ..LinearLimits::default()
+                },
+                // Modbus and ROS run their own trajectory to each target (movej, a
+                // FollowJointTrajectory goal): they cannot follow a sampled line yet.
+                no_lines: match &config.backend {
+                    Backend::Sim(_) => None,
+                    Backend::Modbus { .. } => Some("modbus"),
+                    Backend::Ros(_) => Some("ros"),
+                },
+            },
         };
         let gate = MotionGate::new(registry.clone(), executor, vars.clone(), settings);
         let io = io.unwrap_or_else(|| match &config.backend {

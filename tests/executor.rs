@@ -47,6 +47,7 @@ fn start(exec: &ExecutorHandle, robot: &RobotDefinition, id: u64, offset: f64, s
         motion_id: id,
         target,
         speed,
+        path: None,
     })
     .unwrap();
 }
@@ -89,6 +90,7 @@ fn a_move_reaches_its_target_within_the_speed_limit() {
         motion_id: 1,
         target: t,
         speed: 0.5,
+        path: None,
     })
     .unwrap();
     let (outcome, peak) = finish(&exec, &events, Duration::from_secs(5));

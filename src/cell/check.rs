@@ -168,6 +168,20 @@ fn nearest(v: f64, min: f64, max: f64) -> f64 {
 }
 
 impl Refusal {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::IntoZone { .. } => "into_zone",
+            Self::OutOfWorkspace { .. } => "out_of_workspace",
+            Self::OutOfReach { .. } => "out_of_reach",
+            Self::CannotHold { .. } => "cannot_hold_pose",
+            Self::JointLimit { .. } => "out_of_range",
+            Self::Singularity { .. } => "singularity",
+            Self::Flip { .. } => "configuration_flip",
+            Self::Request { .. } => "invalid_request",
+        }
+    }
+
     /// Where along the path it breaks (0 to 1), if the refusal is about a place.
     pub fn fraction(&self) -> Option<f64> {
         match self {

@@ -322,7 +322,7 @@ fn bad_requests_are_refused_with_the_value_and_the_limit() {
     let e: Refusal = pose.check().unwrap_err().into();
     assert_eq!(
         e.to_string(),
-        "The rotation vector is 90.000 rad long, more than a full turn (6.283 rad); \
+        "The rotation vector is 90 rad long, more than a full turn (6.283 rad); \
          rotation vectors are in radians (90 degrees is 1.571 rad). Nothing moved."
     );
     let e: Refusal = crate::robot::linear::Frame::parse("flange")

@@ -88,7 +88,13 @@ pub enum ConfigError {
     /// The action file it names is broken (each error with file:line:column).
     #[error(transparent)]
     Actions(#[from] ActionsError),
+    /// The robot file's `[cell]` is broken (file and field).
+    #[error(transparent)]
+    Cell(#[from] crate::cell::CellError),
 }
+
+/// The built-in cell (`cell = "builtin:pedestal"`): floor and box out of the UR5e's reach.
+const PEDESTAL_CELL: &str = include_str!("../../config/cell-pedestal.toml");
 
 /// A loaded, checked configuration with its robot and custom actions.
 #[derive(Debug, Clone)]
@@ -97,6 +103,8 @@ pub struct Config {
     pub source: String,
     /// The robot definition.
     pub robot: RobotDefinition,
+    /// The cell around the arm (the robot file's `[cell]`, or an open cell).
+    pub cell: crate::cell::Cell,
     /// `[server]`.
     pub server: ServerConfig,
     /// `[backend]` with its section (`[sim]`, `[modbus]` or `[ros]`).
@@ -165,6 +173,15 @@ impl Config {
             "builtin:ur5e" => RobotDefinition::parse(BUILTIN_UR5E, "builtin:ur5e")?,
             path => RobotDefinition::load(&resolve(base, path))?,
         };
+        let cell = match raw.cell.as_ref().map(|c| c.get_ref().as_str()) {
+            None => crate::cell::Cell::of_robot(&robot)?,
+            Some("builtin:pedestal") => {
+                crate::cell::Cell::parse(PEDESTAL_CELL, "builtin:pedestal")?
+                    // The embedded file has a [cell]; an open cell only if it were emptied.
+                    .unwrap_or_else(|| crate::cell::Cell::open("builtin:pedestal"))
+            }
+            Some(path) => crate::cell::Cell::load(&resolve(base, path))?,
+        };
         let backend = plan::backend(&raw, &robot, &at)?;
         let sim_part_width_m = plan::sim_part(&raw, &at)?;
         let motion = plan::motion(raw.motion, &at)?;
@@ -202,6 +219,7 @@ impl Config {
         Ok(Self {
             source: file.into(),
             robot,
+            cell,
             server: ServerConfig::from_raw(raw.server, &at)?,
             backend,
             motion,

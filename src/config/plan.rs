@@ -92,6 +92,8 @@ pub struct MotionConfig {
     pub min_speed: f64,
     /// The longest a single move may take (s).
     pub max_motion_s: f64,
+    /// The TCP speed cap of straight-line moves (m/s).
+    pub max_tcp_speed: f64,
 }
 
 /// `[audit]`: the audit log's disk budget and the history it keeps.
@@ -280,6 +282,18 @@ pub(super) fn motion(raw: RawMotion, at: &Place<'_>) -> Result<MotionConfig, Con
             ))
         }
     };
+    let max_tcp_speed = match &raw.max_tcp_speed {
+        None => crate::robot::linear::DEFAULT_TCP_SPEED,
+        Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= 2.0 => *v.get_ref(),
+        Some(v) => {
+            return Err(at.invalid(
+                v.span(),
+                "motion.max_tcp_speed",
+                show(*v.get_ref()),
+                "must be above 0 and at most 2 (m/s)",
+            ))
+        }
+    };
     let tolerance = |v: &Option<Spanned<f64>>, field: &'static str, default: f64| match v {
         None => Ok(default),
         // An infinite tolerance would switch the check off.
@@ -312,6 +326,7 @@ pub(super) fn motion(raw: RawMotion, at: &Place<'_>) -> Result<MotionConfig, Con
         max_speed,
         min_speed,
         max_motion_s,
+        max_tcp_speed,
     })
 }
 

@@ -19,6 +19,8 @@ pub(super) struct RawConfig {
     pub(super) robot: Spanned<String>,
     /// An action file (relative to this file), or "builtin:example-cell".
     pub(super) actions: Option<Spanned<String>>,
+    /// A cell file (relative to this file), or "builtin:pedestal"; else the robot file's.
+    pub(super) cell: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) server: RawServer,
     pub(super) backend: RawBackend,
@@ -65,6 +67,7 @@ pub(super) struct RawMotion {
     pub(super) max_speed: Option<Spanned<f64>>,
     pub(super) min_speed: Option<Spanned<f64>>,
     pub(super) max_motion_s: Option<Spanned<f64>>,
+    pub(super) max_tcp_speed: Option<Spanned<f64>>,
 }
 
 /// `[tasks]`.

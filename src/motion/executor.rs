@@ -6,12 +6,15 @@
 //! logs or does I/O; the backend behind [`RobotArm`] does its I/O elsewhere.
 
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::clock::{now_ns, sleep_until_ns};
+use super::course::Course;
 use super::messages::{Event, MotionError, Outcome, Request, Snapshot};
 use super::stats::StatsRecorder;
 use crate::hal::{ArmCommand, ArmState, Joints, Phase, RobotArm, RobotMode};
+use crate::robot::linear::LinearPath;
 use crate::robot::JointSpec;
 use crate::robot::{Plan, StopProfile};
 
@@ -49,13 +52,13 @@ enum Activity {
     Idle,
     Moving {
         id: u64,
-        plan: Plan,
+        plan: Course,
         started: Instant,
         progress: f64,
     },
     Stopping {
         id: u64,
-        plan: Plan,
+        plan: Course,
         stop: StopProfile,
         began: Instant,
         progress: f64,
@@ -153,10 +156,15 @@ impl Executor {
             // Write.
             if let Err(e) = self.arm.write(&command) {
                 self.hold_at(state.positions);
-                if let Activity::Moving { id, progress, .. }
-                | Activity::Stopping { id, progress, .. } = self.activity
+                if let Activity::Moving {
+                    id, progress, plan, ..
+                }
+                | Activity::Stopping {
+                    id, progress, plan, ..
+                } = std::mem::replace(&mut self.activity, Activity::Idle)
                 {
-                    self.finish(id, progress, Outcome::Failed(MotionError::Command(e)));
+                    let error = Outcome::Failed(MotionError::Command(e));
+                    self.finish(id, progress, error, plan.into_path());
                 }
             }
 
@@ -186,7 +194,8 @@ impl Executor {
                     motion_id,
                     target,
                     speed,
-                } => self.start(motion_id, target, speed, now, state),
+                    path,
+                } => self.start(motion_id, (target, speed, path), now, state),
                 Request::Stop { fence } => self.stop(fence, now, Outcome::Cancelled),
                 Request::Shutdown => {
                     self.shutting_down = true;
@@ -200,8 +209,7 @@ impl Executor {
     fn start(
         &mut self,
         motion_id: u64,
-        target: Joints,
-        speed: f64,
+        (target, speed, path): (Joints, f64, Option<Arc<LinearPath>>),
         now: Instant,
         state: &ArmState,
     ) {
@@ -211,14 +219,10 @@ impl Executor {
                 motion_id,
                 outcome: Outcome::Fenced,
                 progress: 0.0,
+                path,
             });
             return;
         }
-        let refuse = |error| Event::Finished {
-            motion_id,
-            outcome: Outcome::Failed(error),
-            progress: 0.0,
-        };
         let refusal = match (&self.activity, state.mode, state.fault) {
             (Activity::Moving { id, .. } | Activity::Stopping { id, .. }, _, _) => {
                 Some(MotionError::Busy(*id))
@@ -228,13 +232,32 @@ impl Executor {
             _ => None,
         };
         if let Some(error) = refusal {
-            self.emit(refuse(error));
+            self.emit(Event::Finished {
+                motion_id,
+                outcome: Outcome::Failed(error),
+                progress: 0.0,
+                path,
+            });
             return;
         }
         if !self.initialized {
             self.hold_at(state.positions);
         }
-        let plan = Plan::new(&self.joints, self.setpoint, target, speed);
+        let plan = match path {
+            // Sampled from where the arm was when the gate planned it: the following-error
+            // check catches an arm that has moved since.
+            Some(path) if !path.samples.is_empty() => Course::path(path, speed),
+            Some(path) => {
+                self.emit(Event::Finished {
+                    motion_id,
+                    outcome: Outcome::Succeeded,
+                    progress: 1.0,
+                    path: Some(path),
+                });
+                return;
+            }
+            None => Course::Joint(Plan::new(&self.joints, self.setpoint, target, speed)),
+        };
         self.emit(Event::Started {
             motion_id,
             duration_s: plan.duration(),
@@ -258,27 +281,26 @@ impl Executor {
 
     /// Begins a controlled stop of the running motion if its id is at or below `upto`.
     fn brake(&mut self, upto: u64, now: Instant, outcome: Outcome) {
-        if let Activity::Moving {
-            id,
-            plan,
-            started,
-            progress,
-        } = self.activity
-        {
-            if id > upto {
-                return;
-            }
-            let (s, rate) = plan.path_at(now.duration_since(started).as_secs_f64());
-            let stop = StopProfile::new(s, rate, plan.stop_accel);
-            self.settled_cycles = 0;
-            self.activity = Activity::Stopping {
+        match std::mem::replace(&mut self.activity, Activity::Idle) {
+            Activity::Moving {
                 id,
                 plan,
-                stop,
-                began: now,
+                started,
                 progress,
-                outcome,
-            };
+            } if id <= upto => {
+                let (s, rate) = plan.path_at(now.duration_since(started).as_secs_f64());
+                let stop = StopProfile::new(s, rate, plan.stop_accel());
+                self.settled_cycles = 0;
+                self.activity = Activity::Stopping {
+                    id,
+                    plan,
+                    stop,
+                    began: now,
+                    progress,
+                    outcome,
+                };
+            }
+            other => self.activity = other,
         }
     }
 
@@ -308,7 +330,8 @@ impl Executor {
                 if let Some(fault) = state.fault {
                     // The controller has braked already; hold where the arm is.
                     self.hold_at(state.positions);
-                    return self.finish(id, progress, Outcome::Failed(MotionError::Fault(fault)));
+                    let outcome = Outcome::Failed(MotionError::Fault(fault));
+                    return self.finish(id, progress, outcome, plan.into_path());
                 }
                 if stale {
                     let error = MotionError::StaleState {
@@ -326,26 +349,24 @@ impl Executor {
                 }
                 if let Some(error) = self.following_error(state).filter(|_| self.tracks) {
                     self.hold_at(state.positions);
-                    return self.finish(id, progress, Outcome::Failed(error));
-                }
-                let progress = progress.max(plan.progress_of(&state.positions));
-                if t > plan.duration() && self.settled_for_a_while(state, Some(&plan.target)) {
-                    self.hold_at(plan.target);
-                    return self.finish(id, 1.0, Outcome::Succeeded);
-                }
-                let limit_s = plan.duration() * 1.5 + 1.0;
-                if t > limit_s {
-                    self.hold_at(state.positions);
-                    return self.finish(
-                        id,
-                        progress,
-                        Outcome::Failed(MotionError::Timeout {
-                            elapsed_s: t,
-                            limit_s,
-                        }),
-                    );
+                    return self.finish(id, progress, Outcome::Failed(error), plan.into_path());
                 }
                 let (s, rate) = plan.path_at(t);
+                let progress = progress.max(plan.progress_of(&state.positions, s));
+                let (target, speed, duration) = (plan.target(), plan.speed(), plan.duration());
+                if t > duration && self.settled_for_a_while(state, Some(&target)) {
+                    self.hold_at(target);
+                    return self.finish(id, 1.0, Outcome::Succeeded, plan.into_path());
+                }
+                let limit_s = duration * 1.5 + 1.0;
+                if t > limit_s {
+                    self.hold_at(state.positions);
+                    let error = MotionError::Timeout {
+                        elapsed_s: t,
+                        limit_s,
+                    };
+                    return self.finish(id, progress, Outcome::Failed(error), plan.into_path());
+                }
                 (self.setpoint, self.velocity) = plan.joints_at(s, rate);
                 self.activity = Activity::Moving {
                     id,
@@ -353,8 +374,8 @@ impl Executor {
                     started,
                     progress,
                 };
-                self.maybe_progress(now, id, progress, (plan.duration() - t).max(0.0), false);
-                self.command(Phase::Moving, id, plan.target, plan.speed)
+                self.maybe_progress(now, id, progress, (duration - t).max(0.0), false);
+                self.command(Phase::Moving, id, target, speed)
             }
             Activity::Stopping {
                 id,
@@ -371,14 +392,14 @@ impl Executor {
                         other => other,
                     };
                     self.hold_at(state.positions);
-                    return self.finish(id, progress, outcome);
+                    return self.finish(id, progress, outcome, plan.into_path());
                 }
                 let (s, rate) = stop.at(tau);
                 (self.setpoint, self.velocity) = plan.joints_at(s, rate);
                 let progress = if stale {
                     progress
                 } else {
-                    progress.max(plan.progress_of(&state.positions))
+                    progress.max(plan.progress_of(&state.positions, s))
                 };
                 let braked = tau >= stop.duration();
                 // Our setpoint is where a tracking arm stops; a controller running its own
@@ -391,8 +412,9 @@ impl Executor {
                     if !self.tracks && !stale {
                         self.hold_at(state.positions);
                     }
-                    return self.finish(id, progress, outcome);
+                    return self.finish(id, progress, outcome, plan.into_path());
                 }
+                let (target, speed) = (plan.target(), plan.speed());
                 self.activity = Activity::Stopping {
                     id,
                     plan,
@@ -402,7 +424,7 @@ impl Executor {
                     outcome,
                 };
                 self.maybe_progress(now, id, progress, (stop.duration() - tau).max(0.0), true);
-                self.command(Phase::Stopping, id, plan.target, plan.speed)
+                self.command(Phase::Stopping, id, target, speed)
             }
         }
     }
@@ -473,14 +495,22 @@ impl Executor {
         }
     }
 
-    /// Ends motion `id`: the arm holds its setpoint and the async side hears how it ended.
-    fn finish(&mut self, id: u64, progress: f64, outcome: Outcome) -> ArmCommand {
+    /// Ends motion `id`: the arm holds its setpoint and the async side hears how it ended,
+    /// with the motion's sampled path, so that it is freed there.
+    fn finish(
+        &mut self,
+        id: u64,
+        progress: f64,
+        outcome: Outcome,
+        path: Option<Arc<LinearPath>>,
+    ) -> ArmCommand {
         self.activity = Activity::Idle;
         self.velocity = Joints::zeros(self.velocity.len());
         self.emit(Event::Finished {
             motion_id: id,
             outcome,
             progress,
+            path,
         });
         self.command(Phase::Idle, 0, self.setpoint, 0.0)
     }
@@ -520,3 +550,7 @@ impl Executor {
         });
     }
 }
+
+#[cfg(test)]
+#[path = "executor_tests.rs"]
+mod tests;

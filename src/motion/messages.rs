@@ -1,16 +1,19 @@
 //! What crosses between the async side and the motion thread: requests, events, errors
 //! and the published snapshot. Every type is `Copy` or allocation-free, so the cycle can
-//! take and send them without allocating.
+//! take and send them without allocating. A sampled path crosses as an `Arc` that goes
+//! both ways: in with `Start`, back with `Finished`, so it is never freed on the cycle.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::stats::CycleStats;
 use crate::hal::{ArmState, CommandError, Fault, Joints, Phase, RobotMode};
+use crate::robot::linear::LinearPath;
 
 /// What the async side asks of the executor.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Request {
-    /// Plan from the current setpoint to `target` and follow it.
+    /// Plan from the current setpoint to `target` and follow it, or follow `path`.
     Start {
         /// Identifies the motion in events.
         motion_id: u64,
@@ -18,6 +21,9 @@ pub enum Request {
         target: Joints,
         /// Fraction of the robot's limits (already checked).
         speed: f64,
+        /// A path sampled and checked before the ack (a straight line), followed sample
+        /// by sample instead of a joint move to `target`.
+        path: Option<Arc<LinearPath>>,
     },
     /// Controlled stop of every motion whose id is at or below `fence`: the one moving
     /// brakes, and a `Start` that arrives later with such an id never begins. Ids grow,
@@ -137,6 +143,8 @@ pub enum Event {
         outcome: Outcome,
         /// Progress reached.
         progress: f64,
+        /// The motion's sampled path, handed back so it is freed off the motion thread.
+        path: Option<Arc<LinearPath>>,
     },
 }
 

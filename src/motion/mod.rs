@@ -1,6 +1,7 @@
 //! Motion: the real-time executor thread that follows planned trajectories, and its scheduling.
 
 pub mod clock;
+mod course;
 mod executor;
 mod handle;
 mod messages;

@@ -21,6 +21,15 @@ pub enum Pending {
         /// At what speed.
         speed: f64,
     },
+    /// A path sampled and checked before the ack (a straight line).
+    Path {
+        /// The path and its check.
+        line: super::space::PlannedLine,
+        /// Where it ends.
+        target: Joints,
+        /// At what speed.
+        speed: f64,
+    },
     /// The steps of a multi-step task, from step `from` (0-based), after `prelude`.
     Steps {
         /// The first step to run.

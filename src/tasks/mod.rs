@@ -17,6 +17,7 @@ mod registry;
 mod requests;
 mod resume;
 mod runner;
+mod space;
 mod steps;
 pub mod supervisor;
 pub mod words;
@@ -33,5 +34,7 @@ pub use motion::{
 };
 pub use record::{now_rfc3339, rfc3339_of, TaskError, TaskRecord, TaskState};
 pub use registry::{Busy, Registry};
+pub use requests::LineTarget;
+pub use space::{PlannedLine, Space};
 pub use steps::{Applied, Sequence, Step, StepKind, StepsStatus, VarOp};
 pub use words::short_id;

@@ -43,6 +43,8 @@ pub struct GateSettings {
     pub min_speed: f64,
     /// The longest a single move may take (s).
     pub max_motion_s: f64,
+    /// The kinematics and the cell every path is checked against.
+    pub space: super::space::Space,
 }
 
 /// The only way to move or stop the arm.
@@ -155,7 +157,9 @@ impl MotionGate {
         let motion_id = desk.lease.next_id();
         rec.message = match (&hold, &task.work) {
             (Some(h), _) => words::awaiting(&h.question, &task_id),
-            (None, Work::Move { .. }) => words::moving(&task.doing, reach.eta_s, &task_id),
+            (None, Work::Move { .. } | Work::Line { .. }) => {
+                words::moving(&task.doing, reach.eta_s, &task_id)
+            }
             (None, Work::Steps(_)) => {
                 words::working(&task.doing, reach.steps, reach.eta_s, &task_id)
             }
@@ -192,6 +196,10 @@ impl MotionGate {
             held,
             resumed_at: None,
             queued: None,
+            line: match &pending {
+                Pending::Path { line, .. } => Some(line.clone()),
+                _ => None,
+            },
         };
         self.begin(&accepted, pending, motion_id)?;
         Ok(accepted)
@@ -214,6 +222,17 @@ impl MotionGate {
                     motion_id,
                     target,
                     speed,
+                    path: None,
+                })?,
+                Pending::Path {
+                    line,
+                    target,
+                    speed,
+                } => self.send(Request::Start {
+                    motion_id,
+                    target,
+                    speed,
+                    path: Some(line.path),
                 })?,
                 Pending::Steps { from, prelude } => runner::run(self, task_id, from, prelude),
             }
@@ -280,7 +299,7 @@ impl MotionGate {
             return Err(GateError::NotAwaiting(short, "unknown", "confirm"));
         };
         // A single motion gets a fresh id; a runner takes one per step.
-        if matches!(hold.start, Pending::Motion { .. }) {
+        if matches!(hold.start, Pending::Motion { .. } | Pending::Path { .. }) {
             live.motion_id = fresh;
         }
         let motion_id = live.motion_id;
@@ -295,6 +314,7 @@ impl MotionGate {
             held: false,
             resumed_at: None,
             queued: None,
+            line: None,
         };
         if let Err(e) = self.begin(&accepted, hold.start, motion_id) {
             let failed = fail_live(&mut desk, "executor", &e.to_string());
@@ -464,6 +484,7 @@ impl MotionGate {
                     motion_id,
                     target,
                     speed,
+                    path: None,
                 }) {
                     Ok(()) => Entered::Moving(rx),
                     Err(e) => {

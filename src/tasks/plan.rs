@@ -25,13 +25,19 @@ impl MotionGate {
         Ok(match work {
             Work::Move { target, speed } => {
                 let target = joints(target)?;
+                self.check_joint_move(from, target, *speed)?;
                 let pending = Pending::Motion {
                     target,
                     speed: *speed,
                 };
                 (pending, None, self.reach_of_move(from, target, *speed))
             }
+            Work::Line { to, speed } => {
+                let (pending, reach, _) = self.plan_line(to, from, *speed)?;
+                (pending, None, reach)
+            }
             Work::Steps(steps) => {
+                self.check_steps(steps, from)?;
                 let (seq, reach) = self.sequence(steps.clone(), from);
                 let pending = Pending::Steps {
                     from: 0,
@@ -199,6 +205,8 @@ pub(super) fn steps_status(seq: &Sequence) -> StepsStatus {
 pub(super) fn work_end(work: &Work) -> Option<Joints> {
     match work {
         Work::Move { target, .. } => Joints::from_slice(target),
+        // Known only once planned from where the arm is then.
+        Work::Line { .. } => None,
         Work::Steps(steps) => steps.iter().rev().find_map(|s| match &s.kind {
             StepKind::Move { target, .. } => Joints::from_slice(target),
             _ => None,

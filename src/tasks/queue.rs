@@ -36,7 +36,7 @@ impl MotionGate {
             .and_then(|q| q.end)
             .or_else(|| desk.lease.live.as_ref().and_then(|l| l.end))
             .unwrap_or(now_at);
-        let (_, seq, reach) = self.plan_work(&task.work, from)?;
+        let (pending, seq, reach) = self.plan_work(&task.work, from)?;
         self.sensible(&reach, seq.as_ref().map(|s| s.steps.as_slice()))?;
         let starts_in = self.seconds_until_free(desk);
         let place = desk.lease.queue.len() + 2;
@@ -67,6 +67,11 @@ impl MotionGate {
             held: false,
             resumed_at: None,
             queued: Some((place, starts_in)),
+            // Planned again, from where the arm is, when it takes the arm.
+            line: match pending {
+                super::lease::Pending::Path { line, .. } => Some(line),
+                _ => None,
+            },
         })
     }
 

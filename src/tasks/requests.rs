@@ -49,6 +49,23 @@ pub enum Work {
     },
     /// Several steps (each checked and capped).
     Steps(Vec<Step>),
+    /// A straight TCP line, planned and checked against the cell from where the arm is
+    /// when the task takes the arm.
+    Line {
+        /// Where the line goes.
+        to: LineTarget,
+        /// Fraction of the limits (the TCP cap and the joints' own).
+        speed: f64,
+    },
+}
+
+/// The end of a straight line.
+#[derive(Debug, Clone, Copy)]
+pub enum LineTarget {
+    /// A pose in the base frame.
+    Pose(crate::robot::TcpPose),
+    /// An offset from the TCP's pose where the line starts.
+    Relative(crate::robot::linear::RelativeMove),
 }
 
 /// A foreground task to start.
@@ -115,6 +132,8 @@ pub struct Accepted {
     /// A queued task: its place in line (2 = next after the running one) and the
     /// seconds until it starts.
     pub queued: Option<(usize, f64)>,
+    /// A straight line: its sampled path and what the cell's check found.
+    pub line: Option<super::space::PlannedLine>,
 }
 
 /// What `stop` did.
@@ -187,6 +206,12 @@ pub enum GateError {
     /// The motion thread did not take the request.
     #[error("{0}")]
     Executor(String),
+    /// The path breaks a check of the cell (zones, reach, limits, singularity, flip).
+    #[error("{0}")]
+    Cell(crate::cell::Refusal),
+    /// The backend runs its own trajectories, so it cannot follow a sampled line.
+    #[error("The {0} backend runs its own trajectories, so straight-line moves are not available on it yet; move_pose can get there with a joint move. Nothing moved.")]
+    NoLines(&'static str),
     /// The confirmation came after the deadline; the task was dropped.
     #[error("Task {0} expired before it was confirmed; the arm did not move. Ask again.")]
     Expired(String),
@@ -212,6 +237,8 @@ impl GateError {
             Self::TooSlow { .. } => "out_of_range",
             Self::TooLong { .. } => "too_long",
             Self::Executor(_) => "executor",
+            Self::Cell(r) => r.code(),
+            Self::NoLines(_) => "not_supported",
             Self::Expired(_) => "confirmation_expired",
             Self::NotAwaiting(..) => "not_awaiting_confirmation",
             Self::NotRunning(..) => "not_running",

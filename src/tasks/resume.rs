@@ -112,6 +112,7 @@ impl MotionGate {
             eta_s: reach.eta_s,
             steps: total,
             held,
+            line: None,
             resumed_at: Some((from + 1, prelude.is_some())),
             queued: None,
         };

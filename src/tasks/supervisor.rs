@@ -46,6 +46,8 @@ fn handle(registry: &Registry, event: Event) {
             motion_id,
             outcome,
             progress,
+            // The sampled path, if any, is freed here, off the motion thread.
+            path: _,
         } => {
             let task_id = registry.live().filter(|l| l.1 == motion_id).map(|l| l.0);
             let (state, error) = match &outcome {

@@ -65,6 +65,7 @@ impl Cell {
             queue_limit: 8,
             min_speed: 0.01,
             max_motion_s: 600.0,
+            space: armature::tasks::Space::open(&robot),
         };
         let gate = MotionGate::new(registry, executor, vars.clone(), settings);
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -16,7 +16,7 @@ FAR = [2.0, -1.0, 1.0, -1.2, 0.5, 0.5]
 
 TOOLS = {"move_joints", "move_to", "home", "task_status", "cancel_task", "stop",
          "list_tasks", "robot_state", "save_position", "list_positions", "confirm_task", "reject_task", "approve_task",
-         "resume_task", "gripper", "set_output"}
+         "resume_task", "gripper", "set_output", "move_linear", "move_pose", "move_relative"}
 # The example cell's custom actions, served by the default configuration.
 CELL = {"pick_and_place", "present_part", "inspect_slots", "go_to_maintenance", "reset_part_counter"}
 

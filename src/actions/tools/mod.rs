@@ -1,12 +1,14 @@
 //! The built-in tools, one item each, grouped by topic. [`TOOLS`] is the one list the
 //! catalog, the dispatch and the set of motion tools come from.
 
+mod cartesian;
 mod gate;
 mod gripper;
 mod io;
 mod motion;
 mod positions;
 mod robot;
+mod spatial;
 mod tasks;
 
 use super::tool::ToolItem;
@@ -16,6 +18,9 @@ pub(super) static TOOLS: &[ToolItem] = &[
     motion::MOVE_JOINTS,
     motion::MOVE_TO,
     motion::HOME,
+    cartesian::MOVE_LINEAR,
+    cartesian::MOVE_POSE,
+    cartesian::MOVE_RELATIVE,
     gripper::GRIPPER,
     tasks::TASK_STATUS,
     tasks::CANCEL_TASK,
@@ -55,6 +60,8 @@ mod tests {
             properties::<motion::MoveJointsArgs>(),
             properties::<motion::MoveToArgs>(),
             properties::<motion::HomeArgs>(),
+            properties::<cartesian::PoseToolArgs>(),
+            properties::<cartesian::RelativeArgs>(),
             properties::<tasks::StatusArgs>(),
             properties::<tasks::ListArgs>(),
             properties::<positions::SaveArgs>(),

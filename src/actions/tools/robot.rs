@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::actions::params::{NoArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::ActionOutput;
-use crate::robot::TcpPose;
+use crate::robot::{RpyPose, TcpPose};
 use crate::tasks::{short_id, words, GripperState, IoView};
 
 /// One joint's state.
@@ -113,6 +113,8 @@ pub(super) struct RobotState {
     velocities: Vec<f64>,
     /// The TCP pose in the base frame, from the robot's kinematics.
     tcp_pose: Option<TcpPose>,
+    /// The same pose with roll, pitch and yaw in degrees.
+    tcp_rpy: Option<RpyPose>,
     /// Age of the latest state (ms).
     state_age_ms: Option<f64>,
     /// Whether tasks and variables reach the disk, and what that costs.
@@ -249,6 +251,7 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
             joints,
             positions: view.positions,
             velocities: view.velocities,
+            tcp_rpy: tcp_pose.map(|p| p.to_rpy()),
             tcp_pose,
             state_age_ms: view.age_ms,
             durability: Durability {

@@ -16,6 +16,7 @@ use nalgebra::{Isometry3, Matrix6, Vector3};
 use serde::Deserialize;
 
 pub use chain::DhParameters;
+pub(crate) use pose::said;
 pub use pose::{angle_between, PoseError, RpyPose, TcpPose, MAX_POSE_DISTANCE};
 pub use ur::{ArmConfig, Bend};
 

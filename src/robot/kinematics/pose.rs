@@ -57,7 +57,7 @@ pub enum PoseError {
     },
     /// Farther from the base than any arm reaches.
     #[error(
-        "the pose is {distance:.3} m from the base, more than the {limit} m any target may be"
+        "the pose is {} m from the base, more than the {limit} m any target may be", said(*distance)
     )]
     TooFar {
         /// Its distance from the base (m).
@@ -67,8 +67,8 @@ pub enum PoseError {
     },
     /// A rotation vector longer than a full turn: most likely degrees given as radians.
     #[error(
-        "the rotation vector is {length:.3} rad long, more than a full turn ({limit:.3} rad); \
-         rotation vectors are in radians (90 degrees is 1.571 rad)"
+        "the rotation vector is {} rad long, more than a full turn ({} rad); \
+         rotation vectors are in radians (90 degrees is 1.571 rad)", said(*length), said(*limit)
     )]
     RotationTooLarge {
         /// Its length (rad).
@@ -77,13 +77,19 @@ pub enum PoseError {
         limit: f64,
     },
     /// A roll, pitch or yaw outside ±360 degrees.
-    #[error("{field} = {value} degrees is outside -360 to 360 degrees")]
+    #[error("{field} = {} degrees is outside -360 to 360 degrees", said(*value))]
     AngleOutOfRange {
         /// `roll`, `pitch` or `yaw`.
         field: &'static str,
         /// The value as given (degrees).
         value: f64,
     },
+}
+
+/// A number for a message that may be spoken: rounded to a millimetre or a milliradian,
+/// and never hundreds of digits long.
+pub(crate) fn said(x: f64) -> String {
+    crate::robot::number((x * 1000.0).round() / 1000.0)
 }
 
 fn finite(fields: [(&'static str, f64); 6]) -> Result<(), PoseError> {
@@ -270,7 +276,7 @@ mod tests {
         p.ry = 90.0;
         assert_eq!(
             p.check().unwrap_err().to_string(),
-            "the rotation vector is 90.000 rad long, more than a full turn (6.283 rad); \
+            "the rotation vector is 90 rad long, more than a full turn (6.283 rad); \
              rotation vectors are in radians (90 degrees is 1.571 rad)"
         );
         p.ry = f64::NAN;
@@ -281,7 +287,7 @@ mod tests {
         let far = TcpPose::from_array([300.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         assert_eq!(
             far.check().unwrap_err().to_string(),
-            "the pose is 300.000 m from the base, more than the 10 m any target may be"
+            "the pose is 300 m from the base, more than the 10 m any target may be"
         );
         let rpy = RpyPose {
             x: 0.3,

@@ -1,6 +1,7 @@
 //! Relative moves ("ten centimetres up", "turn the tool 90 degrees"), in the base frame
 //! or the tool's own frame.
 
+use crate::robot::kinematics::said;
 use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
 use serde::{Deserialize, Serialize};
 
@@ -58,7 +59,7 @@ pub enum RelativeError {
         value: f64,
     },
     /// Longer than the arm could ever travel.
-    #[error("a move of {distance:.3} m is longer than the {limit:.3} m across the arm's reach")]
+    #[error("a move of {} m is longer than the {} m across the arm's reach", said(*distance), said(*limit))]
     TooFar {
         /// The move's length (m).
         distance: f64,
@@ -66,7 +67,7 @@ pub enum RelativeError {
         limit: f64,
     },
     /// A rotation beyond a full turn.
-    #[error("a rotation of {angle:.1} degrees is more than a full turn (360 degrees)")]
+    #[error("a rotation of {} degrees is more than a full turn (360 degrees)", said(*angle))]
     TooMuchTurn {
         /// The rotation (degrees).
         angle: f64,
