@@ -34,6 +34,8 @@ pub const TOOL: &str = "noop";
 pub enum Kind {
     /// rmcp's streamable HTTP service with one no-op tool.
     Rmcp,
+    /// The same, stateless and answering plain JSON (`json_response`).
+    RmcpJson,
     /// A bare axum handler answering the same JSON-RPC messages.
     Axum,
 }
@@ -111,17 +113,19 @@ pub async fn serve(kind: Kind) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let router = match kind {
-        Kind::Rmcp => {
+        Kind::Rmcp | Kind::RmcpJson => {
             // As the plugin: default configuration, sessions that never idle out by themselves.
             let mut manager = LocalSessionManager::default();
             let mut sessions = SessionConfig::default();
             sessions.keep_alive = None;
             manager.session_config = sessions;
-            let service = StreamableHttpService::new(
-                || Ok(Noop),
-                Arc::new(manager),
-                StreamableHttpServerConfig::default(),
-            );
+            let config = match kind {
+                Kind::RmcpJson => StreamableHttpServerConfig::default()
+                    .with_legacy_session_mode(false)
+                    .with_json_response(true),
+                _ => StreamableHttpServerConfig::default(),
+            };
+            let service = StreamableHttpService::new(|| Ok(Noop), Arc::new(manager), config);
             axum::Router::new().nest_service("/mcp", service)
         }
         Kind::Axum => axum::Router::new().route("/mcp", axum::routing::post(bare)),
@@ -147,6 +151,7 @@ pub fn start(kind: Kind) -> Result<Server, String> {
     let mut cmd = std::process::Command::new(me);
     cmd.arg("--floor-server").arg(match kind {
         Kind::Rmcp => "rmcp",
+        Kind::RmcpJson => "rmcp-json",
         Kind::Axum => "axum",
     });
     let (proc, line) = spawn_until(cmd, LISTENING, Duration::from_secs(10))?;
@@ -217,6 +222,8 @@ pub struct Floors {
     pub rmcp_ms: Summary,
     /// The bare axum handler, the same calls.
     pub axum_ms: Summary,
+    /// The minimal rmcp server, stateless and answering plain JSON, the same calls.
+    pub rmcp_json_ms: Summary,
     /// The minimal rmcp server under the status load, and its failed calls.
     pub rmcp_loaded_ms: Summary,
     /// Failed calls under that load.
@@ -232,15 +239,19 @@ pub async fn measure(
 ) -> Result<Floors, String> {
     let rmcp = start(Kind::Rmcp)?;
     let axum = start(Kind::Axum)?;
-    // A few calls first, so that neither pays for its first connection in the figures.
-    sequential(&rmcp.url, 10).await?;
-    sequential(&axum.url, 10).await?;
+    let json = start(Kind::RmcpJson)?;
+    // A few calls first, so that none pays for its first connection in the figures.
+    for url in [&rmcp.url, &axum.url, &json.url] {
+        sequential(url, 10).await?;
+    }
     let rmcp_ms = sequential(&rmcp.url, n).await?;
     let axum_ms = sequential(&axum.url, n).await?;
+    let rmcp_json_ms = sequential(&json.url, n).await?;
     let (rmcp_loaded_ms, rmcp_loaded_errors) = loaded(&rmcp.url, clients, rate, window).await?;
     Ok(Floors {
         rmcp_ms,
         axum_ms,
+        rmcp_json_ms,
         rmcp_loaded_ms,
         rmcp_loaded_errors,
     })

@@ -96,19 +96,36 @@ pub fn status(l: &Loaded, floors: &Result<Floors, String>, clients: usize, rate:
 pub fn floors(floors: &Result<Floors, String>, syncs: &Result<Syncs, String>) -> Vec<Row> {
     let mut rows = vec![];
     match floors {
-        Ok(f) => rows.push(Row {
-            figure: "floor: minimal rmcp server, one no-op tool, same transport mode as the plugin"
-                .into(),
-            armature: Some(ms(&f.rmcp_ms)),
-            reference: format!(
-                "bare axum handler answering the same JSON, same client: {}",
-                ms(&f.axum_ms)
-            ),
-            ratio: Some(f.rmcp_ms.p50 / f.axum_ms.p50.max(1e-6)),
-            target: "reported: the MCP layer's own cost (p50 ratio)".into(),
-            met: None,
-            error: None,
-        }),
+        Ok(f) => rows.extend([
+            Row {
+                figure:
+                    "floor: minimal rmcp server, one no-op tool, same transport mode as the plugin"
+                        .into(),
+                armature: Some(ms(&f.rmcp_ms)),
+                reference: format!(
+                    "bare axum handler answering the same JSON, same client: {}",
+                    ms(&f.axum_ms)
+                ),
+                ratio: Some(f.rmcp_ms.p50 / f.axum_ms.p50.max(1e-6)),
+                target: "reported: the MCP layer's own cost (p50 ratio)".into(),
+                met: None,
+                error: None,
+            },
+            Row {
+                figure:
+                    "floor: the same server, stateless and answering plain JSON (`json_response`)"
+                        .into(),
+                armature: Some(ms(&f.rmcp_json_ms)),
+                reference: format!(
+                    "the plugin's mode (sessions, SSE answers): {}",
+                    ms(&f.rmcp_ms)
+                ),
+                ratio: Some(f.rmcp_json_ms.p50 / f.rmcp_ms.p50.max(1e-6)),
+                target: "reported (p50 ratio)".into(),
+                met: None,
+                error: None,
+            },
+        ]),
         Err(e) => rows.push(Row::failed(
             "floor: minimal rmcp server and bare axum handler",
             "reported",
