@@ -109,7 +109,9 @@ impl Book {
 /// The journal behind the book, with a count of its appends (each one fsync) and whether
 /// they succeed.
 pub(super) struct Scribe {
-    journal: Mutex<Journal>,
+    /// Appends are not serialised here: the journal's writer thread syncs those that
+    /// arrive together with one fdatasync.
+    journal: Journal,
     appends: AtomicU64,
     health: durable::Health,
     /// A record could not be journaled: the book is written whole once appends work again.
@@ -122,7 +124,7 @@ impl Scribe {
     /// Wraps the open journal.
     pub(super) fn new(journal: Journal) -> Self {
         Self {
-            journal: Mutex::new(journal),
+            journal,
             appends: AtomicU64::new(0),
             health: durable::Health::default(),
             missed: AtomicBool::new(false),
@@ -130,15 +132,10 @@ impl Scribe {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Journal> {
-        // A panic elsewhere must not stop the journal: its state is a file and a count.
-        self.journal.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Appends `rec` and syncs it.
     pub(super) fn write(&self, rec: &TaskRecord) -> Result<(), JournalError> {
         self.appends.fetch_add(1, Ordering::Relaxed);
-        let result = self.lock().append(rec);
+        let result = self.journal.append(rec);
         match &result {
             Ok(()) => {
                 if self.health.succeeded() == durable::Said::Recovered {
@@ -184,7 +181,7 @@ impl Scribe {
             }
             *last = Some(Instant::now());
         }
-        match self.lock().compact(&book.in_order()) {
+        match self.journal.compact(&book.in_order()) {
             Ok(()) => {
                 self.missed.store(false, Ordering::Relaxed);
                 if self.health.succeeded() == durable::Said::Recovered {
@@ -202,7 +199,7 @@ impl Scribe {
     /// Rewrites the journal as `book` once it holds far more lines than tasks, or when
     /// records were missed while it could not be written.
     pub(super) fn compact_if_due(&self, book: &Book) {
-        let mut journal = self.lock();
+        let journal = &self.journal;
         let missed = self.missed.load(Ordering::Relaxed) && self.health.failing().is_none();
         if missed || journal.lines() > 2 * book.len() + 64 {
             match journal.compact(&book.in_order()) {

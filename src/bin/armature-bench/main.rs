@@ -7,11 +7,14 @@
 
 mod backends;
 mod cyclictest;
+mod disk;
+mod floor;
 mod keepalive;
 mod kinematics;
 mod mcp;
 mod plugin;
 mod procs;
+mod ratios;
 mod report;
 mod sparkplug;
 
@@ -38,6 +41,9 @@ struct Args {
     /// Exit non-zero when a row has no figure (not when a target is missed).
     #[arg(long)]
     check: bool,
+    /// Serve a reference server for the floor rows instead (the bench starts itself so).
+    #[arg(long, hide = true, value_enum)]
+    floor_server: Option<floor::Kind>,
 }
 
 /// The executor's rate and priority in the built-in configuration.
@@ -107,6 +113,15 @@ fn executor_row(when: &str, ex: &Value, cyc: &Result<(Summary, u64), String>) ->
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if let Some(kind) = args.floor_server {
+        return match floor::serve(kind).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("armature-bench: the floor server failed: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let scale = if args.quick {
         Scale {
             idle_s: 1,
@@ -131,32 +146,30 @@ async fn main() -> std::process::ExitCode {
     rows.extend(kinematics::rows(args.quick, &mut raw));
 
     eprintln!(
+        "armature-bench: the floors: a minimal rmcp server and a bare axum handler ({} calls each, then the status load), fdatasync on this disk…",
+        scale.acks
+    );
+    let floors = floor::measure(
+        scale.acks,
+        scale.clients,
+        scale.rate,
+        Duration::from_secs(scale.load_s),
+    )
+    .await;
+    let syncs = disk::measure(scale.acks);
+    rows.extend(ratios::floors(&floors, &syncs));
+    raw["floors"] = json!({
+        "transport": floors.as_ref().ok(),
+        "fdatasync": syncs.as_ref().ok(),
+    });
+
+    eprintln!(
         "armature-bench: the idle plugin, {} motion calls, one motion…",
         scale.acks
     );
     match plugin::quiet(scale, RATE_HZ, PRIORITY).await {
         Ok(q) => {
-            rows.push(Row {
-                figure: format!(
-                    "motion-call ack latency, rmcp client over HTTP ({} calls)",
-                    q.ack_ms.n
-                ),
-                armature: Some(format!(
-                    "{}, {} refused; inside the plugin p50 {:.2} / p99 {:.2} ms",
-                    ms(&q.ack_ms),
-                    q.ack_errors,
-                    q.ack_inside_ms.p50,
-                    q.ack_inside_ms.p99
-                )),
-                reference: format!(
-                    "assistant tool timeout 10 000 ms; a motion takes {:.1} s; one fdatasync on this disk (each ack waits for one) p50 {:.2} / p99 {:.2} ms",
-                    q.move_s, q.fdatasync_ms.p50, q.fdatasync_ms.p99
-                ),
-                ratio: Some(q.ack_ms.p99 / 10_000.0),
-                target: "p99 ≤ 2 ms".into(),
-                met: Some(q.ack_ms.p99 <= 2.0 && q.ack_errors == 0),
-                error: None,
-            });
+            rows.push(ratios::ack(&q, &floors, &syncs));
             rows.push(executor_row("idle", &q.executor_idle, &q.cyclictest_idle));
             rows.push(Row {
                 figure: "start-up: spawn to first answered tools/list".into(),
@@ -256,25 +269,7 @@ async fn main() -> std::process::ExitCode {
     );
     match plugin::loaded(scale, RATE_HZ, PRIORITY).await {
         Ok(l) => {
-            rows.push(Row {
-                figure: format!(
-                    "task_status while moving, {} clients, {:.0} req/s for {} s",
-                    scale.clients, scale.rate, scale.load_s
-                ),
-                armature: Some(format!(
-                    "{}, {} errors, {:.0} req/s achieved; inside the plugin p50 {:.3} / p99 {:.3} ms",
-                    ms(&l.status_ms),
-                    l.errors,
-                    l.achieved_rate,
-                    l.status_inside_ms.p50,
-                    l.status_inside_ms.p99
-                )),
-                reference: String::new(),
-                ratio: None,
-                target: "p99 ≤ 2 ms, 0 errors".into(),
-                met: Some(l.status_ms.p99 <= 2.0 && l.errors == 0),
-                error: None,
-            });
+            rows.push(ratios::status(&l, &floors, scale.clients, scale.rate));
             rows.push(executor_row(
                 "under that load",
                 &l.executor_load,

@@ -58,9 +58,6 @@ pub struct Quiet {
     pub ack_errors: usize,
     /// The first few of those, as they were said.
     pub ack_error_samples: Vec<String>,
-    /// One append + fdatasync on the state directory's disk (ms): the floor under an ack,
-    /// which is journaled before it is sent.
-    pub fdatasync_ms: Summary,
     /// A motion's planned seconds.
     pub move_s: f64,
     /// CPU of the durability threads (supervisor, variables writer) during a motion.
@@ -217,7 +214,6 @@ pub async fn quiet(scale: Scale, rate_hz: u32, priority: u8) -> Result<Quiet, St
         ack_ms: Summary::of(acks),
         ack_errors,
         ack_error_samples,
-        fdatasync_ms: fdatasync_floor(scale.acks)?,
         move_s,
         durability_cpu_pct,
         fsyncs_per_s: (2.0 * writes + appends) / took,
@@ -291,21 +287,4 @@ pub async fn loaded(scale: Scale, rate_hz: u32, priority: u8) -> Result<Loaded, 
         cyclictest_load: cyc.and_then(|c| c.finish(1e6 / f64::from(rate_hz))),
         moves,
     })
-}
-
-/// `n` appends of a task-record-sized line, each followed by fdatasync, in a temporary
-/// directory beside the plugin's state (ms).
-fn fdatasync_floor(n: usize) -> Result<Summary, String> {
-    use std::io::Write;
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let mut f = std::fs::File::create(dir.path().join("probe")).map_err(|e| e.to_string())?;
-    let line = [b'x'; 400];
-    let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        f.write_all(&line).map_err(|e| e.to_string())?;
-        f.sync_data().map_err(|e| e.to_string())?;
-        samples.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    Ok(Summary::of(samples))
 }

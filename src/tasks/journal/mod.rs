@@ -2,12 +2,18 @@
 //!
 //! A line is `CRC32HEX JSON`. At load, a line that is truncated or fails its checksum is
 //! reported and skipped; every intact record is kept, and the damaged file is copied
-//! aside before the journal is compacted.
+//! aside before the journal is compacted. Appends go through one writer thread
+//! (`writer.rs`) that syncs the records handed over meanwhile together.
+
+mod file;
+mod writer;
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use uuid::Uuid;
 
@@ -50,15 +56,12 @@ pub struct LoadReport {
     pub kept_copy: Option<PathBuf>,
 }
 
-/// The open journal.
+/// The open journal: a handle to its writer thread.
 pub struct Journal {
     path: PathBuf,
-    file: File,
-    lines: usize,
-    /// The file's length after the last good append: a failed append is cut back to it.
-    good_len: u64,
-    /// A failed append could not be cut back: the next append first tries again.
-    torn: bool,
+    writer: writer::Writer,
+    /// Lines in the file (records, including superseded versions), kept by the writer.
+    lines: Arc<AtomicUsize>,
 }
 
 fn encode(record: &TaskRecord) -> Result<String, serde_json::Error> {
@@ -112,18 +115,11 @@ impl Journal {
         if !report.damaged_lines.is_empty() {
             report.kept_copy = Some(durable::quarantine(&path).map_err(io)?);
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io)?;
-        let good_len = file.metadata().map_err(io)?.len();
-        let mut journal = Self {
+        let log = file::Log::open(path.clone(), lines).map_err(io)?;
+        let journal = Self {
+            lines: log.lines(),
+            writer: writer::Writer::spawn(log, None).map_err(io)?,
             path,
-            file,
-            lines,
-            good_len,
-            torn: false,
         };
         if !report.damaged_lines.is_empty() {
             // Rewrite without the damaged lines so later appends follow intact ones.
@@ -132,58 +128,31 @@ impl Journal {
         Ok((journal, report))
     }
 
-    /// Appends one record and makes it durable. A failed append leaves no partial line
-    /// behind: the file is cut back to its last good length, so the next start finds only
-    /// whole records.
-    pub fn append(&mut self, record: &TaskRecord) -> Result<(), JournalError> {
+    /// Appends one record and returns once it is durable (synced together with the
+    /// records handed over meanwhile). A failed append leaves no partial line behind: the
+    /// file is cut back to its last good length, so the next start finds only whole records.
+    pub fn append(&self, record: &TaskRecord) -> Result<(), JournalError> {
         let line = encode(record).map_err(|e| self.io(std::io::Error::other(e)))?;
-        if self.torn {
-            self.cut_back().map_err(|e| self.io(e))?;
-        }
-        let written = self
-            .file
-            .write_all(line.as_bytes())
-            .and_then(|()| self.file.sync_data());
-        if let Err(e) = written {
-            if let Err(cut) = self.cut_back() {
-                self.torn = true;
-                tracing::error!(file = %self.path.display(), error = %cut, "cannot cut a failed journal append back; the next append tries again");
-            }
-            return Err(self.io(e));
-        }
-        self.good_len += line.len() as u64;
-        self.lines += 1;
-        Ok(())
-    }
-
-    /// Cuts the file back to its last good length, durably.
-    fn cut_back(&mut self) -> std::io::Result<()> {
-        self.file.set_len(self.good_len)?;
-        self.file.sync_data()?;
-        self.torn = false;
-        Ok(())
+        let (done, outcome) = writer::ticket();
+        self.writer.append(line.into_bytes(), done);
+        writer::wait(outcome).map_err(|e| self.io(e))
     }
 
     /// Lines in the file (records, including superseded versions).
     pub fn lines(&self) -> usize {
-        self.lines
+        self.lines.load(Ordering::Relaxed)
     }
 
-    /// Replaces the file with just `records`, atomically.
-    pub fn compact(&mut self, records: &[TaskRecord]) -> Result<(), JournalError> {
+    /// Replaces the file with just `records`, atomically, after every append handed over
+    /// before it.
+    pub fn compact(&self, records: &[TaskRecord]) -> Result<(), JournalError> {
         let mut text = String::new();
         for r in records {
             text.push_str(&encode(r).map_err(|e| self.io(std::io::Error::other(e)))?);
         }
-        durable::write_atomic(&self.path, text.as_bytes()).map_err(|e| self.io(e))?;
-        self.file = OpenOptions::new()
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| self.io(e))?;
-        self.lines = records.len();
-        self.good_len = text.len() as u64;
-        self.torn = false;
-        Ok(())
+        let (done, outcome) = writer::ticket();
+        self.writer.compact(text.into_bytes(), records.len(), done);
+        writer::wait(outcome).map_err(|e| self.io(e))
     }
 
     fn io(&self, source: std::io::Error) -> JournalError {
@@ -222,7 +191,7 @@ mod tests {
     #[test]
     fn the_latest_version_of_each_task_is_reloaded() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut j, _) = Journal::open(dir.path()).unwrap();
+        let (j, _) = Journal::open(dir.path()).unwrap();
         let mut a = record(TaskState::Running);
         j.append(&a).unwrap();
         let b = record(TaskState::Running);
@@ -238,7 +207,7 @@ mod tests {
     #[test]
     fn a_torn_or_corrupt_line_is_skipped_and_intact_records_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut j, _) = Journal::open(dir.path()).unwrap();
+        let (j, _) = Journal::open(dir.path()).unwrap();
         let a = record(TaskState::Running);
         let b = record(TaskState::Succeeded);
         j.append(&a).unwrap();
@@ -250,7 +219,7 @@ mod tests {
         text = text.replacen("\"home\"", "\"hame\"", 1);
         text.push_str("0badc0de {\"task_id\": \"trunc");
         std::fs::write(&path, text).unwrap();
-        let (mut j, report) = Journal::open(dir.path()).unwrap();
+        let (j, report) = Journal::open(dir.path()).unwrap();
         assert_eq!(report.records, vec![b.clone()]);
         assert_eq!(report.damaged_lines, vec![1, 3]);
         assert!(report.kept_copy.unwrap().exists());
@@ -259,6 +228,28 @@ mod tests {
         drop(j);
         let (_, report) = Journal::open(dir.path()).unwrap();
         assert_eq!(report.records, vec![b, a]);
+        assert!(report.damaged_lines.is_empty());
+    }
+
+    #[test]
+    fn records_appended_at_once_from_many_threads_are_all_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (j, _) = Journal::open(dir.path()).unwrap();
+        let records: Vec<TaskRecord> = (0..16).map(|_| record(TaskState::Running)).collect();
+        std::thread::scope(|s| {
+            for r in &records {
+                let j = &j;
+                s.spawn(move || j.append(r).unwrap());
+            }
+        });
+        assert_eq!(j.lines(), 16);
+        drop(j);
+        let (_, report) = Journal::open(dir.path()).unwrap();
+        let mut ids: Vec<Uuid> = report.records.iter().map(|r| r.task_id).collect();
+        let mut want: Vec<Uuid> = records.iter().map(|r| r.task_id).collect();
+        ids.sort();
+        want.sort();
+        assert_eq!(ids, want);
         assert!(report.damaged_lines.is_empty());
     }
 }
