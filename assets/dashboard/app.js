@@ -197,7 +197,7 @@ async function startView() {
   try {
     const THREE = await import("/dashboard/three.module.min.js");
     const box = $("view");
-    const w = box.clientWidth || 480, h = 360;
+    const w = box.clientWidth || 480, h = 420;
     const renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
     renderer.setSize(w, h);
     box.appendChild(renderer.domElement);
@@ -205,8 +205,8 @@ async function startView() {
     scene.background = new THREE.Color(0xf4f5f7);
     const camera = new THREE.PerspectiveCamera(45, w / h, 0.01, 20);
     camera.up.set(0, 0, 1); // the robot's base frame is z-up
-    camera.position.set(1.3, -1.1, 0.9);
-    camera.lookAt(0, 0, 0.3);
+    camera.position.set(1.9, -1.6, 1.2);
+    camera.lookAt(0, 0, 0.35);
     scene.add(new THREE.AmbientLight(0xffffff, 1.2));
     const sun = new THREE.DirectionalLight(0xffffff, 2);
     sun.position.set(2, -1, 3);
@@ -250,8 +250,17 @@ async function startView() {
         if (trailPts.length > TRAIL) trailPts.shift();
         trailGeo.setFromPoints(trailPts);
       }
-      renderer.render(scene, camera);
+      dirty = true;
     }
+    // Rendered once per display frame, not per pushed state.
+    let dirty = false;
+    (function frame() {
+      if (dirty) {
+        dirty = false;
+        renderer.render(scene, camera);
+      }
+      requestAnimationFrame(frame);
+    })();
     const model = await fetch("/dashboard/model", { headers: headers() }).then((r) => r.ok ? r.json() : null).catch(() => null);
     if (model) addZones(THREE, scene, model.cell);
     view = { draw };

@@ -4,6 +4,7 @@
 //! each state's time with its own clock), and from a STOP click to the stop handed to the
 //! executor (the stop's answer is sent once the executor has it; the page times both).
 
+use std::f64::consts::FRAC_PI_2;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ use super::report::Summary;
 
 /// A move long enough to stop in its middle.
 const FAR: [f64; 6] = [2.0, -1.0, 1.0, -1.2, 0.5, 0.5];
-const HOME: [f64; 6] = [0.0, -1.570_796, 0.0, -1.570_796, 0.0, 0.0];
+const HOME: [f64; 6] = [0.0, -FRAC_PI_2, 0.0, -FRAC_PI_2, 0.0, 0.0];
 /// WebDriver's key for an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecb";
 
