@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::mcp;
@@ -20,8 +20,10 @@ use super::report::Summary;
 /// A move long enough to stop in its middle.
 const FAR: [f64; 6] = [2.0, -1.0, 1.0, -1.2, 0.5, 0.5];
 const HOME: [f64; 6] = [0.0, -FRAC_PI_2, 0.0, -FRAC_PI_2, 0.0, 0.0];
+/// The longest a WebDriver request may take (starting the browser included).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// WebDriver's key for an element reference.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecb";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// The dashboard's figures (ms).
 #[derive(Debug, Serialize)]
@@ -32,29 +34,54 @@ pub struct Dashboard {
     pub stop_click_ms: Summary,
 }
 
-/// One WebDriver request on a fresh connection (chromedriver closes it after answering).
+/// One WebDriver request on a fresh connection, bounded by [`REQUEST_TIMEOUT`].
 async fn webdriver(port: u16, method: &str, path: &str, body: &Value) -> Result<Value, String> {
+    tokio::time::timeout(REQUEST_TIMEOUT, exchange(port, method, path, body))
+        .await
+        .map_err(|_| {
+            format!("chromedriver did not answer {method} {path} within {REQUEST_TIMEOUT:?}")
+        })?
+}
+
+/// Sends the request and reads the answer's head, then exactly its `Content-Length`.
+async fn exchange(port: u16, method: &str, path: &str, body: &Value) -> Result<Value, String> {
     let body = body.to_string();
-    let mut tcp = TcpStream::connect(("127.0.0.1", port))
+    let tcp = TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| format!("chromedriver: {e}"))?;
+    let mut tcp = BufReader::new(tcp);
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    tcp.write_all(request.as_bytes())
+    let io = |e: std::io::Error| format!("chromedriver: {e}");
+    tcp.get_mut()
+        .write_all(request.as_bytes())
         .await
-        .map_err(|e| format!("chromedriver: {e}"))?;
-    let mut answer = String::new();
-    tcp.read_to_string(&mut answer)
-        .await
-        .map_err(|e| format!("chromedriver: {e}"))?;
-    let json = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b)
-        .ok_or_else(|| format!("chromedriver answered without a body: {answer}"))?;
-    let v: Value = serde_json::from_str(json).map_err(|e| format!("chromedriver: {e}: {json}"))?;
+        .map_err(io)?;
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if tcp.read_line(&mut line).await.map_err(io)? == 0 {
+            return Err("chromedriver closed the connection before its answer".into());
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("bad length: {line}"))?;
+            }
+        }
+    }
+    let mut buf = vec![0u8; length];
+    tcp.read_exact(&mut buf).await.map_err(io)?;
+    let v: Value = serde_json::from_slice(&buf).map_err(|e| format!("chromedriver: {e}"))?;
     if v["value"]["error"].is_string() {
         return Err(format!("chromedriver {path}: {}", v["value"]["message"]));
     }
@@ -145,6 +172,14 @@ async fn watch(
         "return document.querySelectorAll('#joints td.joint').length === 6",
     )
     .await?;
+    // The figures start once the page is up: three.js loaded, the first frames drawn.
+    b.until(
+        "the 3D view",
+        "return document.querySelector('#view canvas') !== null",
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.run("window.armatureLatencies = []").await?;
     let stop = b
         .post(
             "/element",

@@ -429,8 +429,8 @@ async fn main() -> std::process::ExitCode {
                 armature: Some(ms(s)),
                 reference: "one 25 Hz frame: 40 ms".into(),
                 ratio: Some(s.p50 / 40.0),
-                target: "p99 ≤ 100 ms".into(),
-                met: Some(s.n > 0 && s.p99 <= 100.0),
+                target: "—".into(),
+                met: None,
                 error: (s.n == 0).then(|| "the page showed no arm state".into()),
             });
             let k = &d.stop_click_ms;
@@ -439,15 +439,15 @@ async fn main() -> std::process::ExitCode {
                 armature: Some(ms(k)),
                 reference: String::new(),
                 ratio: None,
-                target: "p99 ≤ 50 ms".into(),
-                met: Some(k.n > 0 && k.p99 <= 50.0),
+                target: "—".into(),
+                met: None,
                 error: (k.n == 0).then(|| "no stop was answered".into()),
             });
             raw["dashboard"] = serde_json::to_value(&d).unwrap_or(Value::Null);
         }
         Err(e) => rows.push(Row::failed(
             "dashboard: state-to-page and STOP-click latency",
-            "p99 ≤ 100 ms",
+            "—",
             e,
         )),
     }
