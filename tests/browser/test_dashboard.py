@@ -173,3 +173,25 @@ async def test_a_wrong_token_is_refused_on_the_page(make_server, browser):
     assert not browser.find_element(By.ID, "board").is_displayed()
     # The token is in neither the address nor a cookie.
     assert "arm_not_a_token" not in browser.current_url and browser.get_cookies() == []
+
+
+def test_the_dashboards_data_passes_the_mcp_origin_check(make_server):
+    """A page from another origin can neither stop the arm nor read the feed; the page
+    itself (no data) is served to anyone who can reach the listener."""
+    import urllib.error
+    import urllib.request
+
+    server = make_server(SIM)
+    base = page_url(server)
+    for method, path in (("POST", "dashboard/stop"), ("GET", "dashboard/events")):
+        request = urllib.request.Request(base + path, method=method,
+                                         headers={"Origin": "http://evil.example.com"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403
+        body = json.loads(refused.value.read())
+        assert body == {"error": "foreign_origin",
+                        "message": "requests from origin http://evil.example.com are refused: "
+                                   "only local origins may call this server"}
+    with urllib.request.urlopen(base, timeout=10) as page:
+        assert page.status == 200 and b'id="stop"' in page.read()
