@@ -13,6 +13,7 @@ pub mod call;
 pub mod cell;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod doctor;
 pub mod durable;
 pub mod fleet;

@@ -25,6 +25,18 @@ pub struct Caller {
     pub operator: String,
     /// What they may do.
     pub role: crate::operators::Role,
+    /// Where the call comes from: an MCP session, or the dashboard (a person at the page).
+    pub channel: crate::tasks::Channel,
+}
+
+impl Caller {
+    /// The same operator, calling from the dashboard.
+    pub fn at_dashboard(self) -> Self {
+        Self {
+            channel: crate::tasks::Channel::Dashboard,
+            ..self
+        }
+    }
 }
 
 impl From<crate::operators::Operator> for Caller {
@@ -32,6 +44,7 @@ impl From<crate::operators::Operator> for Caller {
         Self {
             operator: o.name,
             role: o.role,
+            channel: crate::tasks::Channel::Session,
         }
     }
 }

@@ -80,6 +80,7 @@ pub fn start(app: &Arc<App>, shutdown: &CancellationToken) -> Result<Option<Flee
         // MQTT does not say who published a command; the audit names the link it came over.
         operator: format!("mqtt:{}@{}:{}", cfg.client_id, cfg.host, cfg.port),
         role: Role::Observer,
+        channel: crate::tasks::Channel::Session,
     };
     let node = node::Node {
         app: app.clone(),

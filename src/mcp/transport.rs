@@ -42,7 +42,7 @@ pub async fn serve_stdio(app: Arc<App>, shutdown: CancellationToken) -> std::io:
     ended
 }
 
-/// Binds `addr` and serves MCP at `/mcp`; calls `ready` with the bound address.
+/// Binds `addr` and serves MCP at `/mcp` and the dashboard at `/`; calls `ready` with the bound address.
 ///
 /// Every request passes the gate (`gate.rs`): a foreign `Origin` is refused (DNS-rebinding
 /// protection), with operators configured a valid bearer token is required, and a session
@@ -78,6 +78,8 @@ pub async fn serve_http(
         app.config.server.session_idle,
         shutdown.clone(),
     );
+    // The dashboard (at `/`): its data behind the same gate as MCP, its page open.
+    let (page, data) = crate::dashboard::routes(app.clone(), shutdown.clone());
     // Built once: a stateless request gets a handler of its own.
     let catalog = Arc::new(Catalog::new(&app.config));
     let service = StreamableHttpService::new(
@@ -100,11 +102,13 @@ pub async fn serve_http(
     });
     let router = axum::Router::new()
         .nest_service("/mcp", service)
+        .merge(data)
         .layer(axum::middleware::from_fn(super::body::check))
         .layer(axum::middleware::from_fn_with_state(
             gate_state,
             super::gate::check,
-        ));
+        ))
+        .merge(page);
     // A response leaves in several small writes (headers, SSE events); with Nagle's
     // algorithm each waits for the client's delayed ACK of the last, 40 ms on a kept-alive
     // connection.

@@ -38,6 +38,13 @@ pub(super) const CONFIRM_TASK: ToolItem = ToolItem {
         may_move(caller, "confirm_task")?;
         let a = TaskIdArgs::parse("confirm_task", args)?;
         let rec = find_own_task(app, caller, &a.task_id)?;
+        // The dashboard's Approve is a person at the page, whatever the rule.
+        if caller.channel == Channel::Dashboard {
+            let rec = app
+                .gate
+                .approve(&rec.task_id, &caller.operator, Channel::Dashboard)?;
+            return Ok(confirmed(rec));
+        }
         // A gate the requester can open is no human gate: under "human" only a person
         // approves (dashboard, elicitation, the app view); declining stays allowed.
         if app.config.confirm.approval == Approval::Human {

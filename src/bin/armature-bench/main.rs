@@ -7,6 +7,7 @@
 
 mod backends;
 mod cyclictest;
+mod dashboard;
 mod disk;
 mod floor;
 mod keepalive;
@@ -407,6 +408,41 @@ async fn main() -> std::process::ExitCode {
         Err(e) => rows.push(Row::failed(
             "state-to-subscriber latency through Mosquitto",
             "p99 ≤ 100 ms",
+            e,
+        )),
+    }
+
+    let stops = if args.quick { 3 } else { 10 };
+    eprintln!(
+        "armature-bench: the dashboard in headless Chromium, {stops} moves stopped by a click…"
+    );
+    match dashboard::measure(stops).await {
+        Ok(d) => {
+            let s = &d.state_to_page_ms;
+            rows.push(Row {
+                figure: "state-to-page latency: arm state → the dashboard's DOM (Chromium)".into(),
+                armature: Some(ms(s)),
+                reference: "one 25 Hz frame: 40 ms".into(),
+                ratio: Some(s.p50 / 40.0),
+                target: "—".into(),
+                met: None,
+                error: (s.n == 0).then(|| "the page showed no arm state".into()),
+            });
+            let k = &d.stop_click_ms;
+            rows.push(Row {
+                figure: "STOP click → stop handed to the executor (its answer in the page)".into(),
+                armature: Some(ms(k)),
+                reference: String::new(),
+                ratio: None,
+                target: "—".into(),
+                met: None,
+                error: (k.n == 0).then(|| "no stop was answered".into()),
+            });
+            raw["dashboard"] = serde_json::to_value(&d).unwrap_or(Value::Null);
+        }
+        Err(e) => rows.push(Row::failed(
+            "dashboard: state-to-page and STOP-click latency",
+            "—",
             e,
         )),
     }

@@ -443,6 +443,19 @@ impl Kinematics {
         worst
     }
 
+    /// The base, each joint's origin, the flange and the TCP in the base frame (m), in
+    /// chain order: the polyline a view draws the arm along.
+    pub fn link_points(&self, joints: &[f64]) -> Vec<[f64; 3]> {
+        let (frames, flange) = self.chain.frames(joints);
+        let tcp = flange * self.tcp;
+        let mut out = vec![[0.0; 3]];
+        for f in frames.iter().take(self.chain.dof()).chain([&flange, &tcp]) {
+            let v = f.translation.vector;
+            out.push([v.x, v.y, v.z]);
+        }
+        out
+    }
+
     /// Whether joint `i` (0-based) turns, rather than slides.
     pub fn is_revolute(&self, i: usize) -> bool {
         self.chain.joints.get(i).map(|j| j.motion) == Some(Motion::Revolute)
