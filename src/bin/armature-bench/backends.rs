@@ -12,7 +12,9 @@ use tokio_modbus::client::Reader;
 use tokio_modbus::Slave;
 
 use super::mcp;
-use super::procs::{free_port, repo_root, spawn_until, tool, wait_port, workspace_bin};
+use super::procs::{
+    free_port, repo_root, spawn_group_until, spawn_until, tool, wait_port, workspace_bin,
+};
 use super::report::Summary;
 
 /// Round trips on loopback (µs).
@@ -183,7 +185,7 @@ pub async fn ros(window: Duration) -> Result<RosFigures, String> {
     cmd.args(["-p", &port.to_string()])
         .env("ROS_MASTER_URI", &master)
         .env("ROS_HOSTNAME", "127.0.0.1");
-    let (_core, _) = spawn_until(cmd, "", Duration::ZERO)?;
+    let (_core, _) = spawn_group_until(cmd, "", Duration::ZERO)?;
     wait_port(port, "roscore", Duration::from_secs(30))?;
     let mut cmd = Command::new(workspace_bin("armsim-ros")?);
     cmd.arg("--robot")

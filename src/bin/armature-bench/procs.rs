@@ -12,6 +12,8 @@ pub struct Proc {
     child: Child,
     /// Its stderr lines so far.
     pub log: Arc<Mutex<Vec<String>>>,
+    /// Its descendants are killed with it (a tool that starts processes of its own).
+    group: bool,
 }
 
 impl Proc {
@@ -23,9 +25,68 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        // roslaunch starts rosmaster and rosout in sessions of their own: a kill of roscore or
+        // of its group does not reach them, so they are found from /proc and killed too.
+        let children = if self.group {
+            descendants(self.child.id())
+        } else {
+            Vec::new()
+        };
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for pid in children {
+            if let Ok(pid) = libc::pid_t::try_from(pid) {
+                // SAFETY: kill only sends a signal, to a process this Proc's tool started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
     }
+}
+
+/// The processes below `pid` (children, their children, ...), read from /proc.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The fields after the command's closing parenthesis: state, then the parent's pid.
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(parent) = parent {
+            parent_of.push((child, parent));
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let here = found[i];
+        found.extend(
+            parent_of
+                .iter()
+                .filter(|(_, p)| *p == here)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    found.split_off(1)
+}
+
+/// As [`spawn_until`], for a tool that starts children of its own (roscore): they are
+/// killed with it when the `Proc` is dropped.
+pub fn spawn_group_until(
+    cmd: Command,
+    marker: &str,
+    timeout: Duration,
+) -> Result<(Proc, String), String> {
+    let (mut proc, line) = spawn_until(cmd, marker, timeout)?;
+    proc.group = true;
+    Ok((proc, line))
 }
 
 /// Starts `cmd` and waits for a stderr line containing `marker` (an empty marker: for
@@ -55,7 +116,11 @@ pub fn spawn_until(
             }
         });
     }
-    let proc = Proc { child, log };
+    let proc = Proc {
+        child,
+        log,
+        group: false,
+    };
     if marker.is_empty() {
         return Ok((proc, String::new()));
     }
