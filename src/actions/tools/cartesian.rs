@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use super::motion::{ack_words, speed_under_cap};
 use super::spatial::{pose_of, relative_doing};
 use crate::actions::guards::{confirm_rule, may_move};
 use crate::actions::params::{Args, ToolArgs, WhenWord};
@@ -17,8 +18,8 @@ use crate::actions::{ActionOutput, Caller, Refusal};
 use crate::app::App;
 use crate::config::{Config, ConfirmRule};
 use crate::robot::linear::{Frame, RelativeMove};
-use crate::robot::{check_speed, RpyPose, TcpPose};
-use crate::tasks::words::{percent, Question};
+use crate::robot::{RpyPose, TcpPose};
+use crate::tasks::words::Question;
 use crate::tasks::{Accepted, LineTarget, MotionTask, TaskState, Work};
 
 /// `move_linear`'s and `move_pose`'s arguments.
@@ -322,14 +323,7 @@ fn start(
     args: &Map<String, Value>,
     ask: Ask,
 ) -> Result<ActionOutput, Refusal> {
-    let asked = ask
-        .speed
-        .map(check_speed)
-        .transpose()
-        .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
-    let cap = app.config.motion.max_speed;
-    let speed = asked.unwrap_or(cap).min(cap);
-    let capped = asked.is_some_and(|s| s > cap);
+    let (speed, capped) = speed_under_cap(app, ask.speed)?;
     let (work, joint_goal) = match ask.work {
         Line(to) => (Work::Line { to, speed }, None),
         Joint(target, pose) => {
@@ -354,10 +348,7 @@ fn start(
         when: WhenWord::gate(ask.when),
     };
     let accepted = app.gate.start(task)?;
-    let mut text = accepted.record.message.clone();
-    if capped && !accepted.held && accepted.queued.is_none() {
-        text.push_str(&format!(" Speed capped at {}.", percent(cap)));
-    }
+    let text = ack_words(app, &accepted, capped);
     let ack = ack_of(action, &accepted, speed, capped, joint_goal, &text);
     Ok(ActionOutput {
         structured: structured(&ack),

@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::config::{Config, ConfirmRule};
 use crate::robot::{check_speed, check_target};
 use crate::tasks::words::{percent, Question};
-use crate::tasks::{MotionTask, TaskState, Work};
+use crate::tasks::{Accepted, MotionTask, TaskState, Work};
 
 /// `move_joints`' arguments.
 #[derive(JsonSchema)]
@@ -229,6 +229,31 @@ struct Ask {
     done: String,
 }
 
+/// The speed a motion runs at (the one asked for, checked, else the cap; never above the
+/// cap), and whether the cap lowered it.
+pub(super) fn speed_under_cap(app: &App, asked: Option<f64>) -> Result<(f64, bool), Refusal> {
+    let asked = asked
+        .map(check_speed)
+        .transpose()
+        .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+    let cap = app.config.motion.max_speed;
+    Ok((
+        asked.unwrap_or(cap).min(cap),
+        asked.is_some_and(|s| s > cap),
+    ))
+}
+
+/// What a motion tool's ack says: the task's message, and the cap when it lowered the speed
+/// of a motion that starts now.
+pub(super) fn ack_words(app: &App, accepted: &Accepted, capped: bool) -> String {
+    let mut text = accepted.record.message.clone();
+    if capped && !accepted.held && accepted.queued.is_none() {
+        let cap = app.config.motion.max_speed;
+        text.push_str(&format!(" Speed capped at {}.", percent(cap)));
+    }
+    text
+}
+
 fn start_move(
     app: &Arc<App>,
     caller: &Caller,
@@ -238,14 +263,7 @@ fn start_move(
 ) -> Result<ActionOutput, Refusal> {
     let robot = &app.config.robot;
     check_target(robot, &ask.joints).map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
-    let asked = ask
-        .speed
-        .map(check_speed)
-        .transpose()
-        .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
-    let cap = app.config.motion.max_speed;
-    let speed = asked.unwrap_or(cap).min(cap);
-    let capped = asked.is_some_and(|s| s > cap);
+    let (speed, capped) = speed_under_cap(app, ask.speed)?;
     let task = MotionTask {
         action: action.into(),
         params: Value::Object(args.clone()),
@@ -261,11 +279,8 @@ fn start_move(
         when: WhenWord::gate(ask.when),
     };
     let accepted = app.gate.start(task)?;
+    let text = ack_words(app, &accepted, capped);
     let rec = accepted.record;
-    let mut text = rec.message.clone();
-    if capped && !accepted.held && accepted.queued.is_none() {
-        text.push_str(&format!(" Speed capped at {}.", percent(cap)));
-    }
     let ack = MotionAck {
         task_id: rec.task_id.to_string(),
         action: action.into(),
