@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::raw::RawConfirm;
 use super::{ConfigError, Place};
 use crate::robot::RobotDefinition;
+use strsim::levenshtein as edits;
 
 /// `beyond_rad` when the file gives none.
 const DEFAULT_BEYOND_RAD: f64 = 0.5;
@@ -173,24 +174,6 @@ fn closest<'a>(name: &str, tools: &[&'a str]) -> Option<&'a str> {
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d)
         .map(|(_, t)| t)
-}
-
-/// Levenshtein distance, by characters.
-fn edits(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::number;
+use strsim::levenshtein as edits;
 
 /// The highest channel number a backend is asked for (UR has 8 standard, 8 configurable
 /// and 2 tool digital channels; a ROS driver numbers its pins from 0).
@@ -340,24 +341,6 @@ pub fn similar<'a>(asked: &str, names: impl Iterator<Item = &'a str>) -> Vec<&'a
         .collect();
     scored.sort();
     scored.into_iter().take(3).map(|(_, n)| n).collect()
-}
-
-/// Levenshtein distance, by characters.
-fn edits(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
