@@ -428,12 +428,13 @@ async fn main() -> std::process::ExitCode {
                 met: None,
                 error: (s.n == 0).then(|| "the page showed no arm state".into()),
             });
-            let k = &d.stop_click_ms;
+            let (k, r) = (&d.stop_click_ms, &d.stop_request_ms);
             rows.push(Row {
                 figure: "STOP click → stop handed to the executor (its answer in the page)".into(),
                 armature: Some(ms(k)),
-                reference: String::new(),
-                ratio: None,
+                // The rest of the click is the page's main thread, busy drawing the 3D view.
+                reference: format!("the request alone: {}", ms(r)),
+                ratio: (r.n > 0 && r.p50 > 0.0).then(|| k.p50 / r.p50),
                 target: "—".into(),
                 met: None,
                 error: (k.n == 0).then(|| "no stop was answered".into()),
