@@ -1,8 +1,11 @@
 //! `cyclictest` (Debian `rt-tests`): the reference for the executor's wake-up latency,
-//! run alongside it at the same rate, priority and policy.
+//! run alongside it at the same rate, priority and policy. It prints every sample, so the
+//! bench knows when each late wake-up came and can set the executor's overruns beside them.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
 
 use super::procs::tool;
 use super::report::Summary;
@@ -10,6 +13,18 @@ use super::report::Summary;
 /// A cyclictest run in progress.
 pub struct Cyclictest {
     child: Child,
+    interval_us: u32,
+    started: Instant,
+}
+
+/// What a cyclictest run saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct Wakeups {
+    /// Wake-up latency percentiles (µs).
+    pub latency: Summary,
+    /// When each wake-up that came a whole period or more late was due, in seconds since
+    /// the bench's `since` instant.
+    pub late_at_s: Vec<f64>,
 }
 
 impl Cyclictest {
@@ -17,23 +32,27 @@ impl Cyclictest {
     pub fn start(rate_hz: u32, priority: u8, duration: Duration) -> Result<Self, String> {
         let bin = tool("cyclictest", "rt-tests")?;
         let interval_us = 1_000_000 / rate_hz.max(1);
+        let started = Instant::now();
         let child = Command::new(bin)
-            .args(["-q", "-m", "--policy=fifo", &format!("-p{priority}")])
+            .args(["-q", "-v", "-m", "--policy=fifo", &format!("-p{priority}")])
             .args([
                 &format!("-i{interval_us}"),
                 &format!("-D{}", duration.as_secs().max(1)),
-                "-h20000",
             ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start cyclictest: {e}"))?;
-        Ok(Self { child })
+        Ok(Self {
+            child,
+            interval_us,
+            started,
+        })
     }
 
-    /// Waits for it to end; its latency percentiles (µs) from its histogram, and how many
-    /// wake-ups came a whole period or more late (what the executor counts as overruns).
-    pub fn finish(self, period_us: f64) -> Result<(Summary, u64), String> {
+    /// Waits for it to end. Late wake-ups (a whole period or more, what the executor counts
+    /// as overruns) are timed from `since`.
+    pub fn finish(self, since: Instant) -> Result<Wakeups, String> {
         let out = self
             .child
             .wait_with_output()
@@ -45,88 +64,69 @@ impl Cyclictest {
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
-        let text = String::from_utf8_lossy(&out.stdout);
-        Ok((parse(&text)?, late(&text, period_us)))
+        let offset = self.started.saturating_duration_since(since).as_secs_f64()
+            - since.saturating_duration_since(self.started).as_secs_f64();
+        parse(
+            &String::from_utf8_lossy(&out.stdout),
+            self.interval_us,
+            offset,
+        )
     }
 }
 
-/// Wake-ups at least `period_us` late, from the histogram (and its overflow count).
-fn late(text: &str, period_us: f64) -> u64 {
-    let mut n = 0;
+/// Samples from cyclictest's verbose output: lines of "thread: loop: µs". Loop `n` was due
+/// `n` intervals after the start, which lies `offset_s` after the bench's reference instant.
+fn parse(text: &str, interval_us: u32, offset_s: f64) -> Result<Wakeups, String> {
+    let mut samples = vec![];
+    let mut late_at_s = vec![];
+    let period = f64::from(interval_us);
     for line in text.lines() {
-        if let Some(v) = line.strip_prefix("# Histogram Overflows:") {
-            n += v
-                .split_whitespace()
-                .filter_map(|x| x.parse::<u64>().ok())
-                .sum::<u64>();
+        let mut f = line.split(':').map(str::trim);
+        let (Some(_), Some(n), Some(us), None) = (f.next(), f.next(), f.next(), f.next()) else {
             continue;
-        }
-        let mut f = line.split_whitespace();
-        if let (Some(us), Some(c), None) = (f.next(), f.next(), f.next()) {
-            if let (Ok(us), Ok(c)) = (us.parse::<f64>(), c.parse::<u64>()) {
-                if us >= period_us {
-                    n += c;
-                }
-            }
-        }
-    }
-    n
-}
-
-/// Percentiles from cyclictest's histogram: lines of "<µs> <count>", then "# …" totals.
-fn parse(text: &str) -> Result<Summary, String> {
-    let mut bins: Vec<(f64, u64)> = vec![];
-    let mut max = 0.0f64;
-    for line in text.lines() {
-        if let Some(m) = line.strip_prefix("# Max Latencies:") {
-            max = m
-                .split_whitespace()
-                .filter_map(|v| v.parse::<f64>().ok())
-                .fold(0.0, f64::max);
+        };
+        let (Ok(n), Ok(us)) = (n.parse::<u64>(), us.parse::<f64>()) else {
             continue;
+        };
+        if us >= period {
+            late_at_s.push(offset_s + n as f64 * period / 1e6);
         }
-        let mut f = line.split_whitespace();
-        if let (Some(us), Some(n), None) = (f.next(), f.next(), f.next()) {
-            if let (Ok(us), Ok(n)) = (us.parse::<f64>(), n.parse::<u64>()) {
-                bins.push((us, n));
-            }
-        }
+        samples.push(us);
     }
-    let total: u64 = bins.iter().map(|b| b.1).sum();
-    if total == 0 {
-        return Err("cyclictest printed no histogram".into());
+    if samples.is_empty() {
+        return Err("cyclictest printed no samples".into());
     }
-    let at = |q: f64| {
-        let rank = ((total as f64) * q).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for &(us, n) in &bins {
-            seen += n;
-            if seen >= rank {
-                return us;
-            }
-        }
-        max
-    };
-    Ok(Summary {
-        n: total as usize,
-        p50: at(0.5),
-        p99: at(0.99),
-        p999: at(0.999),
-        max,
+    Ok(Wakeups {
+        latency: Summary::of(samples),
+        late_at_s,
     })
+}
+
+/// Of `overruns_at_s` (when the executor's overrun count rose, as the bench saw it), those
+/// with no late cyclictest wake-up within `window_s` either side: the machine cannot
+/// explain them, so they are the executor's own.
+pub fn unexplained(overruns_at_s: &[f64], late_at_s: &[f64], window_s: f64) -> usize {
+    overruns_at_s
+        .iter()
+        .filter(|&&t| !late_at_s.iter().any(|&l| (l - t).abs() <= window_s))
+        .count()
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn reads_the_histogram() {
-        let text = "000000 000000\n000001 000050\n000002 000049\n000030 000001\n# Total: 000000100\n# Min Latencies: 00001\n# Avg Latencies: 00002\n# Max Latencies: 00030\n";
-        let s = super::parse(text).unwrap();
-        assert_eq!((s.n, s.p50, s.p99, s.max), (100, 1.0, 2.0, 30.0));
-        assert_eq!(super::late(text, 30.0), 1);
-        assert_eq!(
-            super::late(&format!("{text}# Histogram Overflows: 00002\n"), 30.0),
-            3
-        );
+    fn reads_the_samples_and_times_the_late_ones() {
+        let text = "Max CPUs = 2\nThread 0 Interval: 2500\n       0:       0:      39\n       0:       1:    2100\n       0:     500:      12\n";
+        let w = super::parse(text, 2000, 1.0).unwrap();
+        assert_eq!(w.latency.n, 3);
+        assert_eq!(w.latency.p50, 39.0);
+        assert_eq!(w.late_at_s, vec![1.002]);
+        assert!(super::parse("no samples\n", 2000, 0.0).is_err());
+    }
+
+    #[test]
+    fn overruns_near_a_late_wake_up_are_the_machine_s() {
+        assert_eq!(super::unexplained(&[1.0, 5.0, 9.5], &[1.3, 9.0], 1.0), 1);
+        assert_eq!(super::unexplained(&[], &[1.0], 1.0), 0);
     }
 }

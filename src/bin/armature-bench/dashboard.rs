@@ -32,6 +32,9 @@ pub struct Dashboard {
     pub state_to_page_ms: Summary,
     /// STOP click → the stop's answer back in the page (the executor has the stop by then).
     pub stop_click_ms: Summary,
+    /// The STOP request alone, from the browser's resource timing: sent → answer received.
+    /// What the click adds beyond it is the page's own main thread (drawing the 3D view).
+    pub stop_request_ms: Summary,
 }
 
 /// One WebDriver request on a fresh connection, bounded by [`REQUEST_TIMEOUT`].
@@ -191,6 +194,7 @@ async fn watch(
         .ok_or("no STOP button on the page")?
         .to_owned();
     let mut clicks = vec![];
+    let mut requests = vec![];
     for i in 0..stops {
         let target = if i % 2 == 0 { FAR } else { HOME };
         let ack = mcp::ok(c, "move_joints", json!({"joints": target})).await?;
@@ -207,6 +211,9 @@ async fn watch(
         if let (Some(a), Some(z)) = (t["clicked"].as_f64(), t["answered"].as_f64()) {
             clicks.push(z - a);
         }
+        if let Some(r) = t["request_ms"].as_f64() {
+            requests.push(r);
+        }
         let task = ack["task_id"].as_str().unwrap_or_default();
         let end = mcp::wait_done(c, task, Duration::from_millis(50)).await?;
         if end["state"] != "cancelled" {
@@ -221,5 +228,6 @@ async fn watch(
     Ok(Dashboard {
         state_to_page_ms: Summary::of(lat),
         stop_click_ms: Summary::of(clicks),
+        stop_request_ms: Summary::of(requests),
     })
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::cyclictest::Cyclictest;
+use super::cyclictest::{Cyclictest, Wakeups};
 use super::mcp::{self, Client};
 use super::procs::{rss_mib, CpuWindow};
 use super::report::Summary;
@@ -48,8 +48,8 @@ pub struct Quiet {
     pub cpu_moving_pct: f64,
     /// The executor's figures over the idle window (`robot_state.realtime`).
     pub executor_idle: Value,
-    /// cyclictest over the same window, and its wake-ups a period or more late.
-    pub cyclictest_idle: Result<(Summary, u64), String>,
+    /// cyclictest over the same window, and when its wake-ups came a period or more late.
+    pub cyclictest_idle: Result<Wakeups, String>,
     /// Motion-call acknowledgements (ms).
     pub ack_ms: Summary,
     /// The same calls inside the plugin: arguments in to result out (ms, from its audit log).
@@ -83,8 +83,11 @@ pub struct Loaded {
     pub achieved_rate: f64,
     /// The executor's figures over the load.
     pub executor_load: Value,
-    /// cyclictest over the same window, and its wake-ups a period or more late.
-    pub cyclictest_load: Result<(Summary, u64), String>,
+    /// cyclictest over the same window, and when its wake-ups came a period or more late.
+    pub cyclictest_load: Result<Wakeups, String>,
+    /// When the executor's overrun count rose during the load (s since its start; polled
+    /// every 100 ms, one entry per overrun).
+    pub overruns_at_s: Vec<f64>,
     /// Planned vs actual seconds of each move that ran under the load.
     pub moves: Vec<(f64, f64)>,
 }
@@ -105,6 +108,24 @@ pub const NOT_REALTIME: &str = "not run: no SCHED_FIFO permission here, for the 
 async fn realtime_priority(c: &Client, priority: u8) -> Result<Option<u8>, String> {
     let st = mcp::ok(c, "robot_state", json!({})).await?;
     Ok((st["realtime"]["realtime"] == true).then_some(priority))
+}
+
+/// Polls the executor's overrun count every 100 ms for `window`: when it rose, in seconds
+/// since `since`, once per overrun.
+async fn watch_overruns(c: Client, since: Instant, window: Duration) -> Result<Vec<f64>, String> {
+    let count = |st: &Value| st["realtime"]["overruns"].as_u64().unwrap_or(0);
+    let mut last = count(&mcp::ok(&c, "robot_state", json!({})).await?);
+    let mut at = vec![];
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    while since.elapsed() < window {
+        tick.tick().await;
+        let now = count(&mcp::ok(&c, "robot_state", json!({})).await?);
+        let t = since.elapsed().as_secs_f64();
+        at.extend((last..now).map(|_| t));
+        last = last.max(now);
+    }
+    let _ = c.cancel().await;
+    Ok(at)
 }
 
 fn realtime(state: &Value) -> Value {
@@ -151,14 +172,14 @@ pub async fn quiet(scale: Scale, rate_hz: u32, priority: u8) -> Result<Quiet, St
     let priority = realtime_priority(&c, priority).await?;
 
     // Idle: nothing asked of it; cyclictest beside it.
+    let idle_start = Instant::now();
     let cyc = cyclictest(rate_hz, priority, Duration::from_secs(scale.idle_s));
     let cpu = CpuWindow::start(pid, None);
     tokio::time::sleep(Duration::from_secs(scale.idle_s) + Duration::from_millis(200)).await;
     let cpu_idle_pct = cpu.percent();
     let rss_idle_mib = rss_mib(pid);
     let executor_idle = realtime(&mcp::ok(&c, "robot_state", json!({})).await?);
-    let period_us = 1e6 / f64::from(rate_hz);
-    let cyclictest_idle = cyc.and_then(|c| c.finish(period_us));
+    let cyclictest_idle = cyc.and_then(|c| c.finish(idle_start));
 
     // Acknowledgements: a move to where the arm stands ends within a few cycles; only the
     // call is timed.
@@ -232,6 +253,7 @@ pub async fn loaded(scale: Scale, rate_hz: u32, priority: u8) -> Result<Loaded, 
     let first = mcp::ok(&driver, "move_joints", json!({"joints": B})).await?;
     let cyc = cyclictest(rate_hz, priority, window);
     let started = Instant::now();
+    let overruns = tokio::spawn(watch_overruns(mcp::connect(&url).await?, started, window));
 
     let mut clients = vec![];
     for _ in 0..scale.clients {
@@ -274,6 +296,7 @@ pub async fn loaded(scale: Scale, rate_hz: u32, priority: u8) -> Result<Loaded, 
     }
     let elapsed = started.elapsed().as_secs_f64();
     let executor_load = realtime(&mcp::ok(&driver, "robot_state", json!({})).await?);
+    let overruns_at_s = overruns.await.map_err(|e| e.to_string())??;
     let _ = driver.cancel().await;
     // Entries reach the file at once; give the writer a moment.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -284,7 +307,8 @@ pub async fn loaded(scale: Scale, rate_hz: u32, priority: u8) -> Result<Loaded, 
         errors,
         error_samples,
         executor_load,
-        cyclictest_load: cyc.and_then(|c| c.finish(1e6 / f64::from(rate_hz))),
+        cyclictest_load: cyc.and_then(|c| c.finish(started)),
+        overruns_at_s,
         moves,
     })
 }
