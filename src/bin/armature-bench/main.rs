@@ -94,18 +94,19 @@ fn executor_row(
                     )
                 })
                 .unwrap_or_default();
-            Row {
+            let reference = format!(
+                "cyclictest p50 {:.0} / p99 {:.0} / p99.9 {:.0} / max {:.0} µs, {late} wake-ups a period late{ours}",
+                c.p50, c.p99, c.p999, c.max
+            );
+            let met = p99 <= 1.2 * c.p99.max(1.0) && overruns <= late;
+            Row::beside(
                 figure,
                 armature,
-                reference: format!(
-                    "cyclictest p50 {:.0} / p99 {:.0} / p99.9 {:.0} / max {:.0} µs, {late} wake-ups a period late{ours}",
-                    c.p50, c.p99, c.p999, c.max
-                ),
-                ratio: Some(p99 / c.p99.max(1.0)),
-                target: target.into(),
-                met: Some(p99 <= 1.2 * c.p99.max(1.0) && overruns <= late),
-                error: None,
-            }
+                reference,
+                p99 / c.p99.max(1.0),
+                target,
+                met,
+            )
         }
         // Without real-time permission the figure stands alone; that is the machine, not a
         // missing component.

@@ -26,28 +26,16 @@ pub fn ack(q: &Quiet, floors: &Result<Floors, String>, syncs: &Result<Syncs, Str
         (Ok(f), Ok(s)) => {
             let floor = f.rmcp_ms.p99 + s.zeroed_ms.p99;
             let ratio = q.ack_ms.p99 / floor.max(1e-6);
-            Row {
-                figure,
-                armature,
-                reference: format!(
-                    "minimal rmcp server p99 {:.2} ms + fdatasync on a preallocated file p99 {:.2} ms = {floor:.2} ms",
-                    f.rmcp_ms.p99, s.zeroed_ms.p99
-                ),
-                ratio: Some(ratio),
-                target: target.into(),
-                met: Some(ratio <= 1.3 && q.ack_errors == 0),
-                error: None,
-            }
+            let reference = format!(
+                "minimal rmcp server p99 {:.2} ms + fdatasync on a preallocated file p99 {:.2} ms = {floor:.2} ms",
+                f.rmcp_ms.p99, s.zeroed_ms.p99
+            );
+            let met = ratio <= 1.3 && q.ack_errors == 0;
+            Row::beside(figure, armature, reference, ratio, target, met)
         }
-        (Err(e), _) | (_, Err(e)) => Row {
-            figure,
-            armature,
-            reference: String::new(),
-            ratio: None,
-            target: target.into(),
-            met: None,
-            error: Some(format!("no floor: {e}")),
-        },
+        (Err(e), _) | (_, Err(e)) => {
+            Row::unreferenced(figure, armature, target, format!("no floor: {e}"))
+        }
     }
 }
 
@@ -66,29 +54,15 @@ pub fn status(l: &Loaded, floors: &Result<Floors, String>, clients: usize, rate:
     match floors {
         Ok(f) => {
             let ratio = l.status_ms.p99 / f.rmcp_loaded_ms.p99.max(1e-6);
-            Row {
-                figure,
-                armature,
-                reference: format!(
-                    "minimal rmcp server, no-op tool, same load: {}, {} errors",
-                    ms(&f.rmcp_loaded_ms),
-                    f.rmcp_loaded_errors
-                ),
-                ratio: Some(ratio),
-                target: target.into(),
-                met: Some(ratio <= 1.3 && l.errors == 0),
-                error: None,
-            }
+            let reference = format!(
+                "minimal rmcp server, no-op tool, same load: {}, {} errors",
+                ms(&f.rmcp_loaded_ms),
+                f.rmcp_loaded_errors
+            );
+            let met = ratio <= 1.3 && l.errors == 0;
+            Row::beside(figure, armature, reference, ratio, target, met)
         }
-        Err(e) => Row {
-            figure,
-            armature,
-            reference: String::new(),
-            ratio: None,
-            target: target.into(),
-            met: None,
-            error: Some(format!("no floor: {e}")),
-        },
+        Err(e) => Row::unreferenced(figure, armature, target, format!("no floor: {e}")),
     }
 }
 

@@ -70,6 +70,44 @@ impl Row {
             error: Some(why),
         }
     }
+
+    /// A figure beside its reference, with their ratio and whether the target was met.
+    pub fn beside(
+        figure: String,
+        armature: Option<String>,
+        reference: String,
+        ratio: f64,
+        target: &str,
+        met: bool,
+    ) -> Self {
+        Self {
+            figure,
+            armature,
+            reference,
+            ratio: Some(ratio),
+            target: target.into(),
+            met: Some(met),
+            error: None,
+        }
+    }
+
+    /// A measured figure whose reference could not be had, saying why.
+    pub fn unreferenced(
+        figure: String,
+        armature: Option<String>,
+        target: &str,
+        why: String,
+    ) -> Self {
+        Self {
+            figure,
+            armature,
+            reference: String::new(),
+            ratio: None,
+            target: target.into(),
+            met: None,
+            error: Some(why),
+        }
+    }
 }
 
 /// The Markdown table.
