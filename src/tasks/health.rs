@@ -4,7 +4,11 @@
 use super::motion::MotionGate;
 use super::registry::Registry;
 use super::requests::GateError;
-use crate::durable::HealthStatus;
+use crate::durable::{self, HealthStatus};
+
+/// The least free space a motion may start with: its progress variables are rewritten
+/// whole (a few KiB, twice over with the temporary copy), and the audit log grows.
+const MIN_FREE_BYTES: u64 = 64 * 1024;
 
 /// Whether the task journal and the installation variables can be written.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,12 +63,21 @@ fn latest(a: &HealthStatus, b: &HealthStatus) -> Option<String> {
 }
 
 impl MotionGate {
-    /// Refuses a motion while the variables cannot be written. The journal needs no such
-    /// check: the task's own append is the test, and refuses it if it fails.
+    /// Refuses a motion while the variables cannot be written, or while the state
+    /// directory has no room for what a motion writes. The journal's own append is tested
+    /// by the task's record, but it goes into an allocated segment, so it can succeed on a
+    /// full disk where the progress variables, written whole each time, would not.
     pub(super) fn durable(&self) -> Result<(), GateError> {
-        match self.registry.health().1.failing {
-            Some(f) => Err(GateError::Durability(f.cause)),
-            None => Ok(()),
+        if let Some(f) = self.registry.health().1.failing {
+            return Err(GateError::Durability(f.cause));
+        }
+        match durable::free_bytes(self.registry.state_dir()) {
+            Ok(free) if free < MIN_FREE_BYTES => {
+                let full = std::io::Error::from_raw_os_error(libc::ENOSPC);
+                Err(GateError::Durability(durable::cause(&full)))
+            }
+            // A filesystem that cannot say leaves the writes themselves to tell.
+            _ => Ok(()),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! (`motion.rs`) does every check-and-start and every stop under it. Used only by the
 //! async side and the supervisor thread; the motion thread never touches it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -58,6 +58,8 @@ pub struct Registry {
     desk: Mutex<Desk>,
     scribe: Scribe,
     vars: VarStore,
+    /// Where the journal and the variables live (the gate checks its free space).
+    state_dir: PathBuf,
     /// The plugin is stopping: a multi-step task braked now ends `interrupted`, resumable.
     shutting_down: AtomicBool,
     /// Every task that ends, as it ends (audit, owners' sessions).
@@ -89,12 +91,18 @@ impl Registry {
             }),
             scribe: Scribe::new(journal),
             vars,
+            state_dir: state_dir.to_path_buf(),
             shutting_down: AtomicBool::new(false),
             ended: broadcast::channel(256).0,
             promoter: OnceLock::new(),
         };
         registry.evict_and_compact();
         Ok((registry, report))
+    }
+
+    /// The state directory.
+    pub(super) fn state_dir(&self) -> &Path {
+        &self.state_dir
     }
 
     /// The desk, locked.

@@ -67,7 +67,12 @@ async def test_a_damaged_journal_keeps_its_intact_records(make_server, tmp_path)
         await c.wait_done(b["task_id"])
     first.stop()
     journal = first.state_dir / "tasks.journal"
-    journal.write_bytes(journal.read_bytes() + b'7a3c91e0 {"task_id": "torn in the mid')
+    # A crash mid-append leaves a torn record where the records end, over the zeros of the
+    # journal's allocated segment.
+    data = journal.read_bytes()
+    end = data.find(b"\0") if b"\0" in data else len(data)
+    torn = b'7a3c91e0 {"task_id": "torn in the mid'
+    journal.write_bytes(data[:end] + torn + data[end + len(torn):])
 
     second = make_server(state_dir=first.state_dir)
     log = "".join(second.log)

@@ -1,4 +1,6 @@
-//! The durable task journal: one checksummed JSON record per line, fsynced on append.
+//! The durable task journal: one checksummed JSON record per line, fsynced on append. The
+//! file is allocated a segment ahead of its records (`file.rs`), zero-filled, so the
+//! records end at the first zero byte.
 //!
 //! A line is `CRC32HEX JSON`. At load, a line that is truncated or fails its checksum is
 //! reported and skipped; every intact record is kept, and the damaged file is copied
@@ -9,8 +11,6 @@ mod file;
 mod writer;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -89,12 +89,20 @@ impl Journal {
         let mut order: Vec<Uuid> = Vec::new();
         let mut latest: HashMap<Uuid, TaskRecord> = HashMap::new();
         let mut lines = 0;
-        match File::open(&path) {
-            Ok(f) => {
-                for (i, line) in BufReader::new(f).split(b'\n').enumerate() {
-                    let line = line.map_err(io)?;
+        let mut good_len = 0;
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                // The records end at the first zero: the rest is the allocated segment.
+                let (end, damaged_tail) = file::records_end(&bytes);
+                good_len = end as u64;
+                let text = &bytes[..end];
+                let text = text.strip_suffix(b"\n").unwrap_or(text);
+                for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+                    if text.is_empty() {
+                        break;
+                    }
                     lines += 1;
-                    match std::str::from_utf8(&line).ok().and_then(decode) {
+                    match std::str::from_utf8(line).ok().and_then(decode) {
                         Some(rec) => {
                             if !latest.contains_key(&rec.task_id) {
                                 order.push(rec.task_id);
@@ -103,6 +111,10 @@ impl Journal {
                         }
                         None => report.damaged_lines.push(i + 1),
                     }
+                }
+                if damaged_tail {
+                    // Bytes past the zeros: written by something else, or torn there.
+                    report.damaged_lines.push(lines + 1);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -115,7 +127,7 @@ impl Journal {
         if !report.damaged_lines.is_empty() {
             report.kept_copy = Some(durable::quarantine(&path).map_err(io)?);
         }
-        let log = file::Log::open(path.clone(), lines).map_err(io)?;
+        let log = file::Log::open(path.clone(), good_len, lines).map_err(io)?;
         let journal = Self {
             lines: log.lines(),
             writer: writer::Writer::spawn(log, None).map_err(io)?,

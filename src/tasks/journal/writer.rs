@@ -186,6 +186,13 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
 
+    /// The file's records, without the zeros of its allocated segment.
+    fn records(path: &std::path::Path) -> String {
+        let bytes = std::fs::read(path).unwrap();
+        let (end, _) = super::super::file::records_end(&bytes);
+        String::from_utf8(bytes[..end].to_vec()).unwrap()
+    }
+
     fn line(n: usize) -> Vec<u8> {
         format!("record {n}\n").into_bytes()
     }
@@ -223,7 +230,7 @@ mod tests {
                 released.recv().unwrap();
             }
         });
-        let writer = Writer::spawn(Log::open(path.clone(), 0).unwrap(), Some(hook)).unwrap();
+        let writer = Writer::spawn(Log::open(path.clone(), 0, 0).unwrap(), Some(hook)).unwrap();
         let (done, first_outcome) = noted(&events, 0);
         writer.append(line(0), done);
         in_sync.recv().unwrap();
@@ -266,7 +273,7 @@ mod tests {
             );
         }
         drop(writer);
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = records(&path);
         assert_eq!(text.lines().count(), 9);
         assert_eq!(text.lines().next(), Some("record 0"));
     }
@@ -275,7 +282,7 @@ mod tests {
     fn a_compaction_follows_the_appends_handed_over_before_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j");
-        let log = Log::open(path.clone(), 0).unwrap();
+        let log = Log::open(path.clone(), 0, 0).unwrap();
         let lines = log.lines();
         let writer = Writer::spawn(log, None).unwrap();
         let (a, _) = ticket();
@@ -288,17 +295,14 @@ mod tests {
         let (d, appended) = ticket();
         writer.append(line(8), d);
         wait(appended).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "record 7\nrecord 8\n"
-        );
+        assert_eq!(records(&path), "record 7\nrecord 8\n");
         assert_eq!(lines.load(std::sync::atomic::Ordering::Relaxed), 2);
     }
 
     #[test]
     fn a_failed_write_refuses_every_record_with_the_cause() {
         // /dev/full takes the open and refuses every write: a disk that is full.
-        let log = Log::open("/dev/full".into(), 0).unwrap();
+        let log = Log::open("/dev/full".into(), 0, 0).unwrap();
         let writer = Writer::spawn(log, None).unwrap();
         let outcomes: Vec<_> = (0..3)
             .map(|n| {
