@@ -212,6 +212,9 @@ pub enum GateError {
     /// The backend runs its own trajectories, so it cannot follow a sampled line.
     #[error("The {0} backend runs its own trajectories, so straight-line moves are not available on it yet; move_pose can get there with a joint move. Nothing moved.")]
     NoLines(&'static str),
+    /// An interrupted straight line is not continued: the tool is no longer on it.
+    #[error("{0}")]
+    OffTheLine(String),
     /// The confirmation came after the deadline; the task was dropped.
     #[error("Task {0} expired before it was confirmed; the arm did not move. Ask again.")]
     Expired(String),
@@ -239,6 +242,7 @@ impl GateError {
             Self::Executor(_) => "executor",
             Self::Cell(r) => r.code(),
             Self::NoLines(_) => "not_supported",
+            Self::OffTheLine(_) => "off_the_line",
             Self::Expired(_) => "confirmation_expired",
             Self::NotAwaiting(..) => "not_awaiting_confirmation",
             Self::NotRunning(..) => "not_running",

@@ -185,6 +185,7 @@ mod tests {
             owner: "local".into(),
             steps: None,
             approval: None,
+            line: None,
         }
     }
 
