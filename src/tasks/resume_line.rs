@@ -150,3 +150,36 @@ impl MotionGate {
         Ok(accepted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use nalgebra::{Translation3, UnitQuaternion};
+
+    use super::*;
+
+    fn pose(x: f64, y: f64, z: f64, yaw: f64) -> Isometry3<f64> {
+        Isometry3::from_parts(
+            Translation3::new(x, y, z),
+            UnitQuaternion::from_euler_angles(std::f64::consts::PI, 0.0, yaw),
+        )
+    }
+
+    #[test]
+    fn a_tool_on_the_line_is_placed_along_it_and_one_off_it_is_measured() {
+        let (a, b) = (pose(0.4, 0.1, 0.3, 0.0), pose(0.4, 0.1, 0.5, 0.6));
+        // 30 % of the way up, turned 30 % of the way: on the line.
+        let (f, off, turned) = place_on_line(&a, &b, &pose(0.4, 0.1, 0.36, 0.18));
+        assert!((f - 0.3).abs() < 1e-9 && off < 1e-9 && turned < 1e-9);
+        // Two millimetres to the side: off the line by that much.
+        let (f, off, _) = place_on_line(&a, &b, &pose(0.402, 0.1, 0.36, 0.18));
+        assert!((f - 0.3).abs() < 1e-9 && (off - 0.002).abs() < 1e-9);
+        assert!(off > LINE_TOLERANCE);
+        // On the line's axis but turned as at the start: turned from the line there.
+        let (_, off, turned) = place_on_line(&a, &b, &pose(0.4, 0.1, 0.36, 0.0));
+        assert!(off < 1e-9 && (turned - 0.18).abs() < 1e-9 && turned > TURN_TOLERANCE);
+        // A turn in place: placed by the fraction of the turn.
+        let c = pose(0.4, 0.1, 0.3, 0.5);
+        let (f, off, turned) = place_on_line(&a, &c, &pose(0.4, 0.1, 0.3, 0.25));
+        assert!((f - 0.5).abs() < 1e-9 && off < 1e-9 && turned < 1e-9);
+    }
+}
