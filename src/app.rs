@@ -170,7 +170,6 @@ impl App {
                 // Every backend runs lines: the simulator follows the samples, ROS gets
                 // them as one FollowJointTrajectory goal, Modbus as the companion's movel
                 // to the end pose in its registers.
-                no_lines: None,
                 line_goals: matches!(config.backend, Backend::Ros(_)),
                 pose_registers: matches!(config.backend, Backend::Modbus { .. }),
             },

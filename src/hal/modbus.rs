@@ -244,10 +244,16 @@ impl Link {
             } => {
                 self.sequence = self.sequence.checked_add(1).unwrap_or(1);
                 let mut block = Vec::with_capacity(self.layout.len as usize);
-                match path
-                    .as_deref()
-                    .and_then(|line| movel_block(line, target.len()))
-                {
+                // The gate plans lines on Modbus only for six joints and poses that fit the
+                // registers (tasks/space.rs): a line that does not is a definition error,
+                // refused as such, never run as a joint move.
+                let line = match path.as_deref() {
+                    Some(line) => {
+                        Some(movel_block(line, target.len()).ok_or(LinkError::Exception(0x03))?)
+                    }
+                    None => None,
+                };
+                match line {
                     Some((pose, rates)) => {
                         block.extend(pose);
                         block.resize(target.len(), 0);
@@ -394,7 +400,7 @@ impl Link {
 /// A straight line as `movel`'s registers: the end pose, and the tool speed and
 /// acceleration of the planned profile (mm/s and mm/s²; mrad/s and mrad/s² for a turn in
 /// place). `None` when the pose does not fit the registers or the arm has fewer than six
-/// joints (the gate plans lines on Modbus only for poses that fit).
+/// joints.
 fn movel_block(line: &LinearPath, joints: usize) -> Option<([u16; 6], (u16, u16))> {
     if joints < 6 {
         return None;

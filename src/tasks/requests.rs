@@ -209,8 +209,8 @@ pub enum GateError {
     /// The path breaks a check of the cell (zones, reach, limits, singularity, flip).
     #[error("{0}")]
     Cell(crate::cell::Refusal),
-    /// The backend runs its own trajectories, so it cannot follow a sampled line.
-    #[error("The {0} backend runs its own trajectories, so straight-line moves are not available on it yet; move_pose can get there with a joint move. Nothing moved.")]
+    /// The backend's straight-line move cannot take this robot or pose.
+    #[error("Straight-line moves on the {0} backend need a six-joint arm and a pose within 3.2 metres of the base; move_pose can get there with a joint move. Nothing moved.")]
     NoLines(&'static str),
     /// An interrupted straight line is not continued: the tool is no longer on it.
     #[error("{0}")]

@@ -25,8 +25,6 @@ pub struct Space {
     pub cell: Cell,
     /// The caps a straight line runs under.
     pub limits: LinearLimits,
-    /// The backend's name when it runs its own trajectories (it cannot follow a line).
-    pub no_lines: Option<&'static str>,
     /// The backend sends a line as one trajectory goal: its waypoints are thinned here.
     pub line_goals: bool,
     /// The backend sends a line's end pose in registers (Modbus `movel`): the end is
@@ -42,7 +40,6 @@ impl Space {
             kinematics: robot.kinematics.clone(),
             cell: Cell::open(&robot.source),
             limits: LinearLimits::default(),
-            no_lines: None,
             line_goals: false,
             pose_registers: false,
         }
@@ -103,9 +100,6 @@ impl MotionGate {
     ) -> Result<(Pending, Reach, PlannedLine), GateError> {
         // Planned on the caller's thread, never the motion thread's.
         let space = &self.settings.space;
-        if let Some(backend) = space.no_lines {
-            return Err(GateError::NoLines(backend));
-        }
         let Some(kin) = &space.kinematics else {
             return Err(GateError::Cell(crate::cell::Refusal::Request {
                 message: crate::robot::linear::PlanError::NoKinematics.to_string(),
@@ -117,6 +111,14 @@ impl MotionGate {
             LineTarget::Relative(m) => m.target(&start),
         };
         let target = if space.pose_registers {
+            // movel takes six joints' worth of pose registers, each a signed 16-bit value.
+            let p = TcpPose::from_isometry(&target).to_array();
+            let fits = p[..3].iter().all(|v| v.abs() < 3.2)
+                && p[3..].iter().all(|v| v.abs() < 32.0)
+                && self.settings.joints.len() == 6;
+            if !fits {
+                return Err(GateError::NoLines("modbus"));
+            }
             register_resolution(&target)
         } else {
             target
