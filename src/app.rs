@@ -167,13 +167,11 @@ impl App {
                     sample_hz: f64::from(config.motion.rate_hz),
                     ..LinearLimits::default()
                 },
-                // Modbus and ROS run their own trajectory to each target (movej, a
-                // FollowJointTrajectory goal): they cannot follow a sampled line yet.
-                no_lines: match &config.backend {
-                    Backend::Sim(_) => None,
-                    Backend::Modbus { .. } => Some("modbus"),
-                    Backend::Ros(_) => Some("ros"),
-                },
+                // Every backend runs lines: the simulator follows the samples, ROS gets
+                // them as one FollowJointTrajectory goal, Modbus as the companion's movel
+                // to the end pose in its registers.
+                line_goals: matches!(config.backend, Backend::Ros(_)),
+                pose_registers: matches!(config.backend, Backend::Modbus { .. }),
             },
         };
         let gate = MotionGate::new(registry.clone(), executor, vars.clone(), settings);

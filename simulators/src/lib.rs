@@ -12,5 +12,6 @@ pub use faults::{FaultPlan, StallFault};
 pub use model::{ArmModel, JointLimit, ModelState, SimMode};
 
 pub mod modbus_robot;
+pub mod movel;
 pub mod robot_file;
 pub mod ros_gripper;

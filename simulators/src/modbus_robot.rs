@@ -1,11 +1,14 @@
 //! A simulated UR behind its Modbus registers: UR's state registers, and the robot's side
 //! of Armature's handshake, as the URScript companion in `robots/ur/` runs it.
 
+use armature_kinematics::ur::UrGeometry;
+
+use crate::movel::{pose_from_array, pose_to_array, LinearMove};
 use crate::robot_file::SimGripper;
 use crate::{ArmModel, FaultPlan, JointLimit};
 use wire::modbus::{
-    command, decode_mrad, encode_mrad, error, safety, status, status_layout, CommandLayout,
-    RegisterMap, UR_MODE_RUNNING,
+    command, decode_mrad, decode_pose, encode_mrad, encode_pose, error, safety, status,
+    status_layout, CommandLayout, RegisterMap, UR_MODE_RUNNING,
 };
 
 /// Readable ranges: UR's digital I/O, the general-purpose registers, UR's state block, the
@@ -67,6 +70,10 @@ pub struct ModbusRobot {
     /// The gripper, its gap (m), and the width of a part between its fingers, if any.
     gripper: Option<(SimGripper, f64)>,
     part_width_m: Option<f64>,
+    /// The arm's UR geometry, for `movel` and the TCP pose registers.
+    geometry: Option<UrGeometry>,
+    /// The `movel` in progress.
+    line: Option<LinearMove>,
 }
 
 impl ModbusRobot {
@@ -96,6 +103,8 @@ impl ModbusRobot {
             companion: !faults.companion_stopped,
             gripper: None,
             part_width_m: None,
+            geometry: None,
+            line: None,
         };
         robot.publish_state();
         robot
@@ -108,6 +117,13 @@ impl ModbusRobot {
         self.part_width_m = part_width_m;
         self.regs[wire::ur_io::INPUT_BITS as usize] = u16::from(part_width_m.is_some());
         self.publish_gripper();
+        self
+    }
+
+    /// Gives the robot its UR geometry: it runs `movel` and publishes its TCP pose.
+    pub fn with_geometry(mut self, geometry: Option<UrGeometry>) -> Self {
+        self.geometry = geometry;
+        self.publish_state();
         self
     }
 
@@ -156,6 +172,7 @@ impl ModbusRobot {
             // A UR stops the arm when its program stops; the status block stays as it was.
             self.model.brake();
             self.moving = false;
+            self.line = None;
         }
     }
 
@@ -171,6 +188,7 @@ impl ModbusRobot {
         if self.companion {
             self.handshake(now);
         }
+        self.step_line(dt);
         self.model.step(dt);
         self.step_gripper(dt);
         let frozen = active(self.faults.freeze_after_s, self.faults.freeze_for_s, now);
@@ -213,8 +231,13 @@ impl ModbusRobot {
             self.plugin_heartbeat_at = now;
             match reg(self.layout.command) {
                 command::MOVE => self.start_move(),
+                command::MOVEL => self.start_movel(),
                 command::STOP => {
-                    self.model.brake();
+                    // A movel stops on its line (stopl); a movej brakes each joint (stopj).
+                    match self.line.as_mut() {
+                        Some(line) => line.stop(),
+                        None => self.model.brake(),
+                    }
                     self.moving = false;
                     self.answer(status::DONE, error::NONE);
                 }
@@ -228,8 +251,9 @@ impl ModbusRobot {
             } else if now - self.plugin_heartbeat_at > HEARTBEAT_TIMEOUT_S {
                 self.model.brake();
                 self.moving = false;
+                self.line = None;
                 self.answer(status::ERROR, error::HEARTBEAT_LOST);
-            } else if self.model.settled(0.0005) {
+            } else if self.line.as_ref().is_none_or(|l| l.at_rest()) && self.model.settled(0.0005) {
                 self.moving = false;
                 self.answer(status::DONE, error::NONE);
                 self.regs[self.map.status_block as usize + status_layout::PROGRESS as usize] = 1000;
@@ -264,12 +288,79 @@ impl ModbusRobot {
         self.move_start.copy_from_slice(self.model.true_positions());
         self.move_target.copy_from_slice(&targets);
         self.model.move_to(&targets, speed);
+        self.line = None;
+        // What the controller's log would show: which kind of move ran.
+        eprintln!("armsim-modbus: movej sequence {}", self.last_sequence);
         self.moving = true;
         self.answer(status::BUSY, error::NONE);
         self.regs[self.map.status_block as usize + status_layout::PROGRESS as usize] = 0;
     }
 
+    /// `movel`: the TCP in a straight line to the pose in the target registers, at the tool
+    /// speed (mm/s) and acceleration (mm/s²) in the speed and acceleration registers (mrad/s
+    /// and mrad/s² for a turn in place).
+    fn start_movel(&mut self) {
+        if self.model.protective_stopped() {
+            return self.answer(status::ERROR, error::PROTECTIVE_STOP);
+        }
+        let base = self.map.command_block as usize;
+        let at = base + self.layout.targets as usize;
+        let (Some(geometry), Ok(joints), Ok(pose)) = (
+            self.geometry,
+            <[f64; 6]>::try_from(self.model.true_positions()),
+            <[u16; 6]>::try_from(&self.regs[at..at + 6]).map(|r| pose_from_array(decode_pose(&r))),
+        ) else {
+            // No UR geometry: this robot has no movel.
+            return self.answer(status::ERROR, error::UNKNOWN_COMMAND);
+        };
+        let speed = f64::from(self.regs[base + self.layout.speed as usize].max(1)) / 1000.0;
+        let accel = f64::from(self.regs[base + self.layout.acceleration as usize].max(1)) / 1000.0;
+        match LinearMove::new(&geometry, joints, pose, speed, accel) {
+            Ok(line) => {
+                eprintln!(
+                    "armsim-modbus: movel sequence {} to x {:.4} y {:.4} z {:.4} at {:.3} m/s",
+                    self.last_sequence,
+                    pose.translation.x,
+                    pose.translation.y,
+                    pose.translation.z,
+                    speed
+                );
+                self.line = Some(line);
+                self.moving = true;
+                self.answer(status::BUSY, error::NONE);
+                self.regs[self.map.status_block as usize + status_layout::PROGRESS as usize] = 0;
+            }
+            Err(_) => self.answer(status::ERROR, error::TARGET_OUT_OF_RANGE),
+        }
+    }
+
+    /// One cycle of the `movel` in progress: the joints on the line, to the servos.
+    fn step_line(&mut self, dt: f64) {
+        let (Some(line), Some(geometry)) = (self.line.as_mut(), self.geometry.as_ref()) else {
+            return;
+        };
+        if self.model.protective_stopped() {
+            self.line = None;
+            return;
+        }
+        match line.step(geometry, dt) {
+            Ok((q, v)) => self.model.command(&q, &v),
+            Err(_) => {
+                // The line left the arm's reach on the way: brake, and say so.
+                self.model.brake();
+                self.line = None;
+                if self.moving {
+                    self.moving = false;
+                    self.answer(status::ERROR, error::TARGET_OUT_OF_RANGE);
+                }
+            }
+        }
+    }
+
     fn progress(&self) -> u16 {
+        if let Some(line) = &self.line {
+            return (line.progress() * 1000.0) as u16;
+        }
         let (mut dot, mut norm) = (0.0, 0.0);
         for (i, q) in self.model.true_positions().iter().enumerate() {
             let d = self.move_target[i] - self.move_start[i];
@@ -297,6 +388,15 @@ impl ModbusRobot {
             // The model keeps joints within ±2π, which always fits a mrad register.
             self.regs[m.joint_angles as usize + i] = encode_mrad(*p).unwrap_or(0);
             self.regs[m.joint_speeds as usize + i] = encode_mrad(*v).unwrap_or(0);
+        }
+        if let (Some(g), Ok(q)) = (
+            &self.geometry,
+            <[f64; 6]>::try_from(self.model.true_positions()),
+        ) {
+            // A reachable pose always fits: metres within ±3.2 m, rotation vectors within π.
+            if let Ok(pose) = encode_pose(&pose_to_array(&g.forward(&q))) {
+                self.regs[m.tcp_pose as usize..m.tcp_pose as usize + 6].copy_from_slice(&pose);
+            }
         }
         // The heartbeat is the companion's: it stands still while the program does not run.
         if self.companion {

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use armature_kinematics::ur::UrGeometry;
+use armature_kinematics::DhParameters;
 use serde::Deserialize;
 use wire::modbus::RegisterMap;
 
@@ -32,6 +34,14 @@ struct RawChannel {
     channel: u16,
 }
 
+/// The DH part of `[kinematics]`; other keys (a URDF, its links) are not the simulator's.
+#[derive(Debug, Deserialize)]
+struct RawDh {
+    d: Vec<f64>,
+    a: Vec<f64>,
+    alpha: Vec<f64>,
+}
+
 #[derive(Debug, Deserialize)]
 struct RawRobot {
     joints: Vec<RawJoint>,
@@ -41,6 +51,7 @@ struct RawRobot {
     gripper: Option<RawGripper>,
     #[serde(default)]
     outputs: Vec<RawChannel>,
+    kinematics: Option<toml::Value>,
 }
 
 /// The gripper as the simulators drive it.
@@ -95,6 +106,8 @@ pub struct SimRobotFile {
     pub modbus: Option<RegisterMap>,
     /// The gripper, if the definition has one.
     pub gripper: Option<SimGripper>,
+    /// The UR geometry, when `[kinematics]` gives DH parameters of UR's shape.
+    pub geometry: Option<UrGeometry>,
 }
 
 impl SimRobotFile {
@@ -133,6 +146,16 @@ impl SimRobotFile {
                 .map(|o| o.channel),
             width_register: g.width_register,
         });
+        let geometry = raw
+            .kinematics
+            .and_then(|k| k.try_into::<RawDh>().ok())
+            .and_then(|k| {
+                UrGeometry::from_dh(&DhParameters {
+                    d: k.d,
+                    a: k.a,
+                    alpha: k.alpha,
+                })
+            });
         let names = raw.joints.into_iter().map(|j| j.name).collect();
         Ok(Self {
             names,
@@ -140,6 +163,7 @@ impl SimRobotFile {
             home,
             modbus: raw.modbus,
             gripper,
+            geometry,
         })
     }
 }

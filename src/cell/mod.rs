@@ -43,12 +43,14 @@ pub enum CellError {
         message: String,
     },
     /// A field has a value the cell cannot have.
-    #[error("cell {file}: {field}: {message}")]
+    #[error("cell {file}: {field}{}: {message}", line.map_or(String::new(), |l| format!(" (line {l})")))]
     Invalid {
         /// The file.
         file: String,
         /// The field, e.g. `cell.keep_out[1].min`.
         field: String,
+        /// Its line in a cell file (a robot file's `[cell]` table is read without lines).
+        line: Option<usize>,
         /// What is wrong, with the value.
         message: String,
     },
@@ -95,7 +97,7 @@ impl Cell {
             file: file.into(),
             message: e.to_string(),
         })?;
-        doc.cell.map(|c| c.check(file)).transpose()
+        doc.cell.map(|c| c.check(file, Some(text))).transpose()
     }
 
     /// Loads a cell file, which must have a `[cell]` table.
@@ -123,6 +125,6 @@ impl Cell {
                     file: robot.source.clone(),
                     message: format!("[cell]: {}", e.message()),
                 })?;
-        raw.check(&robot.source)
+        raw.check(&robot.source, None)
     }
 }

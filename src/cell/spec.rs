@@ -1,10 +1,14 @@
 //! The `[cell]` table: as written in TOML, and its checks.
 
+use std::collections::BTreeMap;
+
 use nalgebra::{Unit, Vector3};
 use serde::Deserialize;
+use toml::Spanned;
 
 use super::geometry::{Aabb, KeepOut, Plane, ToolShape};
 use super::{Cell, CellError, DEFAULT_MIN_MANIPULABILITY};
+use crate::robot::io::line_of;
 
 /// A file (the robot's or the cell's own) with a `[cell]` table; other tables are ignored.
 #[derive(Debug, Deserialize)]
@@ -101,11 +105,13 @@ fn length(field: &str, v: Option<f64>, what: &str) -> Result<f64, (String, Strin
 }
 
 impl RawCell {
-    /// The checked cell; an error names the field (below `cell.`) and the value.
-    pub(super) fn check(self, source: &str) -> Result<Cell, CellError> {
+    /// The checked cell; an error names the field (below `cell.`), its line when the
+    /// file's `text` is at hand, and the value.
+    pub(super) fn check(self, source: &str, text: Option<&str>) -> Result<Cell, CellError> {
         self.checked(source)
             .map_err(|(field, message)| CellError::Invalid {
                 file: source.into(),
+                line: text.and_then(|t| line_of_field(t, &field)),
                 field: format!("cell.{field}"),
                 message,
             })
@@ -195,4 +201,54 @@ impl RawCell {
             source: source.into(),
         })
     }
+}
+
+/// A table's keys with where their values are, for placing an error at its line.
+type Placed = BTreeMap<String, Spanned<toml::Value>>;
+
+/// The `[cell]` of a file as spans only (the robot files' mechanism: `toml::Spanned`).
+#[derive(Deserialize)]
+struct PlacedDocument {
+    cell: Option<PlacedCell>,
+}
+
+#[derive(Deserialize)]
+struct PlacedCell {
+    #[serde(default)]
+    min_manipulability: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    tool: Option<Placed>,
+    #[serde(default)]
+    planes: Vec<Placed>,
+    #[serde(default)]
+    workspace: Option<Placed>,
+    #[serde(default)]
+    keep_out: Vec<Placed>,
+}
+
+/// The line of `field` (below `cell.`, e.g. `keep_out[1].min`) in the file's `text`; a
+/// field the table lacks is placed at the table's first key.
+fn line_of_field(text: &str, field: &str) -> Option<usize> {
+    let cell = toml::from_str::<PlacedDocument>(text).ok()?.cell?;
+    let (head, key) = field.split_once('.').unwrap_or((field, ""));
+    let (name, index) = match head.split_once('[') {
+        Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+        None => (head, None),
+    };
+    let table = match (name, index) {
+        ("min_manipulability", None) => {
+            return cell
+                .min_manipulability
+                .map(|v| line_of(text, v.span().start))
+        }
+        ("tool", None) => cell.tool?,
+        ("workspace", None) => cell.workspace?,
+        ("planes", Some(i)) => cell.planes.into_iter().nth(i)?,
+        ("keep_out", Some(i)) => cell.keep_out.into_iter().nth(i)?,
+        _ => return None,
+    };
+    let value = table
+        .get(key)
+        .or_else(|| table.values().min_by_key(|v| v.span().start))?;
+    Some(line_of(text, value.span().start))
 }

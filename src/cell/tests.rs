@@ -92,28 +92,33 @@ fn a_cell_loads_from_its_own_file_or_the_robot_file() {
 }
 
 #[test]
-fn cell_errors_name_the_file_and_field() {
+fn cell_errors_name_the_file_the_field_and_its_line() {
     let bad = CELL.replace("max = [-0.7, 0.1, 0.3]", "max = [-0.95, 0.1, 0.3]");
     assert_eq!(
         Cell::parse(&bad, "cells/bench.toml")
             .unwrap_err()
             .to_string(),
-        "cell cells/bench.toml: cell.keep_out[0].min: x min -0.9 m must be below max -0.95 m"
+        "cell cells/bench.toml: cell.keep_out[0].min (line 21): x min -0.9 m must be below max -0.95 m"
     );
     let bad = CELL.replace("shape = \"capsule\"", "shape = \"cone\"");
     assert_eq!(
         Cell::parse(&bad, "c.toml").unwrap_err().to_string(),
-        "cell c.toml: cell.tool.shape: \"cone\" is not a shape; use point, sphere or capsule"
+        "cell c.toml: cell.tool.shape (line 7): \"cone\" is not a shape; use point, sphere or capsule"
     );
     let bad = CELL.replace("name = \"fixture\"", "name = \"table\"");
     assert_eq!(
         Cell::parse(&bad, "c.toml").unwrap_err().to_string(),
-        "cell c.toml: cell.keep_out[0].name: \"table\" is used twice"
+        "cell c.toml: cell.keep_out[0].name (line 20): \"table\" is used twice"
     );
     let bad = CELL.replace("radius = 0.03", "radius = 30");
     assert_eq!(
         Cell::parse(&bad, "c.toml").unwrap_err().to_string(),
-        "cell c.toml: cell.tool.radius: 30 m is outside (0, 5] m"
+        "cell c.toml: cell.tool.radius (line 8): 30 m is outside (0, 5] m"
+    );
+    let bad = CELL.replace("z = -0.05", "normal = [0.0, 0.0, 1.0]");
+    assert_eq!(
+        Cell::parse(&bad, "c.toml").unwrap_err().to_string(),
+        "cell c.toml: cell.planes[0].z (line 12): give either z (a height) or point"
     );
     let err = Cell::parse("[cell]\nwalls = 3\n", "c.toml")
         .unwrap_err()

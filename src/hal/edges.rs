@@ -3,14 +3,17 @@
 //! per motion edge instead of a setpoint per cycle.
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::time::Instant;
+
+use crate::robot::linear::LinearPath;
 
 use super::{
     ArmCommand, ArmState, CommandError, Fault, Joints, LinkError, Phase, RobotArm, RobotMode,
 };
 
 /// A change in what the executor wants.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum MotionEdge {
     /// A new motion to `target` at `speed`.
     Move {
@@ -20,6 +23,8 @@ pub enum MotionEdge {
         target: Joints,
         /// Fraction of the robot's limits.
         speed: f64,
+        /// The straight line to follow on the way, when the motion is one.
+        path: Option<Arc<LinearPath>>,
     },
     /// Stop the running motion.
     Stop,
@@ -33,6 +38,8 @@ pub struct EdgeSender {
     tx: SyncSender<MotionEdge>,
     pending: Option<MotionEdge>,
     last: (u64, Phase),
+    /// The line the next motion follows, handed over when it starts.
+    path: Option<(u64, Arc<LinearPath>)>,
 }
 
 impl EdgeSender {
@@ -42,7 +49,14 @@ impl EdgeSender {
             tx,
             pending: None,
             last: (0, Phase::Idle),
+            path: None,
         }
+    }
+
+    /// Motion `motion_id` follows `path`: its `Move` edge carries it.
+    pub fn follow(&mut self, motion_id: u64, path: &Arc<LinearPath>) {
+        // Cloning an Arc only counts a reference: nothing is allocated in the cycle.
+        self.path = Some((motion_id, path.clone()));
     }
 
     fn send(&mut self, edge: MotionEdge) {
@@ -65,6 +79,11 @@ impl EdgeSender {
                 motion_id: c.motion_id,
                 target: c.target,
                 speed: c.speed,
+                path: self
+                    .path
+                    .take()
+                    .filter(|(id, _)| *id == c.motion_id)
+                    .map(|(_, p)| p),
             }),
             Phase::Stopping => Some(MotionEdge::Stop),
             Phase::Idle if self.last.1 != Phase::Idle => Some(MotionEdge::Idle),
@@ -142,5 +161,9 @@ impl RobotArm for LinkedArm {
 
     fn tracks_setpoints(&self) -> bool {
         false
+    }
+
+    fn follow(&mut self, motion_id: u64, path: &Arc<LinearPath>) {
+        self.edges.follow(motion_id, path);
     }
 }

@@ -78,6 +78,10 @@ impl<A: RobotArm> RobotArm for LimitedArm<A> {
         self.inner.tracks_setpoints()
     }
 
+    fn follow(&mut self, motion_id: u64, path: &std::sync::Arc<crate::robot::linear::LinearPath>) {
+        self.inner.follow(motion_id, path);
+    }
+
     fn write(&mut self, command: &ArmCommand) -> Result<(), CommandError> {
         if command.phase == Phase::Idle && command.motion_id == 0 {
             return self.inner.write(command);

@@ -287,6 +287,14 @@ pub trait RobotArm: Send {
     fn tracks_setpoints(&self) -> bool {
         true
     }
+    /// Motion `motion_id` follows the sampled line `path`: a backend that sends whole
+    /// goals sends it as one (the cycle's setpoints already follow it otherwise).
+    fn follow(
+        &mut self,
+        _motion_id: u64,
+        _path: &std::sync::Arc<crate::robot::linear::LinearPath>,
+    ) {
+    }
 }
 
 #[cfg(test)]

@@ -13,14 +13,16 @@ use std::time::{Duration, Instant};
 use tokio_modbus::client::{Context, Reader, Writer};
 use tokio_modbus::Slave;
 use wire::modbus::{
-    command, decode_state, encode_mrad, encode_permille, status, status_layout, CommandLayout,
-    RegisterMap, COMPANION_PROGRAM, UR_MODE_RUNNING,
+    command, decode_state, encode_mrad, encode_permille, encode_pose, status, status_layout,
+    CommandLayout, RegisterMap, COMPANION_PROGRAM, UR_MODE_RUNNING,
 };
 
 use super::backoff::Backoff;
 use super::edges::{LinkedArm, MotionEdge};
 use super::modbus_io::IoEnds;
 use super::{ArmState, Fault, Joints, LinkError, RobotMode};
+use crate::robot::linear::LinearPath;
+use crate::robot::TcpPose;
 
 /// How long the robot's heartbeat may stand still, while its registers answer, before the
 /// companion is reported as not running. It ticks every control cycle (2–8 ms on a UR), so
@@ -238,22 +240,36 @@ impl Link {
                 motion_id,
                 target,
                 speed,
+                path,
             } => {
                 self.sequence = self.sequence.checked_add(1).unwrap_or(1);
                 let mut block = Vec::with_capacity(self.layout.len as usize);
-                for &q in target.iter() {
-                    // Targets were checked against the joint ranges (±2π), which a mrad
-                    // register holds; a failure here is a definition error, refused as such.
-                    block.push(encode_mrad(q).map_err(|_| LinkError::Exception(0x03))?);
+                // The gate plans lines on Modbus only for six joints and poses that fit the
+                // registers (tasks/space.rs): a line that does not is a definition error,
+                // refused as such, never run as a joint move.
+                let line = match path.as_deref() {
+                    Some(line) => {
+                        Some(movel_block(line, target.len()).ok_or(LinkError::Exception(0x03))?)
+                    }
+                    None => None,
+                };
+                match line {
+                    Some((pose, rates)) => {
+                        block.extend(pose);
+                        block.resize(target.len(), 0);
+                        block.extend([rates.0, rates.1, command::MOVEL]);
+                    }
+                    None => {
+                        for &q in target.iter() {
+                            // Targets were checked against the joint ranges (±2π), which a
+                            // mrad register holds; a failure here is a definition error.
+                            block.push(encode_mrad(q).map_err(|_| LinkError::Exception(0x03))?);
+                        }
+                        let permille = encode_permille(speed);
+                        block.extend([permille, permille, command::MOVE]);
+                    }
                 }
-                let permille = encode_permille(speed);
-                block.extend([
-                    permille,
-                    permille,
-                    command::MOVE,
-                    self.sequence,
-                    self.heartbeat,
-                ]);
+                block.extend([self.sequence, self.heartbeat]);
                 self.active = Some((motion_id, self.sequence));
                 self.call(ctx.write_multiple_registers(self.map.command_block, &block))
                     .await
@@ -379,4 +395,26 @@ impl Link {
             );
         }
     }
+}
+
+/// A straight line as `movel`'s registers: the end pose, and the tool speed and
+/// acceleration of the planned profile (mm/s and mm/s²; mrad/s and mrad/s² for a turn in
+/// place). `None` when the pose does not fit the registers or the arm has fewer than six
+/// joints.
+fn movel_block(line: &LinearPath, joints: usize) -> Option<([u16; 6], (u16, u16))> {
+    if joints < 6 {
+        return None;
+    }
+    let pose = TcpPose::from_isometry(&line.end).to_array();
+    let pose = encode_pose(&pose).ok()?;
+    let span = if line.length > 1e-4 {
+        line.length
+    } else {
+        line.turn
+    };
+    let milli = |v: f64| (v * span * 1000.0).round().clamp(1.0, f64::from(u16::MAX)) as u16;
+    Some((
+        pose,
+        (milli(line.profile.peak_rate), milli(line.profile.accel)),
+    ))
 }

@@ -13,6 +13,7 @@ use wire::ros_msgs::{actionlib_msgs, control_msgs, sensor_msgs, std_msgs, trajec
 use super::backoff::Backoff;
 use super::edges::{LinkedArm, MotionEdge};
 use super::{ArmState, Fault, Joints, LinkError, RobotMode, ShortText};
+use crate::robot::linear::LinearPath;
 use crate::robot::JointSpec;
 use crate::robot::Plan;
 
@@ -301,16 +302,25 @@ impl Link {
                 motion_id,
                 target,
                 speed,
+                path,
             } => {
-                let start = lock(&self.shared).current.positions;
-                let plan = Plan::new(&self.joints, start, target, speed);
                 let id = format!("armature-{motion_id}-{}", rosrust::now().nanos());
-                let goal = self.goal_message(&plan, &id);
+                let (points, duration) = match path.filter(|p| !p.waypoints.is_empty()) {
+                    // A straight line: its waypoints, planned and checked before the ack.
+                    Some(line) => (line_points(&line), line.duration()),
+                    None => {
+                        let start = lock(&self.shared).current.positions;
+                        let plan = Plan::new(&self.joints, start, target, speed);
+                        (plan_points(&plan), plan.duration())
+                    }
+                };
+                let count = points.len();
+                let goal = self.goal_message(points, &id);
                 lock(&self.shared).goal = Some(id.clone());
                 if let Err(e) = goals.send(goal) {
                     tracing::error!(goal = %id, error = %e, "cannot send the trajectory goal");
                 } else {
-                    tracing::info!(goal = %id, duration_s = plan.duration(), "trajectory goal sent");
+                    tracing::info!(goal = %id, duration_s = duration, points = count, "trajectory goal sent");
                 }
             }
             MotionEdge::Stop => {
@@ -333,22 +343,12 @@ impl Link {
         }
     }
 
-    /// The whole plan as one trajectory, sampled at [`POINTS_PER_SECOND`].
-    fn goal_message(&self, plan: &Plan, id: &str) -> control_msgs::FollowJointTrajectoryActionGoal {
-        let steps = ((plan.duration() * POINTS_PER_SECOND).ceil() as usize).max(1);
-        let points = (1..=steps)
-            .map(|k| {
-                let t = plan.duration() * k as f64 / steps as f64;
-                let (s, rate) = plan.path_at(t);
-                let (q, qd) = plan.joints_at(s, rate);
-                trajectory_msgs::JointTrajectoryPoint {
-                    positions: q.to_vec(),
-                    velocities: qd.to_vec(),
-                    time_from_start: rosrust::Duration::from_nanos((t * 1e9) as i64),
-                    ..Default::default()
-                }
-            })
-            .collect();
+    /// One goal through `points`, on the robot's joints by name.
+    fn goal_message(
+        &self,
+        points: Vec<trajectory_msgs::JointTrajectoryPoint>,
+        id: &str,
+    ) -> control_msgs::FollowJointTrajectoryActionGoal {
         let now = rosrust::now();
         control_msgs::FollowJointTrajectoryActionGoal {
             header: std_msgs::Header {
@@ -368,5 +368,35 @@ impl Link {
                 ..Default::default()
             },
         }
+    }
+}
+
+/// A joint move as trajectory points, sampled at [`POINTS_PER_SECOND`].
+fn plan_points(plan: &Plan) -> Vec<trajectory_msgs::JointTrajectoryPoint> {
+    let steps = ((plan.duration() * POINTS_PER_SECOND).ceil() as usize).max(1);
+    (1..=steps)
+        .map(|k| {
+            let t = plan.duration() * k as f64 / steps as f64;
+            let (s, rate) = plan.path_at(t);
+            let (q, qd) = plan.joints_at(s, rate);
+            point(t, &q, &qd)
+        })
+        .collect()
+}
+
+/// A straight line's waypoints as trajectory points.
+fn line_points(line: &LinearPath) -> Vec<trajectory_msgs::JointTrajectoryPoint> {
+    line.waypoints
+        .iter()
+        .map(|w| point(w.t, &w.positions, &w.velocities))
+        .collect()
+}
+
+fn point(t: f64, q: &Joints, qd: &Joints) -> trajectory_msgs::JointTrajectoryPoint {
+    trajectory_msgs::JointTrajectoryPoint {
+        positions: q.to_vec(),
+        velocities: qd.to_vec(),
+        time_from_start: rosrust::Duration::from_nanos((t * 1e9) as i64),
+        ..Default::default()
     }
 }

@@ -22,6 +22,8 @@ pub(super) enum Course {
         speed: f64,
         /// Its last sample's joints.
         target: Joints,
+        /// The sample the measured joints were last nearest (only moves forward).
+        cursor: usize,
     },
 }
 
@@ -33,6 +35,7 @@ impl Course {
             path,
             speed,
             target,
+            cursor: 0,
         }
     }
 
@@ -60,12 +63,30 @@ impl Course {
         }
     }
 
-    /// Progress 0 to 1: a joint move projects the measured joints on the move; a path
-    /// counts the commanded `s` (its joints curve, so no projection says more).
-    pub(super) fn progress_of(&self, measured: &[f64], commanded_s: f64) -> f64 {
+    /// Progress 0 to 1: a joint move projects the measured joints on the move. A path
+    /// followed by our setpoints counts the commanded `s`; a path a controller runs itself
+    /// (ROS goal, Modbus `movel`) counts the sample the measured joints have reached, so
+    /// that the record says where the arm really is.
+    pub(super) fn progress_of(&mut self, measured: &[f64], commanded_s: f64, tracks: bool) -> f64 {
         match self {
             Self::Joint(plan) => plan.progress_of(measured),
-            Self::Path { .. } => commanded_s.clamp(0.0, 1.0),
+            Self::Path { .. } if tracks => commanded_s.clamp(0.0, 1.0),
+            Self::Path { path, cursor, .. } => {
+                // Forward while the next sample is nearer: a few steps a cycle, no allocation.
+                let gap = |k: usize| {
+                    path.samples.get(k).map_or(f64::INFINITY, |p| {
+                        p.joints
+                            .iter()
+                            .zip(measured)
+                            .map(|(a, b)| (a - b).abs())
+                            .fold(0.0, f64::max)
+                    })
+                };
+                while gap(*cursor + 1) < gap(*cursor) {
+                    *cursor += 1;
+                }
+                path.samples.get(*cursor).map_or(0.0, |p| p.s)
+            }
         }
     }
 

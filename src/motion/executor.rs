@@ -246,7 +246,10 @@ impl Executor {
         let plan = match path {
             // Sampled from where the arm was when the gate planned it: the following-error
             // check catches an arm that has moved since.
-            Some(path) if !path.samples.is_empty() => Course::path(path, speed),
+            Some(path) if !path.samples.is_empty() => {
+                self.arm.follow(motion_id, &path);
+                Course::path(path, speed)
+            }
             Some(path) => {
                 self.emit(Event::Finished {
                     motion_id,
@@ -322,7 +325,7 @@ impl Executor {
             }
             Activity::Moving {
                 id,
-                plan,
+                mut plan,
                 started,
                 progress,
             } => {
@@ -352,7 +355,7 @@ impl Executor {
                     return self.finish(id, progress, Outcome::Failed(error), plan.into_path());
                 }
                 let (s, rate) = plan.path_at(t);
-                let progress = progress.max(plan.progress_of(&state.positions, s));
+                let progress = progress.max(plan.progress_of(&state.positions, s, self.tracks));
                 let (target, speed, duration) = (plan.target(), plan.speed(), plan.duration());
                 if t > duration && self.settled_for_a_while(state, Some(&target)) {
                     self.hold_at(target);
@@ -379,7 +382,7 @@ impl Executor {
             }
             Activity::Stopping {
                 id,
-                plan,
+                mut plan,
                 stop,
                 began,
                 progress,
@@ -399,7 +402,7 @@ impl Executor {
                 let progress = if stale {
                     progress
                 } else {
-                    progress.max(plan.progress_of(&state.positions, s))
+                    progress.max(plan.progress_of(&state.positions, s, self.tracks))
                 };
                 let braked = tau >= stop.duration();
                 // Our setpoint is where a tracking arm stops; a controller running its own

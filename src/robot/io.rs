@@ -107,7 +107,7 @@ struct RawIo {
 }
 
 /// The 1-based line of byte `at` in `text`.
-fn line_of(text: &str, at: usize) -> usize {
+pub(crate) fn line_of(text: &str, at: usize) -> usize {
     text.as_bytes()[..at.min(text.len())]
         .iter()
         .filter(|b| **b == b'\n')

@@ -232,6 +232,9 @@ pub(super) fn load(
                 rec.progress,
                 rec.steps.as_ref(),
             );
+            if rec.line.is_some() && rec.state == TaskState::Running {
+                rec.message = format!("{} {}", rec.message, words::line_resume_hint());
+            }
             let now = now_rfc3339();
             rec.error = Some(match rec.state {
                 TaskState::Queued => TaskError {

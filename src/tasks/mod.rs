@@ -16,6 +16,7 @@ mod record;
 mod registry;
 mod requests;
 mod resume;
+mod resume_line;
 mod runner;
 mod space;
 mod steps;
@@ -32,7 +33,7 @@ pub use motion::{
     Accepted, Cancelled, Confirm, GateError, GateSettings, MotionGate, MotionTask, Resume, Stopped,
     When, Work,
 };
-pub use record::{now_rfc3339, rfc3339_of, TaskError, TaskRecord, TaskState};
+pub use record::{now_rfc3339, rfc3339_of, LineRecord, TaskError, TaskRecord, TaskState};
 pub use registry::{Busy, Registry};
 pub use requests::LineTarget;
 pub use space::{PlannedLine, Space};

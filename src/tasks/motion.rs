@@ -19,6 +19,7 @@ use super::registry::{Desk, Registry};
 pub use super::requests::{
     Accepted, Cancelled, Confirm, GateError, MotionTask, Resume, Stopped, When, Work,
 };
+use super::space::line_record;
 use super::words::{self, why};
 use super::{now_rfc3339, runner, TaskRecord, TaskState};
 use crate::hal::Joints;
@@ -171,6 +172,7 @@ impl MotionGate {
         };
         rec.eta_s = Some(reach.eta_s);
         rec.steps = seq.as_ref().map(|s| steps_status(s));
+        rec.line = line_record(&pending);
         rec.updated_at = now_rfc3339();
         rec.started_at = hold.is_none().then(|| rec.updated_at.clone());
         // On disk before anyone hears of it; refused if it cannot be.

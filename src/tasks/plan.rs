@@ -181,6 +181,7 @@ pub(super) fn fresh_record(
         owner: task.owner.clone(),
         steps,
         approval: None,
+        line: None,
     }
 }
 

@@ -104,6 +104,21 @@ pub struct TaskRecord {
     /// Who approved it, and through which channel, when it waited for a confirmation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<super::Approval>,
+    /// A straight line's planned ends, journaled so that an interrupted line can be
+    /// continued along the same line (never re-applied from where the arm is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<LineRecord>,
+}
+
+/// The straight line a task moves the TCP along, in the base frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LineRecord {
+    /// Where the TCP was when the line was planned.
+    pub start: crate::robot::TcpPose,
+    /// Where the line ends.
+    pub end: crate::robot::TcpPose,
+    /// The speed fraction it was planned at.
+    pub speed: f64,
 }
 
 impl TaskRecord {

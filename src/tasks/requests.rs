@@ -209,9 +209,12 @@ pub enum GateError {
     /// The path breaks a check of the cell (zones, reach, limits, singularity, flip).
     #[error("{0}")]
     Cell(crate::cell::Refusal),
-    /// The backend runs its own trajectories, so it cannot follow a sampled line.
-    #[error("The {0} backend runs its own trajectories, so straight-line moves are not available on it yet; move_pose can get there with a joint move. Nothing moved.")]
+    /// The backend's straight-line move cannot take this robot or pose.
+    #[error("Straight-line moves on the {0} backend need a six-joint arm and a pose within 3.2 metres of the base; move_pose can get there with a joint move. Nothing moved.")]
     NoLines(&'static str),
+    /// An interrupted straight line is not continued: the tool is no longer on it.
+    #[error("{0}")]
+    OffTheLine(String),
     /// The confirmation came after the deadline; the task was dropped.
     #[error("Task {0} expired before it was confirmed; the arm did not move. Ask again.")]
     Expired(String),
@@ -239,6 +242,7 @@ impl GateError {
             Self::Executor(_) => "executor",
             Self::Cell(r) => r.code(),
             Self::NoLines(_) => "not_supported",
+            Self::OffTheLine(_) => "off_the_line",
             Self::Expired(_) => "confirmation_expired",
             Self::NotAwaiting(..) => "not_awaiting_confirmation",
             Self::NotRunning(..) => "not_running",

@@ -8,11 +8,11 @@ use super::lease::Pending;
 use super::motion::MotionGate;
 use super::requests::{GateError, LineTarget};
 use super::words::Reach;
-use super::{Step, StepKind};
+use super::{LineRecord, Step, StepKind};
 use crate::cell::{Cell, PathReport};
 use crate::hal::Joints;
-use crate::robot::linear::{LinearLimits, LinearPath};
-use crate::robot::{Kinematics, Plan};
+use crate::robot::linear::{LinearLimits, LinearPath, WAYPOINT_TOLERANCE};
+use crate::robot::{Kinematics, Plan, TcpPose};
 
 /// What the gate checks paths with: the robot's kinematics, the cell and the caps of a
 /// straight line.
@@ -25,8 +25,11 @@ pub struct Space {
     pub cell: Cell,
     /// The caps a straight line runs under.
     pub limits: LinearLimits,
-    /// The backend's name when it runs its own trajectories (it cannot follow a line).
-    pub no_lines: Option<&'static str>,
+    /// The backend sends a line as one trajectory goal: its waypoints are thinned here.
+    pub line_goals: bool,
+    /// The backend sends a line's end pose in registers (Modbus `movel`): the end is
+    /// rounded to their resolution before planning, so the plan ends where the robot does.
+    pub pose_registers: bool,
 }
 
 impl Space {
@@ -37,7 +40,8 @@ impl Space {
             kinematics: robot.kinematics.clone(),
             cell: Cell::open(&robot.source),
             limits: LinearLimits::default(),
-            no_lines: None,
+            line_goals: false,
+            pose_registers: false,
         }
     }
 }
@@ -96,9 +100,6 @@ impl MotionGate {
     ) -> Result<(Pending, Reach, PlannedLine), GateError> {
         // Planned on the caller's thread, never the motion thread's.
         let space = &self.settings.space;
-        if let Some(backend) = space.no_lines {
-            return Err(GateError::NoLines(backend));
-        }
         let Some(kin) = &space.kinematics else {
             return Err(GateError::Cell(crate::cell::Refusal::Request {
                 message: crate::robot::linear::PlanError::NoKinematics.to_string(),
@@ -108,6 +109,19 @@ impl MotionGate {
         let target = match to {
             LineTarget::Pose(p) => p.to_isometry(),
             LineTarget::Relative(m) => m.target(&start),
+        };
+        let target = if space.pose_registers {
+            // movel takes six joints' worth of pose registers, each a signed 16-bit value.
+            let p = TcpPose::from_isometry(&target).to_array();
+            let fits = p[..3].iter().all(|v| v.abs() < 3.2)
+                && p[3..].iter().all(|v| v.abs() < 32.0)
+                && self.settings.joints.len() == 6;
+            if !fits {
+                return Err(GateError::NoLines("modbus"));
+            }
+            register_resolution(&target)
+        } else {
+            target
         };
         // The samples' count grows with the duration: refuse a crawl before sampling it.
         if speed.is_nan() || speed < self.settings.min_speed {
@@ -128,7 +142,7 @@ impl MotionGate {
                 limit: self.settings.max_motion_s,
             });
         }
-        let (path, report) = space
+        let (mut path, report) = space
             .cell
             .plan_linear(
                 kin,
@@ -139,6 +153,9 @@ impl MotionGate {
                 &space.limits,
             )
             .map_err(GateError::Cell)?;
+        if space.line_goals {
+            path.waypoints = path.waypoints(kin, WAYPOINT_TOLERANCE);
+        }
         let end = path.samples.last().map_or(from, |p| p.joints);
         let mut reach = self.reach_of_move(from, end, speed);
         reach.eta_s = path.duration();
@@ -154,4 +171,32 @@ impl MotionGate {
         };
         Ok((pending, reach, line))
     }
+}
+
+/// What the record keeps of a straight line: its planned ends and speed.
+pub(super) fn line_record(pending: &Pending) -> Option<LineRecord> {
+    match pending {
+        Pending::Path { line, speed, .. } => Some(LineRecord {
+            start: TcpPose::from_isometry(&line.path.start),
+            end: TcpPose::from_isometry(&line.path.end),
+            speed: *speed,
+        }),
+        _ => None,
+    }
+}
+
+/// `pose` rounded as UR's TCP pose registers hold it: 0.1 mm, and 1 mrad per component of
+/// the rotation vector.
+fn register_resolution(pose: &nalgebra::Isometry3<f64>) -> nalgebra::Isometry3<f64> {
+    let p = TcpPose::from_isometry(pose).to_array();
+    let round = |v: f64, per: f64| (v * per).round() / per;
+    let q = [
+        round(p[0], 1e4),
+        round(p[1], 1e4),
+        round(p[2], 1e4),
+        round(p[3], 1e3),
+        round(p[4], 1e3),
+        round(p[5], 1e3),
+    ];
+    TcpPose::from_array(q).to_isometry()
 }

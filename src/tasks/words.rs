@@ -361,3 +361,35 @@ pub mod why {
     /// A stop covered its motion before the motion began.
     pub const FENCED: &str = "stop was called before it began; the arm did not move";
 }
+
+/// An interrupted straight line taken up again from where the tool stands on it.
+pub fn continuing_line(id: &Uuid, left_m: f64, eta_s: f64) -> String {
+    format!(
+        "Continuing task {} along its straight line from where the tool stopped, {} to go, {}.",
+        short_id(id),
+        crate::cell::words::distance(left_m),
+        about(eta_s)
+    )
+}
+
+/// Why an interrupted straight line is not taken up again: the tool is off it.
+pub fn off_the_line(id: &Uuid, off_m: f64, turned_rad: f64) -> String {
+    let turned = if turned_rad > super::resume_line::TURN_TOLERANCE {
+        format!(
+            " and turned {} from it",
+            crate::cell::words::degrees(turned_rad)
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "Task {} stays interrupted: the tool is {} off its straight line{turned}, and a line is only continued from on it. Nothing moved. Bring the tool back onto the line, or start a new move.",
+        short_id(id),
+        crate::cell::words::distance(off_m),
+    )
+}
+
+/// What an interrupted straight line adds after a restart.
+pub fn line_resume_hint() -> &'static str {
+    "Resuming it continues along the same straight line while the tool is still on it; a relative move started again would go its whole distance from where the arm is now."
+}

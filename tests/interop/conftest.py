@@ -361,3 +361,67 @@ def vars_list(state_dir: Path) -> dict:
 
 def distance(a, b) -> float:
     return max(abs(x - y) for x, y in zip(a, b))
+
+
+@pytest.fixture
+def ros_sims():
+    """Starts a real roscore and an armsim-ros on it (with `flags`); stops both after the test."""
+    started = []
+
+    def make(*flags):
+        master = RosCore().start()
+        started.append(master)
+        sim = RosSim(master, *flags).start()
+        started.append(sim)
+        return master, sim
+
+    yield make
+    for p in reversed(started):
+        p.stop()
+
+
+async def wait_connected(c, timeout=20.0):
+    """Polls robot_state until the backend's link is up; returns that state."""
+    import anyio
+
+    deadline = anyio.current_time() + timeout
+    while anyio.current_time() < deadline:
+        st = await c.state()
+        if st["connected"]:
+            return st
+        await anyio.sleep(0.1)
+    raise AssertionError(f"never connected: {st['link']}")
+
+
+# The UR5e's `ready`: elbow up, the tool pointing down over the table.
+READY = [0.0, -1.5707963267948966, 1.5707963267948966, -1.5707963267948966, -1.5707963267948966, 0.0]
+
+
+def xyz(pose):
+    """A pose's position, [x, y, z]."""
+    return [pose["x"], pose["y"], pose["z"]]
+
+
+async def at_ready(c, timeout=30.0):
+    """Moves the arm to `ready` and returns robot_state there."""
+    _, ack = await c.ok("move_joints", {"joints": READY, "speed": 1.0})
+    final = (await c.wait_done(ack["task_id"], timeout=timeout))[-1]
+    assert final["state"] == "succeeded", final
+    return await c.state()
+
+
+def peer_registers(port, address, count):
+    """Reads holding registers from armsim-modbus as another Modbus client would."""
+    from pymodbus.client import ModbusTcpClient
+
+    peer = ModbusTcpClient("127.0.0.1", port=port)
+    assert peer.connect(), "pymodbus could not connect to armsim-modbus"
+    try:
+        return peer.read_holding_registers(address, count=count).registers
+    finally:
+        peer.close()
+
+
+def robot_tcp(port):
+    """The TCP position [x, y, z] (m) in armsim-modbus's own TCP pose registers 400-402."""
+    return [(r - 65536 if r > 32767 else r) / 10000.0 for r in peer_registers(port, 400, 3)]

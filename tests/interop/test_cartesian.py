@@ -6,11 +6,9 @@ import math
 import anyio
 import pytest
 
-from conftest import distance, http_client
+from conftest import READY, at_ready, distance, http_client, xyz
 
 pytestmark = pytest.mark.anyio
-
-READY = [0.0, -math.pi / 2, math.pi / 2, -math.pi / 2, -math.pi / 2, 0.0]
 
 # The arm stands on the table (z = 0); a fixture to its side, clear of `ready`.
 CELL = """
@@ -94,21 +92,10 @@ def off_line(p, a, b):
     return math.dist(p, [a[i] + s * ab[i] for i in range(3)])
 
 
-def xyz(pose):
-    return [pose["x"], pose["y"], pose["z"]]
-
-
 @pytest.fixture
 def cell_server(tmp_path, make_server):
     (tmp_path / "cell.toml").write_text(CELL)
     return make_server(CONFIG)
-
-
-async def at_ready(c):
-    _, ack = await c.ok("move_joints", {"joints": READY, "speed": 1.0})
-    final = (await c.wait_done(ack["task_id"]))[-1]
-    assert final["state"] == "succeeded", final
-    return await c.state()
 
 
 async def follow(c, task_id, a, b):

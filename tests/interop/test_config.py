@@ -46,3 +46,15 @@ def test_confirm_actions_may_name_a_custom_action(tmp_path):
     check = run("check-config", "--config", str(config))
     assert check.returncode == 0, check.stderr
     assert check.stdout.startswith(f"{config}: ok (UR5e with 6 joints, backend Sim, 5 named positions)"), check.stdout
+
+
+def test_a_bad_cell_file_is_refused_with_its_field_and_line(tmp_path):
+    (tmp_path / "cell.toml").write_text(
+        '[cell]\nname = "bench"\n\n[[cell.keep_out]]\nname = "fixture"\n'
+        "min = [0.3, 0.3, 0.0]\nmax = [0.2, 0.6, 0.4]\n"
+    )
+    config = tmp_path / "c.toml"
+    config.write_text('robot = "builtin:ur5e"\ncell = "cell.toml"\n[backend]\nkind = "sim"\n')
+    check = run("check-config", "--config", str(config))
+    assert check.returncode == 1 and check.stdout == "", check
+    assert f"cell {tmp_path / 'cell.toml'}: cell.keep_out[0].min (line 6): x min 0.3 m must be below max 0.2 m" in check.stderr, check.stderr

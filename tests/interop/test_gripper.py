@@ -10,7 +10,7 @@ import math
 import anyio
 import pytest
 
-from conftest import ROOT, ModbusSim, RosCore, RosSim, http_client, modbus_config, ros_config
+from conftest import ROOT, ModbusSim, http_client, modbus_config, peer_registers, ros_config, wait_connected
 
 pytestmark = pytest.mark.anyio
 
@@ -161,27 +161,6 @@ async def test_stop_during_a_stroke_ends_it_cancelled(server):
         assert (await c.state())["gripper"]["width_m"] == width
 
 
-async def wait_connected(c, timeout=20.0):
-    deadline = anyio.current_time() + timeout
-    while anyio.current_time() < deadline:
-        st = await c.state()
-        if st["connected"]:
-            return st
-        await anyio.sleep(0.1)
-    raise AssertionError(f"never connected: {st['link']}")
-
-
-def peer_registers(port, address, count):
-    from pymodbus.client import ModbusTcpClient
-
-    peer = ModbusTcpClient("127.0.0.1", port=port)
-    assert peer.connect(), "pymodbus could not connect to armsim-modbus"
-    try:
-        return peer.read_holding_registers(address, count=count).registers
-    finally:
-        peer.close()
-
-
 @pytest.fixture
 def modbus_sims():
     started = []
@@ -236,22 +215,6 @@ async def test_modbus_closing_on_nothing_fails(modbus_sims, make_server):
         assert rec["state"] == "failed" and rec["error"]["code"] == "nothing_grasped", rec
         assert "The gripper closed on nothing" in rec["message"]
         assert peer_registers(sim.port, 150, 1) == [0]
-
-
-@pytest.fixture
-def ros_sims():
-    started = []
-
-    def make(*flags):
-        master = RosCore().start()
-        started.append(master)
-        sim = RosSim(master, *flags).start()
-        started.append(sim)
-        return master, sim
-
-    yield make
-    for p in reversed(started):
-        p.stop()
 
 
 async def test_ros_gripper_command_goals_reach_the_action_server(ros_sims, make_server):

@@ -43,6 +43,10 @@ pub mod command {
     pub const MOVE: u16 = 1;
     /// Controlled stop.
     pub const STOP: u16 = 2;
+    /// Straight TCP move (`movel`) to the pose in the first six target registers
+    /// ([`super::encode_pose`]), at the tool speed (mm/s) and acceleration (mm/s²) in the
+    /// speed and acceleration registers (mrad/s and mrad/s² for a turn in place).
+    pub const MOVEL: u16 = 3;
 }
 
 /// States the robot writes to the status register.
@@ -334,6 +338,25 @@ pub fn encode_scaled(value: f64, scale: f64) -> Result<u16, EncodeError> {
     Ok(scaled as i16 as u16)
 }
 
+/// Encodes a pose `[x, y, z, rx, ry, rz]` (metres, rotation vector in radians) as UR's
+/// TCP pose registers do: x, y, z in 0.1 mm, rx, ry, rz in mrad, each signed 16 bits.
+pub fn encode_pose(pose: &[f64; 6]) -> Result<[u16; 6], EncodeError> {
+    let mut out = [0; 6];
+    for (i, v) in pose.iter().enumerate() {
+        out[i] = encode_scaled(*v, if i < 3 { 10_000.0 } else { 1000.0 })?;
+    }
+    Ok(out)
+}
+
+/// Decodes six TCP pose registers (see [`encode_pose`]).
+pub fn decode_pose(registers: &[u16; 6]) -> [f64; 6] {
+    let mut out = [0.0; 6];
+    for (i, r) in registers.iter().enumerate() {
+        out[i] = f64::from(*r as i16) / if i < 3 { 10_000.0 } else { 1000.0 };
+    }
+    out
+}
+
 /// Encodes a fraction in (0, 1] as per mille (1–1000).
 pub fn encode_permille(fraction: f64) -> u16 {
     (fraction * 1000.0).round().clamp(1.0, 1000.0) as u16
@@ -365,6 +388,19 @@ mod tests {
             -6283.0 / 1000.0
         );
         assert_eq!(encode_mrad(0.0004).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_pose_is_tenths_of_millimetres_and_milliradians() {
+        let pose = [-0.49226, 0.13333, 0.48766, 2.9016, -0.0006, -1.2];
+        let regs = encode_pose(&pose).unwrap();
+        assert_eq!(regs[0], (-4923i16) as u16);
+        assert_eq!(regs[3], 2902);
+        assert_eq!(
+            decode_pose(&regs),
+            [-0.4923, 0.1333, 0.4877, 2.902, -0.001, -1.2]
+        );
+        assert!(encode_pose(&[3.3, 0.0, 0.0, 0.0, 0.0, 0.0]).is_err());
     }
 
     #[test]

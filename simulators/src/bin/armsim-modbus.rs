@@ -223,7 +223,8 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let robot = Arc::new(Mutex::new(
         ModbusRobot::new(file.limits, &file.home, map, faults)
-            .with_gripper(file.gripper, args.part_width),
+            .with_gripper(file.gripper, args.part_width)
+            .with_geometry(file.geometry),
     ));
     let listener = TcpListener::bind(args.listen)
         .await

@@ -1,15 +1,16 @@
 //! The confirmation tools, `confirm_task`, `reject_task` and the app-only `approve_task`,
-//! and `resume_task`, which takes an interrupted custom action up again.
+//! and `resume_task`, which takes an interrupted custom action up again, or continues an
+//! interrupted straight line along the same line.
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::actions::custom;
-use crate::actions::guards::{find_own_task, may_move};
+use crate::actions::guards::{confirm_rule, find_own_task, may_move};
 use crate::actions::params::{TaskIdArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Refusal};
-use crate::config::Approval;
+use crate::config::{Approval, ConfirmRule};
 use crate::tasks::{short_id, Channel, TaskRecord, TaskState};
 
 /// A gate tool's answer.
@@ -139,7 +140,9 @@ pub(super) const RESUME_TASK: ToolItem = ToolItem {
     description: |_| {
         "Take up an interrupted custom action (state interrupted, after a restart or a fault) \
          where it stopped: the arm first returns to where the first unfinished step starts, \
-         then the remaining steps run. Finished steps never run again. Owner only."
+         then the remaining steps run. Finished steps never run again. An interrupted \
+         straight line (move_linear, move_relative) continues along the same line to its end, \
+         only while the tool is still on it. Owner only."
             .into()
     },
     input: |_| schema::<TaskIdArgs>(),
@@ -148,6 +151,46 @@ pub(super) const RESUME_TASK: ToolItem = ToolItem {
         may_move(caller, "resume_task")?;
         let a = TaskIdArgs::parse("resume_task", args)?;
         let rec = find_own_task(app, caller, &a.task_id)?;
+        if rec.line.is_some() && rec.state == TaskState::Interrupted {
+            return resume_line(app, &rec);
+        }
         custom::resume(app, rec)
     },
 };
+
+/// The answer of `resume_task` for a straight line: the shape of `custom::ResumeAck`,
+/// the tool's declared output, as one step continued.
+#[derive(Serialize)]
+struct LineResumeAck {
+    task_id: String,
+    action: String,
+    state: TaskState,
+    eta_s: f64,
+    steps: usize,
+    from_step: usize,
+    message: String,
+}
+
+/// Continues the interrupted straight line `rec` along the same line.
+fn resume_line(
+    app: &std::sync::Arc<crate::app::App>,
+    rec: &TaskRecord,
+) -> Result<ActionOutput, Refusal> {
+    let confirm = confirm_rule(&app.config.confirm, "resume_task", ConfirmRule::Never);
+    let accepted = app.gate.resume_line(&rec.task_id, confirm)?;
+    let rec = accepted.record;
+    let ack = LineResumeAck {
+        task_id: rec.task_id.to_string(),
+        action: rec.action.clone(),
+        state: rec.state,
+        eta_s: (accepted.eta_s * 100.0).round() / 100.0,
+        steps: 1,
+        from_step: 1,
+        message: rec.message.clone(),
+    };
+    Ok(ActionOutput {
+        structured: structured(&ack),
+        text: rec.message,
+        task_id: Some(rec.task_id.to_string()),
+    })
+}

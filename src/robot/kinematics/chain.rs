@@ -2,21 +2,11 @@
 //! kinematics and geometric Jacobian.
 
 use nalgebra::{Isometry3, Matrix6xX, Translation3, Unit, UnitQuaternion, Vector3};
-use serde::Deserialize;
 
 use crate::robot::{Joints, MAX_JOINTS};
 
-/// Standard DH parameters, one entry per joint (metres and radians).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DhParameters {
-    /// Link offsets along the previous z axis.
-    pub d: Vec<f64>,
-    /// Link lengths along the new x axis.
-    pub a: Vec<f64>,
-    /// Link twists about the new x axis.
-    pub alpha: Vec<f64>,
-}
+/// DH parameters come from the kinematics crate the simulator shares.
+pub use armature_kinematics::DhParameters;
 
 /// How a joint moves its child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,6 @@
 mod chain;
 mod numeric;
 mod pose;
-mod ur;
 
 #[cfg(test)]
 mod tests;
@@ -21,8 +20,9 @@ pub use pose::{angle_between, PoseError, RpyPose, TcpPose, MAX_POSE_DISTANCE};
 pub use ur::{ArmConfig, Bend};
 
 use crate::robot::{JointSpec, Joints};
+// The UR closed form lives in the crate the simulator shares (its movel runs on it).
+use armature_kinematics::ur::{self, UrGeometry};
 use chain::{Chain, Motion};
-use ur::UrGeometry;
 
 /// The `[kinematics]` table of a robot file: DH parameters, or a URDF and the links the
 /// chain runs between.

@@ -19,6 +19,7 @@
 //!   samples at most one cycle apart), so the TCP stays on the line while it decelerates.
 
 mod relative;
+mod waypoints;
 
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ mod tests;
 use nalgebra::{Isometry3, Translation3};
 
 pub use relative::{Frame, RelativeError, RelativeMove};
+pub use waypoints::{Waypoint, WAYPOINT_TOLERANCE};
 
 use super::{IkError, JointSpec, Joints, Kinematics, Profile};
 
@@ -107,6 +109,9 @@ pub struct LinearPath {
     pub samples: Vec<PathSample>,
     /// The highest TCP speed between samples (m/s).
     pub peak_tcp_speed: f64,
+    /// The line as one trajectory goal's points, for a backend whose controller
+    /// interpolates itself (empty for one that follows the samples).
+    pub waypoints: Vec<Waypoint>,
 }
 
 /// Why a linear move cannot be planned; `fraction` says where along the line (0 to 1).
@@ -296,6 +301,7 @@ pub fn plan_linear(
             dt,
             samples: vec![p],
             peak_tcp_speed: 0.0,
+            waypoints: Vec::new(),
         });
     }
     let (mut rate, mut accel) = (rate * speed, accel * speed);
@@ -321,6 +327,7 @@ pub fn plan_linear(
                 dt,
                 samples,
                 peak_tcp_speed,
+                waypoints: Vec::new(),
             });
         }
         worst = (samples[at].s, index, samples[at].joints);

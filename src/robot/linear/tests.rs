@@ -230,3 +230,49 @@ fn a_line_out_of_reach_is_refused_where_it_leaves_the_reach() {
         other => panic!("{other}"),
     }
 }
+
+#[test]
+fn a_line_thinned_to_waypoints_keeps_the_tcp_on_the_line_with_far_fewer_points() {
+    let r = ur5e();
+    let kin = r.kinematics.as_ref().unwrap();
+    let start = ready(&r);
+    let from = kin.tcp_transform(&start);
+    let target = RelativeMove {
+        dx: 0.3,
+        dy: 0.2,
+        dz: 0.1,
+        rx: 0.0,
+        ry: 0.0,
+        rz: 20.0,
+        frame: Frame::Base,
+    }
+    .target(&from);
+    let path = plan(&r, &start, &target, 1.0);
+    let points = path.waypoints(kin, WAYPOINT_TOLERANCE);
+    assert!(points.len() > 2 && points.len() * 5 < path.samples.len());
+    let last = points.last().unwrap();
+    assert_eq!(last.t, path.duration());
+    assert_eq!(last.positions, path.samples.last().unwrap().joints);
+    assert!(last.velocities.max_abs() == 0.0);
+    assert!(points.windows(2).all(|w| w[1].t > w[0].t) && points[0].t > 0.0);
+    // Joint-space interpolation between waypoints, every millisecond: the TCP stays
+    // within the tolerance of the line.
+    let (a, b) = (from.translation.vector, target.translation.vector);
+    let mut prev = (0.0, start);
+    for w in &points {
+        for k in 0..=20 {
+            let f = f64::from(k) / 20.0;
+            let mut q = prev.1;
+            for i in 0..q.len() {
+                q[i] += (w.positions[i] - q[i]) * f;
+            }
+            let p = kin.tcp_transform(&q).translation.vector;
+            assert!(
+                off_line(&p, &a, &b) <= WAYPOINT_TOLERANCE,
+                "{}",
+                off_line(&p, &a, &b)
+            );
+        }
+        prev = (w.t, w.positions);
+    }
+}

@@ -197,6 +197,7 @@ mod tests {
             owner: "local".into(),
             steps: None,
             approval: None,
+            line: None,
         }
     }
 

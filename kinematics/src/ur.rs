@@ -5,10 +5,10 @@
 
 use std::f64::consts::{FRAC_PI_2, PI};
 
-use nalgebra::{Isometry3, Matrix4, Vector4};
+use nalgebra::{Isometry3, Matrix3, Matrix4, Rotation3, Translation3, UnitQuaternion, Vector4};
 use serde::Serialize;
 
-use super::chain::DhParameters;
+use crate::DhParameters;
 
 /// Which way a joint-space branch bends, from the signs of its singular factors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -59,7 +59,7 @@ impl ArmConfig {
 
 /// The UR family's six DH lengths (m).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct UrGeometry {
+pub struct UrGeometry {
     d1: f64,
     a2: f64,
     a3: f64,
@@ -72,10 +72,10 @@ pub(crate) struct UrGeometry {
 /// one singularity: shoulder (wrist centre on the base axis), elbow (arm stretched),
 /// wrist (axes 4 and 6 aligned).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct SingularFactors {
-    pub(crate) shoulder: f64,
-    pub(crate) elbow: f64,
-    pub(crate) wrist: f64,
+pub struct SingularFactors {
+    pub shoulder: f64,
+    pub elbow: f64,
+    pub wrist: f64,
 }
 
 fn dh(theta: f64, d: f64, a: f64, alpha: f64) -> Matrix4<f64> {
@@ -102,7 +102,7 @@ fn dh(theta: f64, d: f64, a: f64, alpha: f64) -> Matrix4<f64> {
 }
 
 /// An angle wrapped into (-π, π].
-pub(crate) fn wrap(a: f64) -> f64 {
+pub fn wrap(a: f64) -> f64 {
     let w = a.rem_euclid(2.0 * PI);
     if w > PI {
         w - 2.0 * PI
@@ -123,7 +123,7 @@ fn rigid_inverse(m: &Matrix4<f64>) -> Matrix4<f64> {
 
 impl UrGeometry {
     /// The UR geometry of DH parameters that have UR's structure, else `None`.
-    pub(crate) fn from_dh(p: &DhParameters) -> Option<Self> {
+    pub fn from_dh(p: &DhParameters) -> Option<Self> {
         const EPS: f64 = 1e-9;
         let alpha = [FRAC_PI_2, 0.0, 0.0, FRAC_PI_2, -FRAC_PI_2, 0.0];
         let shaped = p.d.len() == 6
@@ -147,7 +147,7 @@ impl UrGeometry {
     /// Every solution for the flange pose `t` (angles in (-π, π]), each checked by its
     /// forward kinematics. `free6` is taken for joint 6 at a wrist singularity, where
     /// any value serves.
-    pub(crate) fn solve(&self, t: &Isometry3<f64>, free6: f64) -> Vec<[f64; 6]> {
+    pub fn solve(&self, t: &Isometry3<f64>, free6: f64) -> Vec<[f64; 6]> {
         const EPS: f64 = 1e-10;
         let g = self;
         let m = t.to_homogeneous();
@@ -222,8 +222,18 @@ impl UrGeometry {
             * dh(q[5], g.d6, 0.0, 0.0)
     }
 
+    /// The flange pose at `q` in the base frame (the DH forward kinematics).
+    pub fn forward(&self, q: &[f64; 6]) -> Isometry3<f64> {
+        let m = self.flange(q);
+        let r: Matrix3<f64> = m.fixed_view::<3, 3>(0, 0).into_owned();
+        Isometry3::from_parts(
+            Translation3::new(m[(0, 3)], m[(1, 3)], m[(2, 3)]),
+            UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix_unchecked(r)),
+        )
+    }
+
     /// The singular factors at `q`.
-    pub(crate) fn factors(&self, q: &[f64]) -> SingularFactors {
+    pub fn factors(&self, q: &[f64]) -> SingularFactors {
         let g = self;
         let (q2, q3, q4) = (q[1], q[2], q[3]);
         SingularFactors {
@@ -235,7 +245,7 @@ impl UrGeometry {
     }
 
     /// The configuration at `q`.
-    pub(crate) fn config(&self, q: &[f64]) -> ArmConfig {
+    pub fn config(&self, q: &[f64]) -> ArmConfig {
         let f = self.factors(q);
         ArmConfig {
             shoulder: Bend::of(f.shoulder),
