@@ -20,6 +20,8 @@ pub(super) struct Book {
     tasks: HashMap<Uuid, TaskRecord>,
     order: VecDeque<Uuid>,
     retention: usize,
+    /// The number the next task gets: one above the highest ever journaled.
+    next_number: u64,
 }
 
 impl Book {
@@ -29,11 +31,37 @@ impl Book {
             tasks: HashMap::new(),
             order: VecDeque::new(),
             retention: retention.max(1),
+            next_number: 1,
         }
+    }
+
+    /// A number for a new task, as it is journaled (desk locked, so numbers follow the
+    /// journal's order). The newest task is never evicted, so the highest number survives
+    /// a restart in the journal and numbers never repeat.
+    pub(super) fn number(&mut self) -> u64 {
+        let n = self.next_number;
+        self.next_number += 1;
+        n
+    }
+
+    /// The task numbered `n`.
+    pub(super) fn by_number(&self, n: u64) -> Option<&TaskRecord> {
+        // Numbers grow with the order, so the newest tasks are found first.
+        self.order
+            .iter()
+            .rev()
+            .filter_map(|id| self.tasks.get(id))
+            .find(|t| t.task_number == n)
+    }
+
+    /// The number of the task `id` (0 if the book does not hold it).
+    pub(super) fn number_of(&self, id: &Uuid) -> u64 {
+        self.tasks.get(id).map_or(0, |t| t.task_number)
     }
 
     /// Adds a new task as the newest.
     pub(super) fn insert(&mut self, rec: TaskRecord) {
+        self.next_number = self.next_number.max(rec.task_number + 1);
         self.order.push_back(rec.task_id);
         self.tasks.insert(rec.task_id, rec);
     }
@@ -210,8 +238,23 @@ impl Scribe {
     }
 }
 
+/// Gives a number to each record journaled before tasks had numbers (0): in journal
+/// order, above every number already given, so the same journal always numbers alike.
+/// Returns whether any was given.
+fn number_old(records: &mut [TaskRecord]) -> bool {
+    let mut next = records.iter().map(|r| r.task_number).max().unwrap_or(0) + 1;
+    let mut given = false;
+    for rec in records.iter_mut().filter(|r| r.task_number == 0) {
+        rec.task_number = next;
+        next += 1;
+        given = true;
+    }
+    given
+}
+
 /// Loads the book from `report`: a task that had not ended when the plugin stopped is
 /// marked `interrupted`, journaled, and handed to `changed` (never resumed by itself).
+/// Records without a number get one, and the journal is rewritten with them.
 pub(super) fn load(
     report: &LoadReport,
     retention: usize,
@@ -219,14 +262,19 @@ pub(super) fn load(
     mut changed: impl FnMut(&TaskRecord),
 ) -> Result<Book, JournalError> {
     let mut book = Book::new(retention);
-    for rec in &report.records {
-        let mut rec = rec.clone();
+    let mut records = report.records.clone();
+    if number_old(&mut records) {
+        // Kept on disk at once, so eviction later cannot renumber the rest.
+        journal.compact(&records)?;
+    }
+    for rec in records {
+        let mut rec = rec;
         if !rec.state.is_terminal() {
             if let Some(st) = rec.steps.as_mut() {
                 st.current = None;
             }
             rec.message = words::interrupted_by_restart(
-                &rec.task_id,
+                rec.task_number,
                 &rec.action,
                 rec.state.as_str(),
                 rec.progress,

@@ -89,6 +89,8 @@ pub(super) struct MotionAck {
     /// The task's id.
     #[schemars(extend("format" = "uuid"))]
     task_id: String,
+    /// Its number, to say and to ask for ("task 12").
+    task_number: u64,
     /// The tool.
     action: String,
     /// `running`, `awaiting_confirmation`, or `queued`.
@@ -283,6 +285,7 @@ fn start_move(
     let rec = accepted.record;
     let ack = MotionAck {
         task_id: rec.task_id.to_string(),
+        task_number: rec.task_number,
         action: action.into(),
         state: rec.state,
         eta_s: (accepted.eta_s * 100.0).round() / 100.0,
