@@ -186,12 +186,13 @@ pub(super) const MOVE_TO: ToolItem = ToolItem {
     run: |app, caller, args| {
         may_move(caller, "move_to")?;
         let a = MoveToArgs::parse("move_to", args)?;
+        let (name, joints) = find_position(app, &a.position)?;
         let ask = Ask {
-            joints: find_position(app, &a.position)?,
+            joints,
             speed: a.speed,
             when: a.when,
-            doing: format!("Moving to {}", a.position),
-            done: format!("Arrived at {}.", a.position),
+            doing: format!("Moving to {name}"),
+            done: format!("Arrived at {name}."),
         };
         start_move(app, caller, "move_to", args, ask)
     },
