@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::raw::RawConfirm;
 use super::{ConfigError, Place};
-use crate::robot::RobotDefinition;
 use crate::robot::names::similar;
+use crate::robot::RobotDefinition;
 
 /// `beyond_rad` when the file gives none.
 const DEFAULT_BEYOND_RAD: f64 = 0.5;

@@ -113,11 +113,22 @@ pub fn similar<'a>(asked: &str, names: impl IntoIterator<Item = &'a str>) -> Vec
 mod tests {
     use super::*;
 
-    const POSITIONS: [&str; 5] = ["fixture_above", "home", "maintenance", "ready", "tray_above"];
+    const POSITIONS: [&str; 5] = [
+        "fixture_above",
+        "home",
+        "maintenance",
+        "ready",
+        "tray_above",
+    ];
 
     #[test]
     fn spoken_forms_find_their_canonical_name() {
-        for asked in ["Fixture above", "fixture above", "Fixture-Above", " FIXTURE_ABOVE "] {
+        for asked in [
+            "Fixture above",
+            "fixture above",
+            "Fixture-Above",
+            " FIXTURE_ABOVE ",
+        ] {
             assert_eq!(find(asked, POSITIONS), Some("fixture_above"), "{asked}");
         }
         assert_eq!(canonical("Over The Box"), "over_the_box");

@@ -144,14 +144,7 @@ pub fn working(doing: &str, steps: usize, eta_s: f64, n: u64) -> String {
 }
 
 /// "Resuming task 12 at step 3 of 6 (placing), first back to where it starts, about 5 seconds."
-pub fn resuming(
-    n: u64,
-    from: usize,
-    total: usize,
-    label: &str,
-    back: bool,
-    eta_s: f64,
-) -> String {
+pub fn resuming(n: u64, from: usize, total: usize, label: &str, back: bool, eta_s: f64) -> String {
     let back = if back {
         "; first back to where it starts"
     } else {

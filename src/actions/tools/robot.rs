@@ -163,10 +163,7 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
                 .age_ms
                 .is_some_and(|a| a <= app.config.motion.stale_state_ms as f64);
         let activity = match (view.phase, task) {
-            ("moving", Some(id)) => format!(
-                "moving for task {}",
-                words::task_number(number(&id))
-            ),
+            ("moving", Some(id)) => format!("moving for task {}", words::task_number(number(&id))),
             ("moving", None) => "moving".to_owned(),
             ("stopping", _) => "braking to a stop".to_owned(),
             _ => "standing still".to_owned(),
