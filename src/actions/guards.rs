@@ -7,6 +7,7 @@ use super::{Caller, Refusal};
 use crate::app::App;
 use crate::config::{Confirm as ConfirmSection, ConfirmRule};
 use crate::operators::Role;
+use crate::robot::names;
 use crate::tasks::{Confirm, GateError, NotReady, TaskRecord};
 
 impl From<GateError> for Refusal {
@@ -35,17 +36,14 @@ pub(super) fn may_move(caller: &Caller, tool: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// The number in a task as people say it: "12", "task 12", "Task #12", "task number 12".
+/// The number in a task as people say it: "12", "task 12", "Task #12", "task twelve".
 fn spoken_number(id: &str) -> Option<u64> {
     let lower = id.trim().to_lowercase();
     let rest = lower.strip_prefix("task").unwrap_or(&lower).trim_start();
     let rest = rest.strip_prefix("number").unwrap_or(rest).trim_start();
     let rest = rest.strip_prefix('#').unwrap_or(rest).trim();
     let rest = rest.strip_suffix('.').unwrap_or(rest);
-    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    rest.parse().ok()
+    names::number_said(rest)
 }
 
 /// The caller's task named by `id`: its number ("12", "task 12"), its UUID, or the UUID's

@@ -29,6 +29,57 @@ fn words(name: &str) -> Vec<String> {
         .collect()
 }
 
+/// A whole number as said or written: "12", "twelve", "twenty-one", "one hundred and five".
+/// Up to 999 999 in words; digits as long as they fit.
+pub fn number_said(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    const ONES: [&str; 20] = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+    ];
+    const TENS: [&str; 8] = [
+        "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+    ];
+    let (mut total, mut group, mut any) = (0u64, 0u64, false);
+    for word in words(text) {
+        if let Some(n) = ONES.iter().position(|w| *w == word) {
+            group += n as u64;
+        } else if let Some(n) = TENS.iter().position(|w| *w == word) {
+            group += 20 + 10 * n as u64;
+        } else if word == "hundred" {
+            group = group.max(1) * 100;
+        } else if word == "thousand" && total == 0 {
+            total = group.max(1) * 1000;
+            group = 0;
+        } else if word != "and" {
+            return None;
+        }
+        any = true;
+    }
+    any.then_some(total + group)
+}
+
 /// Why a name cannot be saved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
@@ -143,6 +194,22 @@ mod tests {
         assert_eq!(similar("redy", POSITIONS)[0], "ready");
         assert!(similar("conveyor", POSITIONS).is_empty());
         assert!(similar("above", POSITIONS).len() <= 3);
+    }
+
+    #[test]
+    fn numbers_are_read_as_said() {
+        for (said, n) in [
+            ("12", 12),
+            ("twelve", 12),
+            ("Twenty-one", 21),
+            ("one hundred and five", 105),
+            ("two thousand three hundred", 2300),
+        ] {
+            assert_eq!(number_said(said), Some(n), "{said}");
+        }
+        for not in ["", "twelve apples", "12a", "and"] {
+            assert_eq!(number_said(not), None, "{not}");
+        }
     }
 
     #[test]
