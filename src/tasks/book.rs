@@ -335,4 +335,21 @@ mod tests {
             .collect();
         assert_eq!(kept, ["task 5", "task 4", "task 3"]);
     }
+
+    #[test]
+    fn records_without_numbers_are_numbered_after_the_highest_in_order() {
+        let mut records: Vec<TaskRecord> = (1..=4).map(finished).collect();
+        records[1].task_number = 7;
+        assert!(number_old(&mut records));
+        let numbers: Vec<u64> = records.iter().map(|r| r.task_number).collect();
+        assert_eq!(numbers, [8, 7, 9, 10]);
+        assert!(!number_old(&mut records));
+        let mut book = Book::new(10);
+        records.into_iter().for_each(|r| book.insert(r));
+        assert_eq!(book.number(), 11);
+        assert_eq!(
+            book.by_number(9).map(|r| r.message.as_str()),
+            Some("task 3")
+        );
+    }
 }
