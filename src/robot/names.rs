@@ -72,7 +72,9 @@ pub fn number_said(text: &str) -> Option<u64> {
         } else if word == "thousand" && total == 0 {
             total = group.max(1) * 1000;
             group = 0;
-        } else if word != "and" {
+        } else if word == "and" {
+            continue;
+        } else {
             return None;
         }
         any = true;

@@ -242,11 +242,10 @@ impl Scribe {
 /// order, above every number already given, so the same journal always numbers alike.
 /// Returns whether any was given.
 fn number_old(records: &mut [TaskRecord]) -> bool {
-    let mut next = records.iter().map(|r| r.task_number).max().unwrap_or(0) + 1;
+    let first = records.iter().map(|r| r.task_number).max().unwrap_or(0) + 1;
     let mut given = false;
-    for rec in records.iter_mut().filter(|r| r.task_number == 0) {
-        rec.task_number = next;
-        next += 1;
+    for (n, rec) in (first..).zip(records.iter_mut().filter(|r| r.task_number == 0)) {
+        rec.task_number = n;
         given = true;
     }
     given
