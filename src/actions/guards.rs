@@ -7,7 +7,7 @@ use super::{Caller, Refusal};
 use crate::app::App;
 use crate::config::{Confirm as ConfirmSection, ConfirmRule};
 use crate::operators::Role;
-use crate::robot::names;
+use crate::robot::{names, number};
 use crate::tasks::{Confirm, GateError, NotReady, TaskRecord};
 
 impl From<GateError> for Refusal {
@@ -47,7 +47,7 @@ fn spoken_number(id: &str) -> Option<u64> {
 }
 
 /// The caller's task named by `id`: its number ("12", "task 12"), its UUID, or the UUID's
-/// first 4 or more hex digits. Digits only are a number first; four or more that number
+/// first 4 or more hex digits. Digits only are a number first; four to twelve that number
 /// no task of the caller's are tried as the start of a UUID.
 ///
 /// Only the caller's own tasks are searched: another operator's task answers exactly like
@@ -62,13 +62,14 @@ pub(super) fn find_own_task(app: &App, caller: &Caller, id: &str) -> Result<Task
     }
     if let Some(n) = spoken_number(id) {
         let found = app.registry.by_number(n).filter(mine);
-        let digits_only = id.bytes().all(|b| b.is_ascii_digit());
+        // Four to twelve digits may also be the start of an id; longer is no id a person says.
+        let maybe_id = (4..=12).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit());
         match found {
             Some(rec) => return Ok(rec),
-            None if !(digits_only && id.len() >= 4) => {
+            None if !maybe_id => {
                 return Err(Refusal::new(
                     "unknown_task",
-                    format!("There is no task {n}."),
+                    format!("There is no task {}.", number(n as f64)),
                 ))
             }
             None => {}
