@@ -140,7 +140,7 @@ function showLists(l) {
   const recent = $("recent");
   recent.replaceChildren();
   for (const r of l.recent) {
-    li(recent, `${r.action}: ${r.state.replace("_", " ")}, ${Math.round(r.progress)} percent. ${r.message}`, "task " + r.state);
+    li(recent, `Task ${r.task_number}, ${r.action}: ${r.state.replace("_", " ")}, ${Math.round(r.progress)} percent. ${r.message}`, "task " + r.state);
   }
   const vars = $("vars").tBodies[0];
   vars.replaceChildren();

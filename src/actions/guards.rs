@@ -7,6 +7,7 @@ use super::{Caller, Refusal};
 use crate::app::App;
 use crate::config::{Confirm as ConfirmSection, ConfirmRule};
 use crate::operators::Role;
+use crate::robot::{names, number};
 use crate::tasks::{Confirm, GateError, NotReady, TaskRecord};
 
 impl From<GateError> for Refusal {
@@ -35,7 +36,19 @@ pub(super) fn may_move(caller: &Caller, tool: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// The caller's task named by `id` (a UUID, or its first 4 or more hex digits).
+/// The number in a task as people say it: "12", "task 12", "Task #12", "task twelve".
+fn spoken_number(id: &str) -> Option<u64> {
+    let lower = id.trim().to_lowercase();
+    let rest = lower.strip_prefix("task").unwrap_or(&lower).trim_start();
+    let rest = rest.strip_prefix("number").unwrap_or(rest).trim_start();
+    let rest = rest.strip_prefix('#').unwrap_or(rest).trim();
+    let rest = rest.strip_suffix('.').unwrap_or(rest);
+    names::number_said(rest)
+}
+
+/// The caller's task named by `id`: its number ("12", "task 12"), its UUID, or the UUID's
+/// first 4 or more hex digits. Digits only are a number first; four to twelve that number
+/// no task of the caller's are tried as the start of a UUID.
 ///
 /// Only the caller's own tasks are searched: another operator's task answers exactly like
 /// an id that names no task, so an answer never tells one operator which ids another holds.
@@ -47,11 +60,26 @@ pub(super) fn find_own_task(app: &App, caller: &Caller, id: &str) -> Result<Task
     if let Ok(uuid) = Uuid::parse_str(id) {
         return app.registry.get(&uuid).filter(mine).ok_or_else(unknown);
     }
+    if let Some(n) = spoken_number(id) {
+        let found = app.registry.by_number(n).filter(mine);
+        // Four to twelve digits may also be the start of an id; longer is no id a person says.
+        let maybe_id = (4..=12).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit());
+        match found {
+            Some(rec) => return Ok(rec),
+            None if !maybe_id => {
+                return Err(Refusal::new(
+                    "unknown_task",
+                    format!("There is no task {}.", number(n as f64)),
+                ))
+            }
+            None => {}
+        }
+    }
     let prefix = id.to_ascii_lowercase();
     if prefix.len() < 4 || prefix.len() > 32 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(Refusal::new(
             "invalid_task_id",
-            format!("\"{id}\" is not a task id: give the UUID or its first 4 or more characters."),
+            format!("\"{id}\" is not a task id: give its number, as in task 12, or the id."),
         ));
     }
     let mut matches = app.registry.list_where(2, |t| {

@@ -129,6 +129,32 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// An optional task: a string (number, "task 12", id) or a whole number, as text.
+    pub(super) fn opt_task(&self, name: &str) -> Result<Option<String>, Refusal> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) if n.as_u64().is_some() => Ok(Some(n.to_string())),
+            Some(v) => Err(Refusal::new(
+                "invalid_type",
+                format!(
+                    "{name} = {} is not a task: give its number, as in 12, or its id",
+                    describe(v)
+                ),
+            )),
+        }
+    }
+
+    /// A required task (see `opt_task`).
+    pub(super) fn task(&self, name: &str) -> Result<String, Refusal> {
+        self.opt_task(name)?.ok_or_else(|| {
+            Refusal::new(
+                "missing_parameter",
+                format!("{name} is required: the task's number or id"),
+            )
+        })
+    }
+
     /// An optional string.
     pub(super) fn opt_string(&self, name: &str) -> Result<Option<&'a str>, Refusal> {
         self.present(name).map(|_| self.string(name)).transpose()
@@ -210,11 +236,24 @@ impl ToolArgs for NoArgs {
     }
 }
 
-/// A tool that takes one task id.
+/// A task as a caller names it: its number (12, "12", "task 12") or its id.
+// Only its schema is used: `Args::task` reads the value.
+#[allow(dead_code)]
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+pub(super) enum TaskRef {
+    /// The task's number, as in its acknowledgement ("task 12").
+    Number(u64),
+    /// "12", "task 12", the task's id, or the id's first 4 or more characters.
+    Text(String),
+}
+
+/// A tool that takes one task.
 #[derive(schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TaskIdArgs {
-    /// The task id, or its first 4 or more characters.
+    /// The task: its number (12 or "task 12") or its id.
+    #[schemars(with = "TaskRef")]
     pub task_id: String,
 }
 
@@ -222,7 +261,7 @@ impl ToolArgs for TaskIdArgs {
     const NAMES: &'static [&'static str] = &["task_id"];
     fn read(a: &Args<'_>) -> Result<Self, Refusal> {
         Ok(Self {
-            task_id: a.string("task_id")?.to_owned(),
+            task_id: a.task("task_id")?,
         })
     }
 }

@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::raw::RawConfirm;
 use super::{ConfigError, Place};
+use crate::robot::names::similar;
 use crate::robot::RobotDefinition;
-use strsim::levenshtein as edits;
 
 /// `beyond_rad` when the file gives none.
 const DEFAULT_BEYOND_RAD: f64 = 0.5;
@@ -166,25 +166,20 @@ fn bounded(
     }
 }
 
-/// The tool name nearest `name` by edit distance, if it is a plausible typo (at most 2 edits).
+/// The tool name that sounds nearest `name` (`robot::names::similar`), if any.
 fn closest<'a>(name: &str, tools: &[&'a str]) -> Option<&'a str> {
-    tools
-        .iter()
-        .map(|t| (edits(name, t), *t))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, t)| t)
+    similar(name, tools.iter().copied()).first().copied()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::edits;
+    use super::closest;
 
     #[test]
-    fn edit_distance_counts_single_changes() {
-        assert_eq!(edits("move_joint", "move_joints"), 1);
-        assert_eq!(edits("hmoe", "home"), 2);
-        assert_eq!(edits("stop", "stop"), 0);
-        assert_eq!(edits("", "abc"), 3);
+    fn a_near_tool_name_is_offered() {
+        let tools = ["move_joints", "move_to", "home", "stop"];
+        assert_eq!(closest("move_joint", &tools), Some("move_joints"));
+        assert_eq!(closest("hmoe", &tools), Some("home"));
+        assert_eq!(closest("conveyor", &tools), None);
     }
 }

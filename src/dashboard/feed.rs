@@ -110,6 +110,7 @@ pub(super) fn arm(app: &App) -> Value {
 fn task(r: &TaskRecord) -> Value {
     json!({
         "task_id": r.task_id,
+        "task_number": r.task_number,
         "action": r.action,
         "state": r.state.as_str(),
         "progress": r.progress,

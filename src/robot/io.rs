@@ -5,7 +5,6 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::number;
-use strsim::levenshtein as edits;
 
 /// The highest channel number a backend is asked for (UR has 8 standard, 8 configurable
 /// and 2 tool digital channels; a ROS driver numbers its pins from 0).
@@ -54,9 +53,10 @@ pub struct IoSpec {
 }
 
 impl IoSpec {
-    /// The output called `name`.
+    /// The output called `name`, as said or written (`names::find`).
     pub fn output(&self, name: &str) -> Option<&Channel> {
-        self.outputs.iter().find(|c| c.name == name)
+        let found = super::names::find(name, self.outputs.iter().map(|c| c.name.as_str()))?;
+        self.outputs.iter().find(|c| c.name == found)
     }
 }
 
@@ -326,23 +326,6 @@ fn names(list: &[Channel]) -> String {
         .join(", ")
 }
 
-/// Up to three of `names` closest to `asked` (at most 2 edits, or sharing a word), nearest
-/// first: the "did you mean" of a refusal.
-pub fn similar<'a>(asked: &str, names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
-    let asked = asked.to_ascii_lowercase();
-    let mut scored: Vec<(usize, &str)> = names
-        .filter_map(|n| {
-            let d = edits(&asked, &n.to_ascii_lowercase());
-            let shares = n
-                .split('_')
-                .any(|w| w.len() > 2 && asked.contains(&w.to_ascii_lowercase()));
-            (d <= 2 || shares).then_some((d, n))
-        })
-        .collect();
-    scored.sort();
-    scored.into_iter().take(3).map(|(_, n)| n).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,13 +387,5 @@ channel = 0
             parse(&far).unwrap_err().to_string(),
             "outputs[0].channel (line 12): 99 is not a channel: give 0 to 63"
         );
-    }
-
-    #[test]
-    fn similar_names_are_offered_nearest_first() {
-        let names = ["lamp", "gripper_close", "part_present", "buzzer"];
-        assert_eq!(similar("lmap", names.into_iter()), vec!["lamp"]);
-        assert_eq!(similar("part", names.into_iter()), vec!["part_present"]);
-        assert!(similar("conveyor", names.into_iter()).is_empty());
     }
 }

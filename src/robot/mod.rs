@@ -8,6 +8,7 @@ mod joints;
 mod kinematics;
 mod limits;
 pub mod linear;
+pub mod names;
 mod trajectory;
 
 pub use definition::{DefinitionError, JointSpec, RobotDefinition, RosNames, BUILTIN_UR5E};

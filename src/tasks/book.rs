@@ -20,6 +20,8 @@ pub(super) struct Book {
     tasks: HashMap<Uuid, TaskRecord>,
     order: VecDeque<Uuid>,
     retention: usize,
+    /// The number the next task gets: one above the highest ever journaled.
+    next_number: u64,
 }
 
 impl Book {
@@ -29,11 +31,37 @@ impl Book {
             tasks: HashMap::new(),
             order: VecDeque::new(),
             retention: retention.max(1),
+            next_number: 1,
         }
+    }
+
+    /// A number for a new task, as it is journaled (desk locked, so numbers follow the
+    /// journal's order). The newest task is never evicted, so the highest number survives
+    /// a restart in the journal and numbers never repeat.
+    pub(super) fn number(&mut self) -> u64 {
+        let n = self.next_number;
+        self.next_number += 1;
+        n
+    }
+
+    /// The task numbered `n`.
+    pub(super) fn by_number(&self, n: u64) -> Option<&TaskRecord> {
+        // Numbers grow with the order, so the newest tasks are found first.
+        self.order
+            .iter()
+            .rev()
+            .filter_map(|id| self.tasks.get(id))
+            .find(|t| t.task_number == n)
+    }
+
+    /// The number of the task `id` (0 if the book does not hold it).
+    pub(super) fn number_of(&self, id: &Uuid) -> u64 {
+        self.tasks.get(id).map_or(0, |t| t.task_number)
     }
 
     /// Adds a new task as the newest.
     pub(super) fn insert(&mut self, rec: TaskRecord) {
+        self.next_number = self.next_number.max(rec.task_number + 1);
         self.order.push_back(rec.task_id);
         self.tasks.insert(rec.task_id, rec);
     }
@@ -210,8 +238,22 @@ impl Scribe {
     }
 }
 
+/// Gives a number to each record journaled before tasks had numbers (0): in journal
+/// order, above every number already given, so the same journal always numbers alike.
+/// Returns whether any was given.
+fn number_old(records: &mut [TaskRecord]) -> bool {
+    let first = records.iter().map(|r| r.task_number).max().unwrap_or(0) + 1;
+    let mut given = false;
+    for (n, rec) in (first..).zip(records.iter_mut().filter(|r| r.task_number == 0)) {
+        rec.task_number = n;
+        given = true;
+    }
+    given
+}
+
 /// Loads the book from `report`: a task that had not ended when the plugin stopped is
 /// marked `interrupted`, journaled, and handed to `changed` (never resumed by itself).
+/// Records without a number get one, and the journal is rewritten with them.
 pub(super) fn load(
     report: &LoadReport,
     retention: usize,
@@ -219,14 +261,19 @@ pub(super) fn load(
     mut changed: impl FnMut(&TaskRecord),
 ) -> Result<Book, JournalError> {
     let mut book = Book::new(retention);
-    for rec in &report.records {
-        let mut rec = rec.clone();
+    let mut records = report.records.clone();
+    if number_old(&mut records) {
+        // Kept on disk at once, so eviction later cannot renumber the rest.
+        journal.compact(&records)?;
+    }
+    for rec in records {
+        let mut rec = rec;
         if !rec.state.is_terminal() {
             if let Some(st) = rec.steps.as_mut() {
                 st.current = None;
             }
             rec.message = words::interrupted_by_restart(
-                &rec.task_id,
+                rec.task_number,
                 &rec.action,
                 rec.state.as_str(),
                 rec.progress,
@@ -289,5 +336,22 @@ mod tests {
             .map(|r| r.message)
             .collect();
         assert_eq!(kept, ["task 5", "task 4", "task 3"]);
+    }
+
+    #[test]
+    fn records_without_numbers_are_numbered_after_the_highest_in_order() {
+        let mut records: Vec<TaskRecord> = (1..=4).map(finished).collect();
+        records[1].task_number = 7;
+        assert!(number_old(&mut records));
+        let numbers: Vec<u64> = records.iter().map(|r| r.task_number).collect();
+        assert_eq!(numbers, [8, 7, 9, 10]);
+        assert!(!number_old(&mut records));
+        let mut book = Book::new(10);
+        records.into_iter().for_each(|r| book.insert(r));
+        assert_eq!(book.number(), 11);
+        assert_eq!(
+            book.by_number(9).map(|r| r.message.as_str()),
+            Some("task 3")
+        );
     }
 }

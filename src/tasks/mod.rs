@@ -38,4 +38,4 @@ pub use registry::{Busy, Registry};
 pub use requests::LineTarget;
 pub use space::{PlannedLine, Space};
 pub use steps::{Applied, Sequence, Step, StepKind, StepsStatus, VarOp};
-pub use words::short_id;
+pub use words::task_number;

@@ -156,14 +156,16 @@ impl MotionGate {
         let hold = self.hold_if(task.confirm, &task.question, &reach, pending.clone());
         let task_id = rec.task_id;
         let motion_id = desk.lease.next_id();
+        if rec.task_number == 0 {
+            rec.task_number = desk.book.number();
+        }
+        let n = rec.task_number;
         rec.message = match (&hold, &task.work) {
-            (Some(h), _) => words::awaiting(&h.question, &task_id),
+            (Some(h), _) => words::awaiting(&h.question, n),
             (None, Work::Move { .. } | Work::Line { .. }) => {
-                words::moving(&task.doing, reach.eta_s, &task_id)
+                words::moving(&task.doing, reach.eta_s, n)
             }
-            (None, Work::Steps(_)) => {
-                words::working(&task.doing, reach.steps, reach.eta_s, &task_id)
-            }
+            (None, Work::Steps(_)) => words::working(&task.doing, reach.steps, reach.eta_s, n),
         };
         rec.state = if hold.is_some() {
             TaskState::AwaitingConfirmation
@@ -262,7 +264,7 @@ impl MotionGate {
     ) -> Result<TaskRecord, GateError> {
         self.durable()?;
         let mut desk = self.registry.desk();
-        let short = words::short_id(task_id);
+        let short = words::task_number(desk.book.number_of(task_id));
         let deadline = desk
             .lease
             .holding(task_id)
@@ -360,11 +362,13 @@ impl MotionGate {
 
     /// Rejects the held task `task_id`.
     pub fn reject(&self, task_id: &Uuid) -> Result<TaskRecord, GateError> {
-        let state = self.registry.get(task_id).map(|r| r.state);
+        let known = self.registry.get(task_id);
+        let state = known.as_ref().map(|r| r.state);
+        let n = known.map_or(0, |r| r.task_number);
         self.drop_held(task_id, "rejected", why::REJECTED)
             .ok_or_else(|| {
                 GateError::NotAwaiting(
-                    words::short_id(task_id),
+                    words::task_number(n),
                     state.map_or("unknown", TaskState::as_str),
                     "reject",
                 )
@@ -383,7 +387,8 @@ impl MotionGate {
         let state = desk.book.get(task_id).map(|r| r.state);
         let Some(live) = desk.lease.holding(task_id) else {
             let state = state.map_or("unknown", TaskState::as_str);
-            return Err(GateError::NotRunning(words::short_id(task_id), state));
+            let n = desk.book.number_of(task_id);
+            return Err(GateError::NotRunning(words::task_number(n), state));
         };
         if live.hold.is_some() {
             if let Some(rec) =
@@ -572,9 +577,9 @@ fn drop_locked(desk: &mut Desk, task_id: &Uuid, code: &str, why: &str) -> Option
     let (state, message) = match rec.steps.as_ref().filter(|s| s.resumed > 0) {
         Some(st) => (
             TaskState::Interrupted,
-            words::stays_interrupted(task_id, st, why),
+            words::stays_interrupted(rec.task_number, st, why),
         ),
-        None => (TaskState::Cancelled, words::dropped(task_id, why)),
+        None => (TaskState::Cancelled, words::dropped(rec.task_number, why)),
     };
     rec.end(state, message, code, why);
     Some(rec.clone())
@@ -587,7 +592,7 @@ pub(super) fn fail_live(desk: &mut Desk, code: &str, message: &str) -> Option<Ta
     let said = words::motion_ended(
         &live.doing,
         &live.done,
-        &rec.task_id,
+        rec.task_number,
         TaskState::Failed,
         rec.progress,
         Some(message),

@@ -167,6 +167,8 @@ pub(super) fn fresh_record(
     let now = now_rfc3339();
     TaskRecord {
         task_id: Uuid::new_v4(),
+        // Given when it is journaled (`Book::number`), so refused tasks use none.
+        task_number: 0,
         action: task.action.clone(),
         params: task.params.clone(),
         state,

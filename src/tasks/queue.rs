@@ -47,7 +47,8 @@ impl MotionGate {
             reach.eta_s,
             seq.as_deref().map(steps_status),
         );
-        rec.message = words::queued(&task.doing, place, starts_in, &rec.task_id);
+        rec.task_number = desk.book.number();
+        rec.message = words::queued(&task.doing, place, starts_in, rec.task_number);
         self.registry
             .journal(&rec)
             .map_err(|e| GateError::Durability(e.to_string()))?;
@@ -176,7 +177,7 @@ impl MotionGate {
         let Desk { book, lease } = desk;
         for (k, q) in lease.queue.iter().enumerate() {
             if let Some(rec) = book.get_mut(&q.task_id) {
-                rec.message = words::queued(&q.task.doing, k + 2, starts_in, &q.task_id);
+                rec.message = words::queued(&q.task.doing, k + 2, starts_in, rec.task_number);
             }
             starts_in += q.eta_s;
         }
@@ -208,7 +209,7 @@ fn end_queued(desk: &mut Desk, task_id: &Uuid, code: &str, why: &str) -> Option<
     let rec = desk.book.get_mut(task_id)?;
     rec.end(
         TaskState::Cancelled,
-        words::dropped(task_id, why),
+        words::dropped(rec.task_number, why),
         code,
         why,
     );
@@ -220,7 +221,7 @@ fn fail_queued(desk: &mut Desk, task_id: &Uuid, code: &str, message: &str) -> Op
     let rec = desk.book.get_mut(task_id)?;
     let said = format!(
         "Task {} could not start: {message}",
-        words::short_id(task_id)
+        words::task_number(rec.task_number)
     );
     rec.end(TaskState::Failed, said, code, message);
     Some(rec.clone())

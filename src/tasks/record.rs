@@ -73,6 +73,10 @@ pub struct TaskError {
 pub struct TaskRecord {
     /// Its id.
     pub task_id: Uuid,
+    /// Its number, to say ("task 12"): given in order, unique across restarts. Records
+    /// journaled before numbers existed read as 0 and are numbered on load.
+    #[serde(default)]
+    pub task_number: u64,
     /// The action (tool) that created it.
     pub action: String,
     /// The parameters it was called with.

@@ -29,6 +29,8 @@ const JOURNAL_PROGRESS_EVERY: Duration = Duration::from_secs(1);
 pub struct Busy {
     /// The task holding the arm.
     pub task_id: Uuid,
+    /// Its number.
+    pub task_number: u64,
     /// Its action.
     pub action: String,
     /// Its progress (0–100).
@@ -47,6 +49,7 @@ impl Desk {
         let held = self.book.get(&self.lease.live.as_ref()?.task_id)?;
         Some(Busy {
             task_id: held.task_id,
+            task_number: held.task_number,
             action: held.action.clone(),
             progress: held.progress,
         })
@@ -169,6 +172,11 @@ impl Registry {
     /// One task.
     pub fn get(&self, id: &Uuid) -> Option<TaskRecord> {
         self.desk().book.get(id).cloned()
+    }
+
+    /// The task numbered `n` ("task 12").
+    pub fn by_number(&self, n: u64) -> Option<TaskRecord> {
+        self.desk().book.by_number(n).cloned()
     }
 
     /// Up to `limit` tasks, newest first.
@@ -313,7 +321,7 @@ impl Registry {
             rec.message = words::motion_ended(
                 &live.doing,
                 &live.done,
-                &rec.task_id,
+                rec.task_number,
                 state,
                 rec.progress,
                 error.as_ref().map(|e| e.message.as_str()),
@@ -441,7 +449,7 @@ impl Registry {
                 rec.message = words::sequence_ended(
                     &rec.action,
                     &live.done,
-                    &rec.task_id,
+                    rec.task_number,
                     state,
                     st,
                     rec.progress,

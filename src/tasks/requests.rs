@@ -175,7 +175,7 @@ pub enum GateError {
     #[error(transparent)]
     NotReady(#[from] NotReady),
     /// Another task holds the arm.
-    #[error("The arm is busy with task {} ({}, {:.0} % done). Wait for it or stop it first.", words::short_id(&.0.task_id), .0.action, .0.progress)]
+    #[error("The arm is busy with task {} ({}, {:.0} % done). Wait for it or stop it first.", words::task_number(.0.task_number), .0.action, .0.progress)]
     Busy(Busy),
     /// The queue holds as many motions as it may.
     #[error("The queue is full: {0} motions are waiting, the most it holds. Wait for one to start, or stop.")]

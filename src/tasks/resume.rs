@@ -18,7 +18,7 @@ impl MotionGate {
     /// step starts if the arm is elsewhere.
     pub fn resume(self: &Arc<Self>, task_id: &Uuid, task: Resume) -> Result<Accepted, GateError> {
         let mut desk = self.registry.desk();
-        let short = words::short_id(task_id);
+        let short = words::task_number(desk.book.number_of(task_id));
         if let Some(busy) = desk.busy() {
             return Err(GateError::Busy(busy));
         }
@@ -76,9 +76,9 @@ impl MotionGate {
             .map(|s| s.label.clone())
             .unwrap_or_default();
         rec.message = match &hold {
-            Some(h) => words::awaiting(&h.question, task_id),
+            Some(h) => words::awaiting(&h.question, rec.task_number),
             None => words::resuming(
-                task_id,
+                rec.task_number,
                 from + 1,
                 total,
                 &label,

@@ -55,7 +55,8 @@ impl MotionGate {
         confirm: Confirm,
     ) -> Result<Accepted, GateError> {
         let mut desk = self.registry.desk();
-        let short = words::short_id(task_id);
+        let number = desk.book.number_of(task_id);
+        let short = words::task_number(number);
         if let Some(busy) = desk.busy() {
             return Err(GateError::Busy(busy));
         }
@@ -79,7 +80,7 @@ impl MotionGate {
         let (_, off, turned) = place_on_line(&start.to_isometry(), &end.to_isometry(), &at);
         if off > LINE_TOLERANCE || turned > TURN_TOLERANCE {
             return Err(GateError::OffTheLine(words::off_the_line(
-                task_id, off, turned,
+                number, off, turned,
             )));
         }
         // The rest of the same line: from the tool's place on it to the line's end.
@@ -105,8 +106,8 @@ impl MotionGate {
             TaskState::Running
         };
         rec.message = match &hold {
-            Some(h) => words::awaiting(&h.question, task_id),
-            None => words::continuing_line(task_id, planned.path.length, reach.eta_s),
+            Some(h) => words::awaiting(&h.question, number),
+            None => words::continuing_line(number, planned.path.length, reach.eta_s),
         };
         rec.error = None;
         rec.finished_at = None;

@@ -1,13 +1,11 @@
 //! The words: every sentence a task speaks, built from typed values, so that a duration
 //! or a percentage is always said the same way.
 
-use uuid::Uuid;
-
 use super::StepsStatus;
 
-/// The first four hex digits of a task id, to speak.
-pub fn short_id(id: &Uuid) -> String {
-    id.simple().to_string()[..4].to_owned()
+/// A task's number as said: "12" in "Task 12" (the record's `task_number`).
+pub fn task_number(n: u64) -> String {
+    n.to_string()
 }
 
 /// A duration for speech: "about 4 seconds". Always finite and rounded, however large.
@@ -125,35 +123,28 @@ pub fn question(q: &Question, reach: &Reach, joint_name: &str) -> String {
 }
 
 /// A held task's status: its question and its number.
-pub fn awaiting(question: &str, id: &Uuid) -> String {
-    format!("{question} Task {}.", short_id(id))
+pub fn awaiting(question: &str, n: u64) -> String {
+    format!("{question} Task {}.", task_number(n))
 }
 
-/// The ack of a motion: "Moving to home, about 4 seconds. Task 3f2a."
-pub fn moving(doing: &str, eta_s: f64, id: &Uuid) -> String {
-    format!("{doing}, {}. Task {}.", about(eta_s), short_id(id))
+/// The ack of a motion: "Moving to home, about 4 seconds. Task 12."
+pub fn moving(doing: &str, eta_s: f64, n: u64) -> String {
+    format!("{doing}, {}. Task {}.", about(eta_s), task_number(n))
 }
 
-/// The ack of a custom action: "Picking slot 3. 6 steps, about 9 seconds. Task 3f2a."
-pub fn working(doing: &str, steps: usize, eta_s: f64, id: &Uuid) -> String {
+/// The ack of a custom action: "Picking slot 3. 6 steps, about 9 seconds. Task 12."
+pub fn working(doing: &str, steps: usize, eta_s: f64, n: u64) -> String {
     format!(
         "{} {}, {}. Task {}.",
         sentence(doing),
         count_steps(steps),
         about(eta_s),
-        short_id(id)
+        task_number(n)
     )
 }
 
-/// "Resuming task 3f2a at step 3 of 6 (placing), first back to where it starts, about 5 seconds."
-pub fn resuming(
-    id: &Uuid,
-    from: usize,
-    total: usize,
-    label: &str,
-    back: bool,
-    eta_s: f64,
-) -> String {
+/// "Resuming task 12 at step 3 of 6 (placing), first back to where it starts, about 5 seconds."
+pub fn resuming(n: u64, from: usize, total: usize, label: &str, back: bool, eta_s: f64) -> String {
     let back = if back {
         "; first back to where it starts"
     } else {
@@ -161,7 +152,7 @@ pub fn resuming(
     };
     format!(
         "Resuming task {} at step {from} of {total} ({label}){back}, {}.",
-        short_id(id),
+        task_number(n),
         about(eta_s)
     )
 }
@@ -204,15 +195,15 @@ pub fn step_done(step: usize, total: usize, label: &str, percent_done: f64) -> S
 pub fn motion_ended(
     doing: &str,
     done: &str,
-    id: &Uuid,
+    n: u64,
     state: super::TaskState,
     percent_done: f64,
     error: Option<&str>,
 ) -> String {
     use super::TaskState::*;
     match (state, error) {
-        (Succeeded, _) => format!("{done} Task {} succeeded.", short_id(id)),
-        (Cancelled, Some(e)) => dropped(id, e),
+        (Succeeded, _) => format!("{done} Task {} succeeded.", task_number(n)),
+        (Cancelled, Some(e)) => dropped(n, e),
         (Cancelled, None) => format!(
             "Stopped: {} was cancelled at {percent_done:.0} %. The arm is standing still.",
             doing.to_lowercase()
@@ -226,7 +217,7 @@ pub fn motion_ended(
 pub fn sequence_ended(
     action: &str,
     done: &str,
-    id: &Uuid,
+    n: u64,
     state: super::TaskState,
     st: &StepsStatus,
     percent_done: f64,
@@ -235,7 +226,7 @@ pub fn sequence_ended(
     use super::TaskState::*;
     let at = (st.done + 1).min(st.total);
     match (state, error) {
-        (Succeeded, _) => format!("{done} Task {} succeeded.", short_id(id)),
+        (Succeeded, _) => format!("{done} Task {} succeeded.", task_number(n)),
         (Cancelled, _) => format!(
             "Stopped at step {at} of {} ({}): {action} was cancelled at {percent_done:.0} %. The arm is standing still.",
             st.total, st.label
@@ -251,20 +242,20 @@ pub fn sequence_ended(
             st.label,
             resume_hint(st)
         ),
-        (_, None) => format!("Task {} ended: {}.", short_id(id), state.as_str()),
+        (_, None) => format!("Task {} ended: {}.", task_number(n), state.as_str()),
     }
 }
 
-/// A task dropped before it moved: "Task 3f2a was dropped: it was rejected; the arm did not move."
-pub fn dropped(id: &Uuid, why: &str) -> String {
-    format!("Task {} was dropped: {why}.", short_id(id))
+/// A task dropped before it moved: "Task 12 was dropped: it was rejected; the arm did not move."
+pub fn dropped(n: u64, why: &str) -> String {
+    format!("Task {} was dropped: {why}.", task_number(n))
 }
 
 /// A resume that was not confirmed leaves the task interrupted.
-pub fn stays_interrupted(id: &Uuid, st: &StepsStatus, why: &str) -> String {
+pub fn stays_interrupted(n: u64, st: &StepsStatus, why: &str) -> String {
     format!(
         "Task {} stays interrupted at step {} of {}: {why}. resume_task again when ready.",
-        short_id(id),
+        task_number(n),
         (st.done + 1).min(st.total),
         st.total
     )
@@ -272,7 +263,7 @@ pub fn stays_interrupted(id: &Uuid, st: &StepsStatus, why: &str) -> String {
 
 /// What a task that was running when the plugin stopped says after the restart.
 pub fn interrupted_by_restart(
-    id: &Uuid,
+    n: u64,
     action: &str,
     state: &str,
     percent_done: f64,
@@ -281,7 +272,7 @@ pub fn interrupted_by_restart(
     match steps {
         Some(st) => format!(
             "Armature stopped while task {} ({action}) was at step {} of {} ({}), {percent_done:.0} %. {} The arm will not move again by itself.",
-            short_id(id),
+            task_number(n),
             (st.done + 1).min(st.total),
             st.total,
             st.label,
@@ -289,7 +280,7 @@ pub fn interrupted_by_restart(
         ),
         None => format!(
             "Armature stopped while task {} ({action}) was {state} at {percent_done:.0} %. The arm will not move again by itself.",
-            short_id(id)
+            task_number(n)
         ),
     }
 }
@@ -315,13 +306,13 @@ pub fn ordinal(place: usize) -> String {
         .map_or_else(|| format!("number {place}"), |w| (*w).to_owned())
 }
 
-/// The ack of a queued task: "Moving to home, second in line, starts in about 9 seconds. Task 3f2a."
-pub fn queued(doing: &str, place: usize, starts_in_s: f64, id: &Uuid) -> String {
+/// The ack of a queued task: "Moving to home, second in line, starts in about 9 seconds. Task 12."
+pub fn queued(doing: &str, place: usize, starts_in_s: f64, n: u64) -> String {
     format!(
         "{doing}, {} in line, starts in {}. Task {}.",
         ordinal(place),
         about(starts_in_s),
-        short_id(id)
+        task_number(n)
     )
 }
 
@@ -363,17 +354,17 @@ pub mod why {
 }
 
 /// An interrupted straight line taken up again from where the tool stands on it.
-pub fn continuing_line(id: &Uuid, left_m: f64, eta_s: f64) -> String {
+pub fn continuing_line(n: u64, left_m: f64, eta_s: f64) -> String {
     format!(
         "Continuing task {} along its straight line from where the tool stopped, {} to go, {}.",
-        short_id(id),
+        task_number(n),
         crate::cell::words::distance(left_m),
         about(eta_s)
     )
 }
 
 /// Why an interrupted straight line is not taken up again: the tool is off it.
-pub fn off_the_line(id: &Uuid, off_m: f64, turned_rad: f64) -> String {
+pub fn off_the_line(n: u64, off_m: f64, turned_rad: f64) -> String {
     let turned = if turned_rad > super::resume_line::TURN_TOLERANCE {
         format!(
             " and turned {} from it",
@@ -384,7 +375,7 @@ pub fn off_the_line(id: &Uuid, off_m: f64, turned_rad: f64) -> String {
     };
     format!(
         "Task {} stays interrupted: the tool is {} off its straight line{turned}, and a line is only continued from on it. Nothing moved. Bring the tool back onto the line, or start a new move.",
-        short_id(id),
+        task_number(n),
         crate::cell::words::distance(off_m),
     )
 }

@@ -30,7 +30,7 @@ const REFUSALS = [
   ['task_status', { task_id: 'xyz' }, 'invalid_task_id', '"xyz" is not a task id'],
   ['cancel_task', { task_id: 'abcd1234' }, 'unknown_task', 'There is no task abcd1234.'],
   ['list_tasks', { limit: 0 }, 'out_of_range', 'limit 0 must be a whole number from 1 to 100'],
-  ['save_position', { name: 'Home Base' }, 'invalid_name', '"Home Base" is not a usable name'],
+  ['save_position', { name: '#!?' }, 'invalid_name', '"#!?" is not a usable name: a name needs at least one letter or digit'],
   ['save_position', { name: 'home' }, 'reserved_name', '"home" is defined by the robot file'],
 ];
 
@@ -140,10 +140,11 @@ for (const kind of ['http', 'stdio']) {
       const ack = await c.client.callTool({ name: 'move_joints', arguments: { joints: FAR, speed: 0.05 } });
       assert.notEqual(ack.isError, true, ack.content[0].text);
       const id = ack.structuredContent.task_id;
+      const n = ack.structuredContent.task_number;
       try {
         const r = await refusal(c.client, 'home', {});
         assert.equal(r.structuredContent.error.code, 'busy');
-        assert.match(r.content[0].text, new RegExp(`^The arm is busy with task ${id.slice(0, 4)}`));
+        assert.match(r.content[0].text, new RegExp(`^The arm is busy with task ${n} `));
       } finally {
         await c.client.callTool({ name: 'stop', arguments: {} });
         await waitEnded(c.client, id);

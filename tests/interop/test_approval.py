@@ -148,7 +148,7 @@ async def test_the_app_view_is_served_linked_and_its_approve_tool_is_app_only(ma
         # and the record names the channel.
         _, ack = await c.ok("move_joints", {"joints": BIG})
         text, out = await c.ok("approve_task", {"task_id": ack["task_id"]})
-        assert out["state"] == "running" and text == f"Confirmed. Task {ack['task_id'][:4]} is moving."
+        assert out["state"] == "running" and text == f"Confirmed. Task {ack['task_number']} is moving."
         final = (await c.wait_done(ack["task_id"]))[-1]
         assert final["state"] == "succeeded" and final["approval"] == {"by": "local", "channel": "app"}
 

@@ -59,7 +59,7 @@ REFUSALS = [
     ("task_status", {"task_id": "xyz"}, "invalid_task_id", '"xyz" is not a task id'),
     ("cancel_task", {"task_id": "abcd1234"}, "unknown_task", "There is no task abcd1234."),
     ("list_tasks", {"limit": 0}, "out_of_range", "limit 0 must be a whole number from 1 to 100"),
-    ("save_position", {"name": "Home Base"}, "invalid_name", '"Home Base" is not a usable name'),
+    ("save_position", {"name": "#!?"}, "invalid_name", '"#!?" is not a usable name: a name needs at least one letter or digit'),
     ("save_position", {"name": "home"}, "reserved_name", '"home" is defined by the robot file'),
 ]
 

@@ -120,7 +120,7 @@ async def test_ten_centimetres_up_on_the_line_under_the_cap(cell_server):
         before = (await at_ready(c))["tcp_pose"]
         text, ack = await c.ok("move_relative", {"dz": 0.1, "speed": 1.0})
         assert text.startswith("Moving 10 centimetres up, "), text
-        assert f"Task {ack['task_id'][:4]}." in text
+        assert f"Task {ack['task_number']}." in text
         assert ack["state"] == "running"
         assert abs(ack["path_length_m"] - 0.1) < 1e-9
         assert ack["peak_tcp_speed_m_s"] <= 0.25 + 1e-9

@@ -48,13 +48,13 @@ async def test_a_gated_move_waits_for_its_confirmation(make_server):
         assert err and "busy with task" in busy
 
         text, out = await c.ok("confirm_task", {"task_id": ack["task_id"]})
-        assert out["state"] == "running" and text == f"Confirmed. Task {ack['task_id'][:4]} is moving."
+        assert out["state"] == "running" and text == f"Confirmed. Task {ack['task_number']} is moving."
         final = (await c.wait_done(ack["task_id"]))[-1]
         assert final["state"] == "succeeded"
         assert distance((await c.state())["positions"], BIG) < 0.002
         err, text, sc = await c.call("confirm_task", {"task_id": ack["task_id"]})
         assert err and sc["error"]["code"] == "not_awaiting_confirmation"
-        assert text == f"Task {ack['task_id'][:4]} is succeeded; there is nothing to confirm."
+        assert text == f"Task {ack['task_number']} is succeeded; there is nothing to confirm."
 
 
 async def test_reject_stop_and_expiry_drop_it_without_motion(make_server):

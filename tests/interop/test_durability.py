@@ -157,7 +157,7 @@ async def test_a_read_only_state_directory_stops_safely_and_says_what_was_lost(m
             with read_only(state):
                 # stop works whatever the disk does.
                 text, sc = await c.ok("stop")
-                assert text == f"Stopping the arm. Task {moving['task_id'][:4]} will end cancelled."
+                assert text == f"Stopping the arm. Task {moving['task_number']} will end cancelled."
                 seen = await c.wait_done(moving["task_id"])
                 assert seen[-1]["state"] == "cancelled"
                 st = await c.state()

@@ -41,7 +41,7 @@ async def test_move_acks_at_once_then_progresses_to_success(server):
         text, ack = await c.ok("move_joints", {"joints": TARGET, "speed": 0.25})
         assert ack["state"] == "running"
         assert ack["eta_s"] > 1.0
-        assert f"Task {ack['task_id'][:4]}" in text
+        assert f"Task {ack['task_number']}" in text
         # The acknowledgement came back while the arm is still far from the target.
         assert distance((await c.state())["positions"], TARGET) > 0.3
 
@@ -94,7 +94,7 @@ async def test_a_second_motion_while_busy_is_refused_naming_the_task(server):
         err, text, sc = await c.call("home")
         assert err
         assert sc["error"]["code"] == "busy"
-        assert f"busy with task {ack['task_id'][:4]} (move_joints" in text
+        assert f"busy with task {ack['task_number']} (move_joints" in text
         await c.ok("stop")
         await c.wait_done(ack["task_id"])
 

@@ -132,7 +132,7 @@ async def test_the_owners_sessions_hear_how_a_task_ended(operators):
             if logs_alice:
                 break
             await anyio.sleep(0.1)
-    assert [l.data for l in logs_alice] == [f"Arrived at the joint target. Task {ack['task_id'][:4]} succeeded."]
+    assert [l.data for l in logs_alice] == [f"Arrived at the joint target. Task {ack['task_number']} succeeded."]
     assert logs_alice[0].level == "info" and logs_alice[0].logger == "armature"
     assert logs_bob == []  # only the owner's sessions hear it
 

@@ -57,7 +57,7 @@ async def test_stop_during_the_first_drops_the_rest_and_the_arm_stands_still(ser
         text, out = await c.ok("stop")
         assert out["task_id"] == first["task_id"]
         assert out["queue_dropped"] == [second["task_id"], third["task_id"]]
-        assert text == f"Stopping the arm. Task {first['task_id'][:4]} will end cancelled. The 2 queued tasks were dropped."
+        assert text == f"Stopping the arm. Task {first['task_number']} will end cancelled. The 2 queued tasks were dropped."
         for t in (second, third):
             _, rec = await c.ok("task_status", {"task_id": t["task_id"]})
             assert rec["state"] == "cancelled" and rec["error"]["code"] == "stopped", rec

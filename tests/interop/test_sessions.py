@@ -123,7 +123,7 @@ async def test_only_the_owners_stream_hears_her_task_end(two_operators):
             await bob_stream.aclose()
             tg.cancel_scope.cancel()
     notes = [m["params"]["data"] for m in heard_alice if m.get("method") == "notifications/message"]
-    assert notes == [f"Arrived at the joint target. Task {ack['task_id'][:4]} succeeded."]
+    assert notes == [f"Arrived at the joint target. Task {ack['task_number']} succeeded."]
     assert [m for m in heard_bob if m.get("method") == "notifications/message"] == []
 
 

@@ -23,7 +23,7 @@ use super::{ActionOutput, ActionSpec, Caller, Effect, Refusal, Scope};
 use crate::app::App;
 use crate::tasks::words::{sentence, Question};
 use crate::tasks::{
-    short_id, MotionTask, Resume, Sequence, Step, StepKind, TaskRecord, TaskState, Work,
+    task_number, MotionTask, Resume, Sequence, Step, StepKind, TaskRecord, TaskState, Work,
 };
 
 /// The tool for each custom action.
@@ -65,6 +65,7 @@ pub fn specs(actions: &[CustomAction]) -> Vec<ActionSpec> {
                     "type": "object",
                     "properties": {
                         "task_id": {"type": "string", "format": "uuid"},
+                        "task_number": {"type": "integer", "minimum": 1},
                         "action": {"type": "string"},
                         "state": {"type": "string"},
                         "eta_s": {"type": "number"},
@@ -73,7 +74,7 @@ pub fn specs(actions: &[CustomAction]) -> Vec<ActionSpec> {
                         "place": {"type": ["integer", "null"]},
                         "starts_in_s": {"type": ["number", "null"]}
                     },
-                    "required": ["task_id", "action", "state", "eta_s", "steps", "message"]
+                    "required": ["task_id", "task_number", "action", "state", "eta_s", "steps", "message"]
                 }),
                 Scope::Background => json!({
                     "type": "object",
@@ -114,6 +115,8 @@ pub struct ResumeAck {
     /// The task.
     #[schemars(extend("format" = "uuid"))]
     task_id: String,
+    /// Its number, to say and to ask for ("task 12").
+    task_number: u64,
     /// Its action.
     action: String,
     /// `running`, or `awaiting_confirmation`.
@@ -178,7 +181,7 @@ pub fn call(
     let text = rec.message.clone();
     Ok(ActionOutput {
         structured: json!({
-            "task_id": rec.task_id, "action": action.name, "state": rec.state,
+            "task_id": rec.task_id, "task_number": rec.task_number, "action": action.name, "state": rec.state,
             "eta_s": (accepted.eta_s * 100.0).round() / 100.0, "steps": accepted.steps,
             "message": text, "place": accepted.queued.map(|q| q.0),
             "starts_in_s": accepted.queued.map(|q| (q.1 * 100.0).round() / 100.0),
@@ -191,7 +194,7 @@ pub fn call(
 /// `resume_task`: takes up the caller's interrupted multi-step task `rec` at its first
 /// unfinished step.
 pub fn resume(app: &Arc<App>, rec: TaskRecord) -> Result<ActionOutput, Refusal> {
-    let short = short_id(&rec.task_id);
+    let short = task_number(rec.task_number);
     if rec.state != TaskState::Interrupted {
         return Err(Refusal::new(
             "not_interrupted",
@@ -261,6 +264,7 @@ pub fn resume(app: &Arc<App>, rec: TaskRecord) -> Result<ActionOutput, Refusal> 
     let rec = accepted.record;
     let ack = ResumeAck {
         task_id: rec.task_id.to_string(),
+        task_number: rec.task_number,
         action: rec.action.clone(),
         state: rec.state,
         eta_s: (accepted.eta_s * 100.0).round() / 100.0,

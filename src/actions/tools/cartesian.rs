@@ -123,6 +123,8 @@ pub(super) struct CartesianAck {
     /// The task's id.
     #[schemars(extend("format" = "uuid"))]
     task_id: String,
+    /// Its number, to say and to ask for ("task 12").
+    task_number: u64,
     /// The tool.
     action: String,
     /// `running`, `awaiting_confirmation`, or `queued`.
@@ -378,6 +380,7 @@ fn ack_of(
     let clearance = line.and_then(|l| l.report.min_clearance.clone());
     CartesianAck {
         task_id: rec.task_id.to_string(),
+        task_number: rec.task_number,
         action: action.into(),
         state: rec.state,
         eta_s: (accepted.eta_s * 100.0).round() / 100.0,

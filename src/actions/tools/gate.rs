@@ -11,13 +11,15 @@ use crate::actions::params::{TaskIdArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Refusal};
 use crate::config::{Approval, ConfirmRule};
-use crate::tasks::{short_id, Channel, TaskRecord, TaskState};
+use crate::tasks::{task_number, Channel, TaskRecord, TaskState};
 
 /// A gate tool's answer.
 #[derive(Serialize, JsonSchema)]
 pub(super) struct GateAnswer {
     /// The task.
     task_id: String,
+    /// Its number, to say and to ask for ("task 12").
+    task_number: u64,
     /// Its state now.
     state: TaskState,
 }
@@ -61,7 +63,7 @@ pub(super) const CONFIRM_TASK: ToolItem = ToolItem {
 
 /// The answer to a confirmation that started `rec`.
 fn confirmed(rec: TaskRecord) -> ActionOutput {
-    let short = short_id(&rec.task_id);
+    let short = task_number(rec.task_number);
     let text = match rec.steps {
         Some(_) => format!("Confirmed. Task {short} is running."),
         None => format!("Confirmed. Task {short} is moving."),
@@ -71,6 +73,7 @@ fn confirmed(rec: TaskRecord) -> ActionOutput {
         task_id: Some(rec.task_id.to_string()),
         structured: structured(&GateAnswer {
             task_id: rec.task_id.to_string(),
+            task_number: rec.task_number,
             state: rec.state,
         }),
     }
@@ -120,11 +123,12 @@ pub(super) const REJECT_TASK: ToolItem = ToolItem {
         Ok(ActionOutput {
             text: format!(
                 "Rejected. Task {} was dropped; the arm did not move.",
-                short_id(&rec.task_id)
+                task_number(rec.task_number)
             ),
             task_id: Some(rec.task_id.to_string()),
             structured: structured(&GateAnswer {
                 task_id: rec.task_id.to_string(),
+                task_number: rec.task_number,
                 state: rec.state,
             }),
         })

@@ -63,6 +63,8 @@ pub(super) struct GripperAck {
     /// The task's id.
     #[schemars(extend("format" = "uuid"))]
     task_id: String,
+    /// Its number, to say and to ask for ("task 12").
+    task_number: u64,
     /// `running`, `awaiting_confirmation`, or `queued`.
     state: TaskState,
     /// open or close.
@@ -142,6 +144,7 @@ pub(super) const GRIPPER: ToolItem = ToolItem {
         let rec = accepted.record;
         let ack = GripperAck {
             task_id: rec.task_id.to_string(),
+            task_number: rec.task_number,
             state: rec.state,
             action: word(a.action).into(),
             eta_s: (accepted.eta_s * 100.0).round() / 100.0,

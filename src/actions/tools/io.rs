@@ -9,7 +9,7 @@ use crate::actions::params::{Args, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Refusal};
 use crate::audit::excerpt;
-use crate::robot::io::similar;
+use crate::robot::names::similar;
 
 /// `set_output`'s arguments.
 #[derive(JsonSchema)]

@@ -89,6 +89,8 @@ pub(super) struct MotionAck {
     /// The task's id.
     #[schemars(extend("format" = "uuid"))]
     task_id: String,
+    /// Its number, to say and to ask for ("task 12").
+    task_number: u64,
     /// The tool.
     action: String,
     /// `running`, `awaiting_confirmation`, or `queued`.
@@ -184,12 +186,13 @@ pub(super) const MOVE_TO: ToolItem = ToolItem {
     run: |app, caller, args| {
         may_move(caller, "move_to")?;
         let a = MoveToArgs::parse("move_to", args)?;
+        let (name, joints) = find_position(app, &a.position)?;
         let ask = Ask {
-            joints: find_position(app, &a.position)?,
+            joints,
             speed: a.speed,
             when: a.when,
-            doing: format!("Moving to {}", a.position),
-            done: format!("Arrived at {}.", a.position),
+            doing: format!("Moving to {name}"),
+            done: format!("Arrived at {name}."),
         };
         start_move(app, caller, "move_to", args, ask)
     },
@@ -283,6 +286,7 @@ fn start_move(
     let rec = accepted.record;
     let ack = MotionAck {
         task_id: rec.task_id.to_string(),
+        task_number: rec.task_number,
         action: action.into(),
         state: rec.state,
         eta_s: (accepted.eta_s * 100.0).round() / 100.0,

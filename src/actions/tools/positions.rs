@@ -12,17 +12,22 @@ use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Refusal};
 use crate::app::App;
 use crate::audit::excerpt;
+use crate::robot::names::{self, spoken};
 use crate::vars::VarValue;
 
 /// Saved positions live in installation variables under this prefix.
 const POSITION_PREFIX: &str = "position.";
 
+/// A saved position's spoken label ("over the box") lives under this prefix.
+const LABEL_PREFIX: &str = "position_label.";
+
 /// `save_position`'s arguments.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SaveArgs {
-    /// 1 to 32 lowercase letters, digits or _, starting with a letter.
-    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{0,31}$"))]
+    /// The name as said ("over the box"): saved as over_the_box, with the words kept as
+    /// its label. Up to 64 characters, starting with a letter.
+    #[schemars(length(min = 1, max = 64))]
     name: String,
 }
 
@@ -40,6 +45,8 @@ impl ToolArgs for SaveArgs {
 pub(super) struct Position {
     /// Its name.
     name: String,
+    /// How it is said ("over the box").
+    label: String,
     /// Its joints (rad).
     joints: Vec<f64>,
     /// `robot` (the robot file) or `saved` (by an operator).
@@ -93,11 +100,13 @@ pub(super) const LIST_POSITIONS: ToolItem = ToolItem {
             .iter()
             .map(|(n, j)| Position {
                 name: n.clone(),
+                label: spoken(n),
                 joints: j.clone(),
                 source: Some("robot"),
             })
             .collect();
         positions.extend(saved(app).into_iter().map(|(name, joints)| Position {
+            label: label_of(app, &name),
             name,
             joints,
             source: Some("saved"),
@@ -114,20 +123,26 @@ pub(super) const LIST_POSITIONS: ToolItem = ToolItem {
 /// How long `save_position` waits for the variable to reach the disk.
 const SAVE_TIMEOUT: Duration = Duration::from_secs(2);
 
-fn save(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
-    let valid = !name.is_empty()
-        && name.len() <= 32
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !valid {
+fn save(app: &App, said: &str) -> Result<ActionOutput, Refusal> {
+    let name = names::to_save(said).map_err(|e| {
+        Refusal::new(
+            "invalid_name",
+            format!("\"{}\" is not a usable name: {e}", excerpt(said, 40)),
+        )
+    })?;
+    if !name.starts_with(|c: char| c.is_alphabetic()) {
         return Err(Refusal::new(
             "invalid_name",
-            format!("\"{}\" is not a usable name: 1 to 32 lowercase letters, digits or _, starting with a letter", excerpt(name, 40)),
+            format!(
+                "\"{}\" is not a usable name: it must start with a letter",
+                excerpt(said, 40)
+            ),
         ));
     }
-    if app.config.robot.positions.contains_key(name) {
+    let label = spoken(said);
+    let name = name.as_str();
+    if let Some(taken) = names::find(name, app.config.robot.positions.keys().map(String::as_str)) {
+        let name = taken;
         return Err(Refusal::new(
             "reserved_name",
             format!(
@@ -146,10 +161,16 @@ fn save(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
     let joints = app.gate.current_joints()?;
     app.vars
         .set_durably(
-            [(
-                format!("{POSITION_PREFIX}{name}"),
-                VarValue::List(joints.clone()),
-            )],
+            [
+                (
+                    format!("{POSITION_PREFIX}{name}"),
+                    VarValue::List(joints.clone()),
+                ),
+                (
+                    format!("{LABEL_PREFIX}{name}"),
+                    VarValue::String(label.clone()),
+                ),
+            ],
             SAVE_TIMEOUT,
         )
         .map_err(|e| {
@@ -162,27 +183,31 @@ fn save(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
             )
         })?;
     Ok(ActionOutput {
-        text: format!("Saved the current position as {name}."),
+        text: format!("Saved the current position as {label}."),
         task_id: None,
         structured: structured(&Position {
             name: name.into(),
+            label,
             joints,
             source: None,
         }),
     })
 }
 
-/// The joints of the position `name`: the robot file's, else a saved one. Only positions
-/// are positions: a variable of another kind, or a `position.` variable that does not
-/// hold one joint value per joint, is refused, never read as a target.
-pub(super) fn find_position(app: &App, name: &str) -> Result<Vec<f64>, Refusal> {
+/// The position `asked` names (as said: "Over the box" finds `over_the_box`), and its
+/// joints: the robot file's, else a saved one. Only positions are positions: a variable of
+/// another kind, or a `position.` variable that does not hold one joint value per joint,
+/// is refused, never read as a target.
+pub(super) fn find_position(app: &App, asked: &str) -> Result<(String, Vec<f64>), Refusal> {
+    let all = known(app);
+    let name = names::find(asked, all.iter().map(String::as_str)).unwrap_or(asked);
     if let Some(j) = app.config.robot.positions.get(name) {
-        return Ok(j.clone());
+        return Ok((name.to_owned(), j.clone()));
     }
     let shown = excerpt(name, 40);
     let dof = app.config.robot.dof();
     match app.vars.get(&format!("{POSITION_PREFIX}{name}")) {
-        Some(VarValue::List(j)) if j.len() == dof => return Ok(j),
+        Some(VarValue::List(j)) if j.len() == dof => return Ok((name.to_owned(), j)),
         Some(other) => {
             return Err(Refusal::new(
                 "not_a_position",
@@ -194,7 +219,7 @@ pub(super) fn find_position(app: &App, name: &str) -> Result<Vec<f64>, Refusal> 
         }
         None => {}
     }
-    let known = known(app).join(", ");
+    let known = all.join(", ");
     if let Some(v) = app.vars.get(name) {
         return Err(Refusal::new(
             "not_a_position",
@@ -204,9 +229,15 @@ pub(super) fn find_position(app: &App, name: &str) -> Result<Vec<f64>, Refusal> 
             ),
         ));
     }
+    let near = names::similar(asked, all.iter().map(String::as_str));
+    let hint = if near.is_empty() {
+        String::new()
+    } else {
+        format!(" Did you mean {}?", near.join(" or "))
+    };
     Err(Refusal::new(
         "unknown_position",
-        format!("There is no position named \"{shown}\". Known positions: {known}."),
+        format!("There is no position named \"{shown}\".{hint} Known positions: {known}."),
     ))
 }
 
@@ -225,6 +256,14 @@ fn known(app: &App) -> Vec<String> {
     let mut known: Vec<String> = app.config.robot.positions.keys().cloned().collect();
     known.extend(saved(app).into_iter().map(|(n, _)| n));
     known
+}
+
+/// The spoken label of the saved position `name`: as it was said when saved, else derived.
+fn label_of(app: &App, name: &str) -> String {
+    match app.vars.get(&format!("{LABEL_PREFIX}{name}")) {
+        Some(VarValue::String(label)) if !label.is_empty() => label,
+        _ => spoken(name),
+    }
 }
 
 /// The saved positions: `position.` variables holding one value per joint.

@@ -8,7 +8,7 @@ use crate::actions::params::{NoArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::ActionOutput;
 use crate::robot::{RpyPose, TcpPose};
-use crate::tasks::{short_id, words, GripperState, IoView};
+use crate::tasks::{words, GripperState, IoView};
 
 /// One joint's state.
 #[derive(Serialize, JsonSchema)]
@@ -26,6 +26,8 @@ pub(super) struct JointState {
 pub(super) struct QueuedTask {
     /// Its id.
     task_id: String,
+    /// Its number ("task 12").
+    task_number: u64,
     /// Its action.
     action: String,
     /// Its planned seconds.
@@ -103,6 +105,8 @@ pub(super) struct RobotState {
     moving: bool,
     /// The task holding the arm, if any.
     task_id: Option<String>,
+    /// Its number ("task 12").
+    task_number: Option<u64>,
     /// The tasks waiting in line for the arm, next first.
     queue: Vec<QueuedTask>,
     /// Each joint's state.
@@ -153,12 +157,13 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
         let robot = &app.config.robot;
         let view = app.gate.view();
         let task = app.registry.live().map(|(id, _)| id);
+        let number = |id: &uuid::Uuid| app.registry.get(id).map_or(0, |r| r.task_number);
         let connected = view.link_down.is_none()
             && view
                 .age_ms
                 .is_some_and(|a| a <= app.config.motion.stale_state_ms as f64);
         let activity = match (view.phase, task) {
-            ("moving", Some(id)) => format!("moving for task {}", short_id(&id)),
+            ("moving", Some(id)) => format!("moving for task {}", words::task_number(number(&id))),
             ("moving", None) => "moving".to_owned(),
             ("stopping", _) => "braking to a stop".to_owned(),
             _ => "standing still".to_owned(),
@@ -240,10 +245,12 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
             fault: view.fault.map(|(f, _)| f),
             moving: view.phase != "idle",
             task_id: task.map(|t| t.to_string()),
+            task_number: task.map(|t| number(&t)),
             queue: queue
                 .into_iter()
                 .map(|(id, action, _, eta_s)| QueuedTask {
                     task_id: id.to_string(),
+                    task_number: number(&id),
                     action,
                     eta_s: (eta_s * 100.0).round() / 100.0,
                 })

@@ -8,13 +8,14 @@ use crate::actions::guards::find_own_task;
 use crate::actions::params::{Args, NoArgs, TaskIdArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Refusal};
-use crate::tasks::{short_id, Cancelled, TaskRecord, TaskState};
+use crate::tasks::{task_number, Cancelled, TaskRecord, TaskState};
 
 /// `task_status`'s arguments.
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StatusArgs {
-    /// The task id, or its first 4 or more characters (default: your latest task).
+    /// The task: its number (12 or "task 12") or its id (default: your latest task).
+    #[schemars(with = "Option<crate::actions::params::TaskRef>")]
     task_id: Option<String>,
 }
 
@@ -22,7 +23,7 @@ impl ToolArgs for StatusArgs {
     const NAMES: &'static [&'static str] = &["task_id"];
     fn read(a: &Args<'_>) -> Result<Self, Refusal> {
         Ok(Self {
-            task_id: a.opt_string("task_id")?.map(str::to_owned),
+            task_id: a.opt_task("task_id")?,
         })
     }
 }
@@ -57,6 +58,8 @@ impl ToolArgs for ListArgs {
 pub(super) struct CancelAnswer {
     /// The task.
     task_id: String,
+    /// Its number, to say and to ask for ("task 12").
+    task_number: u64,
     /// Whether the arm brakes for it (false: it was waiting and was dropped).
     stopping: bool,
     /// Its state now.
@@ -77,6 +80,8 @@ pub(super) struct StopAnswer {
     stopping: bool,
     /// The task that held the arm: braking, or not yet moving and now never will.
     task_id: Option<String>,
+    /// Its number.
+    task_number: Option<u64>,
     /// A task that waited for confirmation and was dropped.
     dropped: Option<String>,
     /// Queued tasks that were dropped; none of them will start.
@@ -130,7 +135,7 @@ pub(super) const CANCEL_TASK: ToolItem = ToolItem {
     run: |app, caller, args| {
         let a = TaskIdArgs::parse("cancel_task", args)?;
         let rec = find_own_task(app, caller, &a.task_id)?;
-        let short = short_id(&rec.task_id);
+        let short = task_number(rec.task_number);
         let how = app.gate.cancel(&rec.task_id)?;
         let state = app
             .registry
@@ -146,6 +151,7 @@ pub(super) const CANCEL_TASK: ToolItem = ToolItem {
         };
         let answer = CancelAnswer {
             task_id: rec.task_id.to_string(),
+            task_number: rec.task_number,
             stopping: how == Cancelled::Braking,
             state,
         };
@@ -177,7 +183,7 @@ pub(super) const LIST_TASKS: ToolItem = ToolItem {
             Some(t) => format!(
                 "{} tasks; the latest is {} ({}), {}.",
                 tasks.len(),
-                short_id(&t.task_id),
+                task_number(t.task_number),
                 t.action,
                 t.state.as_str()
             ),
@@ -206,14 +212,15 @@ pub(super) const STOP: ToolItem = ToolItem {
     run: |app, _caller, args| {
         NoArgs::parse("stop", args)?;
         let stopped = app.gate.stop()?;
+        let number = |id: &uuid::Uuid| app.registry.get(id).map_or(0, |r| r.task_number);
         let mut text = match (stopped.braking, stopped.dropped) {
             (Some(id), _) => format!(
                 "Stopping the arm. Task {} will end cancelled.",
-                short_id(&id)
+                task_number(number(&id))
             ),
             (None, Some(id)) => format!(
                 "Stopped. Task {} was waiting for confirmation and was dropped; the arm did not move.",
-                short_id(&id)
+                task_number(number(&id))
             ),
             (None, None) if stopped.moving => "Stopping the arm.".to_owned(),
             (None, None) => "Nothing is moving.".to_owned(),
@@ -226,6 +233,7 @@ pub(super) const STOP: ToolItem = ToolItem {
         let answer = StopAnswer {
             stopping: stopped.braking.is_some() || stopped.moving,
             task_id: stopped.braking.or(stopped.dropped).map(|t| t.to_string()),
+            task_number: stopped.braking.or(stopped.dropped).map(|t| number(&t)),
             dropped: stopped.dropped.map(|t| t.to_string()),
             queue_dropped: stopped
                 .queue_dropped

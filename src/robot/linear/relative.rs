@@ -16,12 +16,13 @@ pub enum Frame {
 }
 
 impl Frame {
-    /// The frame named `name` ("base" or "tool").
+    /// The frame named `name` ("base" or "tool", as said: "Tool", "tool frame").
     pub fn parse(name: &str) -> Result<Self, RelativeError> {
-        match name {
+        let canon = crate::robot::names::canonical(name);
+        match canon.strip_suffix("_frame").unwrap_or(&canon) {
             "base" => Ok(Self::Base),
             "tool" => Ok(Self::Tool),
-            other => Err(RelativeError::UnknownFrame(other.into())),
+            _ => Err(RelativeError::UnknownFrame(name.into())),
         }
     }
 }

@@ -183,6 +183,7 @@ mod tests {
     fn record(state: TaskState) -> TaskRecord {
         TaskRecord {
             task_id: Uuid::new_v4(),
+            task_number: 1,
             action: "home".into(),
             params: serde_json::json!({}),
             state,
