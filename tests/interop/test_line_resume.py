@@ -39,7 +39,7 @@ async def test_a_line_killed_mid_way_continues_along_the_same_line(make_server):
         # the task stays interrupted.
         err, text, sc = await c.call("resume_task", {"task_id": ack["task_id"]})
         assert err and sc["error"]["code"] == "off_the_line", (text, sc)
-        assert text.startswith(f"Task {ack['task_id'][:4]} stays interrupted: the tool is "), text
+        assert text.startswith(f"Task {ack['task_number']} stays interrupted: the tool is "), text
         assert "off its straight line" in text and "Nothing moved." in text
         st = await c.state()
         assert st["moving"] is False and max(abs(p - h) for p, h in zip(st["positions"], HOME)) < 1e-9
@@ -53,7 +53,7 @@ async def test_a_line_killed_mid_way_continues_along_the_same_line(make_server):
         assert (await c.wait_done(back["task_id"], timeout=30))[-1]["state"] == "succeeded"
         text, res = await c.ok("resume_task", {"task_id": ack["task_id"]})
         assert res["state"] == "running" and res["task_id"] == ack["task_id"]
-        assert text.startswith(f"Continuing task {ack['task_id'][:4]} along its straight line"), text
+        assert text.startswith(f"Continuing task {ack['task_number']} along its straight line"), text
         assert "14 centimetres to go" in text, text
         final = (await c.wait_done(ack["task_id"], timeout=30))[-1]
         assert final["state"] == "succeeded", final
