@@ -12,7 +12,7 @@ use super::{Step, StepKind};
 use crate::cell::{Cell, PathReport};
 use crate::hal::Joints;
 use crate::robot::linear::{LinearLimits, LinearPath};
-use crate::robot::{Kinematics, Plan};
+use crate::robot::{Kinematics, Plan, TcpPose};
 
 /// What the gate checks paths with: the robot's kinematics, the cell and the caps of a
 /// straight line.
@@ -75,15 +75,36 @@ impl MotionGate {
     pub(super) fn check_steps(&self, steps: &[Step], from: Joints) -> Result<(), GateError> {
         let mut at = from;
         for step in steps {
-            if let StepKind::Move { target, speed } = &step.kind {
-                let Some(target) = Joints::from_slice(target) else {
-                    continue;
-                };
-                self.check_joint_move(at, target, *speed)?;
-                at = target;
+            match &step.kind {
+                StepKind::Move { target, speed } => {
+                    let Some(target) = Joints::from_slice(target) else {
+                        continue;
+                    };
+                    self.check_joint_move(at, target, *speed)?;
+                    at = target;
+                }
+                StepKind::Line { pose, speed, .. } => {
+                    let to = LineTarget::Pose(TcpPose::from_array(*pose));
+                    let (_, _, line) = self.plan_line(&to, at, *speed)?;
+                    at = line.path.samples.last().map_or(at, |p| p.joints);
+                }
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    /// A line step's path, planned from where the arm is now: where it ends, and the path.
+    pub(super) fn plan_step_line(
+        &self,
+        pose: &[f64; 6],
+        speed: f64,
+    ) -> Result<(Joints, Arc<LinearPath>), GateError> {
+        let (from, _) = self.ready_joints()?;
+        let to = LineTarget::Pose(TcpPose::from_array(*pose));
+        let (_, _, line) = self.plan_line(&to, from, speed)?;
+        let end = line.path.samples.last().map_or(from, |p| p.joints);
+        Ok((end, line.path))
     }
 
     /// Plans the straight line to `to` from `from` and checks it: what starts, and how
