@@ -74,7 +74,7 @@ impl MotionGate {
     /// Checks every joint move of `steps`, chained from `from`.
     pub(super) fn check_steps(&self, steps: &[Step], from: Joints) -> Result<(), GateError> {
         let mut at = from;
-        for step in steps {
+        for (k, step) in steps.iter().enumerate() {
             match &step.kind {
                 StepKind::Move { target, speed } => {
                     let Some(target) = Joints::from_slice(target) else {
@@ -85,7 +85,27 @@ impl MotionGate {
                 }
                 StepKind::Line { pose, speed, .. } => {
                     let to = LineTarget::Pose(TcpPose::from_array(*pose));
-                    let (_, _, line) = self.plan_line(&to, at, *speed)?;
+                    let named = |what: String| match what.as_str() {
+                        "The move" => format!("Step {} ({})", k + 1, step.label),
+                        _ => what,
+                    };
+                    let (_, _, line) = self.plan_line(&to, at, *speed).map_err(|e| match e {
+                        GateError::TooLong {
+                            what,
+                            seconds,
+                            limit,
+                        } => GateError::TooLong {
+                            what: named(what),
+                            seconds,
+                            limit,
+                        },
+                        GateError::TooSlow { what, speed, min } => GateError::TooSlow {
+                            what: named(what),
+                            speed,
+                            min,
+                        },
+                        other => other,
+                    })?;
                     at = line.path.samples.last().map_or(at, |p| p.joints);
                 }
                 _ => {}

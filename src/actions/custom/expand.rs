@@ -381,10 +381,16 @@ mod tests {
         );
         let steps = expand(pick, &b, &robot, &capped(&robot, 0.1)).unwrap();
         assert_eq!(steps.len(), 10);
-        assert_eq!(steps[1].label, "reaching into slot 2");
-        match &steps[1].kind {
-            StepKind::Move { target, speed } => {
-                assert!((target[0] - (1.2 + 0.16)).abs() < 1e-12);
+        assert_eq!(steps[2].label, "reaching into slot 2");
+        let kin = robot.kinematics.clone().unwrap();
+        let above = kin.forward(&robot.positions["tray_above"]);
+        match &steps[2].kind {
+            StepKind::Line { pose, end, speed } => {
+                // Slot 2 is 8 cm along x; the tool points down, so 10 cm along it is down.
+                assert!((pose[0] - (above.x + 0.08)).abs() < 1e-3, "{pose:?}");
+                assert!((pose[2] - (above.z - 0.1)).abs() < 1e-3, "{pose:?}");
+                let reached = kin.forward(end);
+                assert!((reached.z - pose[2]).abs() < 1e-6, "{reached:?}");
                 // speed / 2 = 0.125, capped at 0.1.
                 assert_eq!(*speed, 0.1);
             }
@@ -409,6 +415,7 @@ mod tests {
         assert_eq!(
             labels,
             [
+                "moving above the tray",
                 "moving above slot 0",
                 "looking into slot 0",
                 "moving above slot 1",
