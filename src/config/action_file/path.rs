@@ -2,7 +2,7 @@
 //! (zones, reach, joint limits, singularities, flips), chained from where the previous
 //! move ends, for every allowed parameter value (or a bounded grid of them).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use nalgebra::Isometry3;
 
@@ -93,12 +93,26 @@ struct Failure {
     why: String,
 }
 
+/// A move already checked for another combination of values: its start, end and speed,
+/// bit for bit.
+type LegKey = Vec<u64>;
+
 struct Walk<'a> {
     kin: Option<&'a Kinematics>,
     robot: &'a RobotDefinition,
     paths: &'a PathCheck,
     tail: Option<Tail>,
     step: usize,
+    /// What each move checked so far came to: a repeat's moves recur in every count.
+    seen: &'a mut HashMap<LegKey, Result<Joints, Refusal>>,
+}
+
+fn key(from: &Joints, to: &[f64], speed: f64) -> LegKey {
+    from.iter()
+        .chain(to)
+        .chain([&speed])
+        .map(|v| v.to_bits())
+        .collect()
 }
 
 fn speed_of(speed: &Option<Linear>, values: &BTreeMap<String, f64>, cap: f64) -> f64 {
@@ -174,11 +188,21 @@ impl Walk<'_> {
                 };
                 // The first move's start is wherever the arm is: only its end is known.
                 let from = self.tail.map_or(target, |t| t.joints);
-                let plan = Plan::new(&self.robot.joints, from, target, 1.0);
-                self.paths
-                    .cell
-                    .check_joint_plan(kin, &self.robot.joints, &plan)
-                    .map_err(|r| refused(self, *at, label, r))?;
+                let k = key(&from, &target, 0.0);
+                let checked = match self.seen.get(&k) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let plan = Plan::new(&self.robot.joints, from, target, 1.0);
+                        let r = self
+                            .paths
+                            .cell
+                            .check_joint_plan(kin, &self.robot.joints, &plan)
+                            .map(|_| target);
+                        self.seen.insert(k, r.clone());
+                        r
+                    }
+                };
+                checked.map_err(|r| refused(self, *at, label, r))?;
                 self.tail = Some(Tail {
                     joints: target,
                     pose: kin.tcp_transform(&target),
@@ -248,18 +272,27 @@ impl Walk<'_> {
             );
             return Err(self.fail(at, label, values, why));
         };
-        let end = self
-            .paths
-            .line(kin, self.robot, &tail.joints, &target, speed)
-            .map_err(|r| {
-                let said = r.to_string();
-                self.fail(
-                    at,
-                    label,
-                    values,
-                    said.trim_end_matches(" Nothing moved.").into(),
-                )
-            })?;
+        let (t, q) = (target.translation.vector, target.rotation.coords);
+        let k = key(&tail.joints, &[t.x, t.y, t.z, q.x, q.y, q.z, q.w], speed);
+        let planned = match self.seen.get(&k) {
+            Some(r) => r.clone(),
+            None => {
+                let r = self
+                    .paths
+                    .line(kin, self.robot, &tail.joints, &target, speed);
+                self.seen.insert(k, r.clone());
+                r
+            }
+        };
+        let end = planned.map_err(|r| {
+            let said = r.to_string();
+            self.fail(
+                at,
+                label,
+                values,
+                said.trim_end_matches(" Nothing moved.").into(),
+            )
+        })?;
         self.tail = Some(Tail {
             joints: end,
             pose: target,
@@ -352,6 +385,7 @@ impl Checker<'_> {
             per -= 1;
         };
         let mut index = vec![0usize; grids.len()];
+        let mut seen = HashMap::new();
         loop {
             let mut values = base.clone();
             for ((p, g), k) in varying.iter().zip(&grids).zip(&index) {
@@ -367,6 +401,7 @@ impl Checker<'_> {
                 paths: self.paths,
                 tail: None,
                 step: 0,
+                seen: &mut seen,
             };
             if let Err(f) = walk.steps(steps, &mut values) {
                 let with = if shown.is_empty() {
