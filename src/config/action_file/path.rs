@@ -393,7 +393,8 @@ impl Checker<'_> {
             }
             let shown: Vec<String> = varying
                 .iter()
-                .map(|p| format!("{} = {}", p.name, crate::robot::number(values[&p.name])))
+                .filter_map(|p| values.get(&p.name).map(|v| (p, *v)))
+                .map(|(p, v)| format!("{} = {}", p.name, crate::robot::number(v)))
                 .collect();
             let mut walk = Walk {
                 kin: self.robot.kinematics.as_ref(),
