@@ -186,16 +186,23 @@ impl Config {
         let sim_part_width_m = plan::sim_part(&raw, &at)?;
         let motion = plan::motion(raw.motion, &at)?;
         let audit = plan::audit(&raw.audit, &at)?;
+        let paths = path_check(&cell, &motion);
         let (actions, actions_source) = match raw.actions.as_ref().map(|a| a.get_ref().as_str()) {
             None => (vec![], None),
             Some("builtin:example-cell") => {
                 let name = "builtin:example-cell (config/actions.toml)";
-                let a = action_file::parse(action_file::EXAMPLE_CELL, name, &robot, builtin_tools)?;
+                let a = action_file::parse_in(
+                    action_file::EXAMPLE_CELL,
+                    name,
+                    &robot,
+                    &paths,
+                    builtin_tools,
+                )?;
                 (a, Some(name.to_owned()))
             }
             Some(path) => {
                 let path = resolve(base, path);
-                let a = action_file::load(&path, &robot, builtin_tools)?;
+                let a = action_file::load_in(&path, &robot, &paths, builtin_tools)?;
                 (a, Some(path.display().to_string()))
             }
         };
@@ -232,6 +239,11 @@ impl Config {
             sparkplug,
             sim_part_width_m,
         })
+    }
+
+    /// What custom actions' paths are checked against: the cell and the caps.
+    pub fn path_check(&self) -> action_file::PathCheck {
+        path_check(&self.cell, &self.motion)
     }
 
     /// The executor settings.
@@ -322,3 +334,16 @@ pub fn default_state_dir() -> PathBuf {
 
 #[cfg(test)]
 mod tests;
+
+/// The cell and the caps of `motion`, for checking paths.
+fn path_check(cell: &crate::cell::Cell, motion: &plan::MotionConfig) -> action_file::PathCheck {
+    action_file::PathCheck {
+        cell: cell.clone(),
+        limits: crate::robot::linear::LinearLimits {
+            tcp_speed: motion.max_tcp_speed,
+            sample_hz: f64::from(motion.rate_hz),
+            ..crate::robot::linear::LinearLimits::default()
+        },
+        cap: motion.max_speed,
+    }
+}

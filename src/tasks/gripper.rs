@@ -156,6 +156,12 @@ impl MotionGate {
             .map_err(|e| e.to_string())
     }
 
+    /// Input `channel` as last read, or None before the backend read it (or with no I/O).
+    pub(super) fn input(&self, channel: u16) -> Option<bool> {
+        let snap = self.io.get()?.port.snapshot();
+        snap.known.then(|| snap.input(channel))
+    }
+
     /// Runs one stroke: starts it, then watches the fingers until they stop, the stroke
     /// takes too long, or `wake` says the task was halted.
     pub(super) async fn stroke(&self, close: bool, wake: &Notify) -> StrokeEnd {

@@ -24,6 +24,7 @@ use super::words::{self, why};
 use super::{now_rfc3339, runner, TaskRecord, TaskState};
 use crate::hal::Joints;
 use crate::motion::{ExecutorHandle, Request};
+use crate::robot::linear::LinearPath;
 use crate::robot::JointSpec;
 use crate::vars::VarStore;
 
@@ -459,11 +460,11 @@ impl MotionGate {
         task_id: &Uuid,
         step: usize,
         label: &str,
-        motion: Option<(Joints, f64)>,
+        motion: Option<(Joints, f64, Option<Arc<LinearPath>>)>,
     ) -> runner::Entered {
         use runner::Entered;
         let mut desk = self.registry.desk();
-        let motion_id = motion.map(|_| desk.lease.next_id());
+        let motion_id = motion.as_ref().map(|_| desk.lease.next_id());
         let Desk { book, lease } = &mut *desk;
         let Some(live) = lease.holding(task_id) else {
             return Entered::Halted;
@@ -483,7 +484,7 @@ impl MotionGate {
         rec.message = words::step_progress(step + 1, st.total, label, rec.progress, false);
         rec.updated_at = now_rfc3339();
         let entered = match (motion, motion_id) {
-            (Some((target, speed)), Some(motion_id)) => {
+            (Some((target, speed, path)), Some(motion_id)) => {
                 live.motion_id = motion_id;
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 sl.waiter = Some(tx);
@@ -491,7 +492,7 @@ impl MotionGate {
                     motion_id,
                     target,
                     speed,
-                    path: None,
+                    path,
                 }) {
                     Ok(()) => Entered::Moving(rx),
                     Err(e) => {

@@ -101,8 +101,12 @@ impl MotionGate {
             .iter()
             .enumerate()
             .map(|(k, s)| match &s.kind {
-                StepKind::Move { target, speed } => {
-                    let Some(target) = Joints::from_slice(target) else {
+                StepKind::Move { .. } | StepKind::Line { .. } => {
+                    let Some((target, speed)) = s.kind.ends_at() else {
+                        return 0.0;
+                    };
+                    let speed = &speed;
+                    let Some(target) = Joints::from_slice(&target) else {
                         return 0.0;
                     };
                     let one = self.reach_of_move(at, target, *speed);
@@ -121,7 +125,9 @@ impl MotionGate {
                     one.eta_s
                 }
                 StepKind::Wait { seconds } => *seconds,
-                StepKind::SetVariable { .. } => 0.0,
+                StepKind::SetVariable { .. } | StepKind::SetOutput { .. } => 0.0,
+                // How long an input takes is not known: it weighs nothing.
+                StepKind::WaitInput { .. } => 0.0,
                 StepKind::Gripper { stroke_s, .. } => *stroke_s,
             })
             .collect();
@@ -210,10 +216,10 @@ pub(super) fn work_end(work: &Work) -> Option<Joints> {
         Work::Move { target, .. } => Joints::from_slice(target),
         // Known only once planned from where the arm is then.
         Work::Line { .. } => None,
-        Work::Steps(steps) => steps.iter().rev().find_map(|s| match &s.kind {
-            StepKind::Move { target, .. } => Joints::from_slice(target),
-            _ => None,
-        }),
+        Work::Steps(steps) => steps
+            .iter()
+            .rev()
+            .find_map(|s| s.kind.ends_at().and_then(|e| Joints::from_slice(&e.0))),
     }
 }
 

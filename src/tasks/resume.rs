@@ -124,10 +124,8 @@ impl MotionGate {
     /// The move back to where step `from` starts, if the arm is not there.
     fn prelude(&self, steps: &[Step], from: usize, at: Joints) -> Option<Step> {
         let tol = self.settings.goal_tolerance_rad;
-        let back = steps[..from].iter().rev().find_map(|s| match &s.kind {
-            StepKind::Move { target, speed } => Some((target.clone(), *speed)),
-            _ => None,
-        })?;
+        // A line's end joints were planned at the call: the arm goes back to them.
+        let back = steps[..from].iter().rev().find_map(|s| s.kind.ends_at())?;
         let away = back
             .0
             .iter()

@@ -5,14 +5,15 @@
 //! ends.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::gripper::StrokeEnd;
 use super::motion::MotionGate;
-use super::{Applied, Step, StepKind, TaskError, TaskState};
+use super::requests::GateError;
+use super::{words, Applied, Step, StepKind, TaskError, TaskState};
 use crate::hal::Joints;
 
 /// What the runner of a multi-step task finds when it enters a step.
@@ -77,17 +78,37 @@ async fn drive(gate: &MotionGate, task_id: Uuid, from: usize, prelude: Option<St
     );
     for (k, step, checkpoint) in steps {
         let applied = match &step.kind {
-            StepKind::Move { target, speed } => {
-                let Some(target) = Joints::from_slice(target) else {
-                    let why = format!("step {} has {} joints", k + 1, target.len());
-                    registry.finish_sequence(
-                        &task_id,
-                        TaskState::Failed,
-                        failed("invalid_step", why),
-                    );
-                    return;
+            StepKind::Move { .. } | StepKind::Line { .. } => {
+                // A line is planned now, from where the arm is, to its absolute target.
+                let planned = match &step.kind {
+                    StepKind::Line { pose, speed, .. } => gate
+                        .plan_step_line(pose, *speed)
+                        .map(|(end, path)| (end, *speed, Some(path)))
+                        .map_err(|e| {
+                            let state = match e {
+                                GateError::NotReady(_) => TaskState::Interrupted,
+                                _ => TaskState::Failed,
+                            };
+                            (state, e.code().to_owned(), e.to_string())
+                        }),
+                    _ => step
+                        .kind
+                        .ends_at()
+                        .and_then(|(t, speed)| Joints::from_slice(&t).map(|t| (t, speed, None)))
+                        .ok_or_else(|| {
+                            let why = format!("step {} has too many joints", k + 1);
+                            (TaskState::Failed, "invalid_step".to_owned(), why)
+                        }),
                 };
-                match gate.enter_step(&task_id, k, &step.label, Some((target, *speed))) {
+                let motion = match planned {
+                    Ok(m) => m,
+                    Err((state, code, why)) => {
+                        let why = why.trim_end_matches(['.', ' ']).to_owned();
+                        registry.finish_sequence(&task_id, state, failed(&code, why));
+                        return;
+                    }
+                };
+                match gate.enter_step(&task_id, k, &step.label, Some(motion)) {
                     Entered::Moving(ended) => {
                         // A motion that did not succeed has already ended the task.
                         if ended.await != Ok(true) {
@@ -105,6 +126,50 @@ async fn drive(gate: &MotionGate, task_id: Uuid, from: usize, prelude: Option<St
                     Entered::Halted | Entered::Ready => {
                         registry.finish_sequence(&task_id, TaskState::Cancelled, None);
                         return;
+                    }
+                }
+                None
+            }
+            StepKind::SetOutput {
+                name,
+                channel,
+                value,
+            } => {
+                if !enter(gate, &task_id, k, &step) {
+                    return;
+                }
+                if let Err(e) = gate.set_output(*channel, *value) {
+                    let said = crate::robot::io::label_of(name);
+                    let why = words::output_not_set(&said, *value, &e);
+                    registry.finish_sequence(&task_id, TaskState::Failed, failed("io", why));
+                    return;
+                }
+                None
+            }
+            StepKind::WaitInput {
+                said,
+                channel,
+                value,
+                timeout_s,
+                ..
+            } => {
+                if !enter(gate, &task_id, k, &step) {
+                    return;
+                }
+                let deadline = Instant::now() + Duration::from_secs_f64(*timeout_s);
+                while gate.input(*channel) != Some(*value) {
+                    if Instant::now() >= deadline {
+                        let why = words::input_timeout(said, *value, *timeout_s);
+                        let e = failed("input_timeout", why);
+                        registry.finish_sequence(&task_id, TaskState::Failed, e);
+                        return;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                        _ = wake.notified() => {
+                            registry.finish_sequence(&task_id, TaskState::Cancelled, None);
+                            return;
+                        }
                     }
                 }
                 None

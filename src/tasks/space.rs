@@ -78,16 +78,57 @@ impl MotionGate {
     /// Checks every joint move of `steps`, chained from `from`.
     pub(super) fn check_steps(&self, steps: &[Step], from: Joints) -> Result<(), GateError> {
         let mut at = from;
-        for step in steps {
-            if let StepKind::Move { target, speed } = &step.kind {
-                let Some(target) = Joints::from_slice(target) else {
-                    continue;
-                };
-                self.check_joint_move(at, target, *speed)?;
-                at = target;
+        for (k, step) in steps.iter().enumerate() {
+            match &step.kind {
+                StepKind::Move { target, speed } => {
+                    let Some(target) = Joints::from_slice(target) else {
+                        continue;
+                    };
+                    self.check_joint_move(at, target, *speed)?;
+                    at = target;
+                }
+                StepKind::Line { pose, speed, .. } => {
+                    let to = LineTarget::Pose(TcpPose::from_array(*pose));
+                    let named = |what: String| match what.as_str() {
+                        "The move" => format!("Step {} ({})", k + 1, step.label),
+                        _ => what,
+                    };
+                    let (_, _, line) = self.plan_line(&to, at, *speed).map_err(|e| match e {
+                        GateError::TooLong {
+                            what,
+                            seconds,
+                            limit,
+                        } => GateError::TooLong {
+                            what: named(what),
+                            seconds,
+                            limit,
+                        },
+                        GateError::TooSlow { what, speed, min } => GateError::TooSlow {
+                            what: named(what),
+                            speed,
+                            min,
+                        },
+                        other => other,
+                    })?;
+                    at = line.path.samples.last().map_or(at, |p| p.joints);
+                }
+                _ => {}
             }
         }
         Ok(())
+    }
+
+    /// A line step's path, planned from where the arm is now: where it ends, and the path.
+    pub(super) fn plan_step_line(
+        &self,
+        pose: &[f64; 6],
+        speed: f64,
+    ) -> Result<(Joints, Arc<LinearPath>), GateError> {
+        let (from, _) = self.ready_joints()?;
+        let to = LineTarget::Pose(TcpPose::from_array(*pose));
+        let (_, _, line) = self.plan_line(&to, from, speed)?;
+        let end = line.path.samples.last().map_or(from, |p| p.joints);
+        Ok((end, line.path))
     }
 
     /// Plans the straight line to `to` from `from` and checks it: what starts, and how

@@ -25,6 +25,38 @@ pub enum StepKind {
         /// Fraction of the robot's limits.
         speed: f64,
     },
+    /// A straight TCP line to `pose`, planned from where the arm is when the step starts.
+    Line {
+        /// x, y, z (m) and a rotation vector (rad), in the base frame: planned once, at
+        /// the call, so a resumed relative step never adds its offset again.
+        pose: [f64; 6],
+        /// The joints the line ends at, as planned at the call (a resume moves back here).
+        end: Vec<f64>,
+        /// Fraction of the caps.
+        speed: f64,
+    },
+    /// Set a named digital output.
+    SetOutput {
+        /// Its name in the robot file.
+        name: String,
+        /// The backend's channel.
+        channel: u16,
+        /// On or off.
+        value: bool,
+    },
+    /// Wait until a named digital input has `value`; fail after `timeout_s`.
+    WaitInput {
+        /// Its name in the robot file.
+        name: String,
+        /// How it is said: "part present".
+        said: String,
+        /// The backend's channel.
+        channel: u16,
+        /// The value waited for.
+        value: bool,
+        /// Seconds before the task fails.
+        timeout_s: f64,
+    },
     /// Stand still this long.
     Wait {
         /// Seconds.
@@ -54,6 +86,17 @@ pub enum VarOp {
     Set(VarValue),
     /// Add to it (a missing or non-number variable counts as 0).
     Add(f64),
+}
+
+impl StepKind {
+    /// Where a moving step leaves the arm, and at what speed it goes there.
+    pub fn ends_at(&self) -> Option<(Vec<f64>, f64)> {
+        match self {
+            Self::Move { target, speed } => Some((target.clone(), *speed)),
+            Self::Line { end, speed, .. } => Some((end.clone(), *speed)),
+            _ => None,
+        }
+    }
 }
 
 impl VarOp {

@@ -246,6 +246,19 @@ pub fn sequence_ended(
     }
 }
 
+/// A `wait_input` step that ran out of time: "part present did not turn on within about 5
+/// seconds".
+pub fn input_timeout(input: &str, value: bool, seconds: f64) -> String {
+    let turn = if value { "on" } else { "off" };
+    format!("{input} did not turn {turn} within {}", about(seconds))
+}
+
+/// A `set_output` step the backend refused: "the conveyor could not be turned on: …".
+pub fn output_not_set(output: &str, value: bool, why: &str) -> String {
+    let turn = if value { "on" } else { "off" };
+    format!("{output} could not be turned {turn}: {why}")
+}
+
 /// A task dropped before it moved: "Task 12 was dropped: it was rejected; the arm did not move."
 pub fn dropped(n: u64, why: &str) -> String {
     format!("Task {} was dropped: {why}.", task_number(n))

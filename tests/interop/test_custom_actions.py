@@ -1,17 +1,21 @@
 """Custom actions from an action file: multi-step tasks, checkpoints, resume after kill -9,
 and exact file:line:column errors for broken files. Real binary, official Python MCP client."""
 
+import math
 import subprocess
 import time
 
 import anyio
 import pytest
 
-from conftest import ROOT, armature_bin, distance, http_client, vars_list
+from conftest import ROOT, armature_bin, http_client, vars_list
+from test_cartesian import position
 
 pytestmark = pytest.mark.anyio
 
-FIXTURE_ABOVE = [-0.9, -1.25, 1.5, -1.82, -1.5707963267948966, 0.0]
+# Where pick_and_place leaves the TCP: 10 centimetres up the tool's axis from the fixture's
+# pose (x, y, z in metres).
+CLEAR_OF_FIXTURE = [-0.486, 0.398, 0.369]
 ACTIONS = (ROOT / "config" / "actions.toml").read_text()
 
 
@@ -22,7 +26,14 @@ robot = "builtin:ur5e"
 actions = "{actions_path}"
 [backend]
 kind = "sim"
+[sim]
+part_width_m = 0.03
 """
+
+
+def tcp_gap_mm(st, point):
+    """How far the TCP is from `point` (mm)."""
+    return 1000 * math.dist(position(st["positions"]), point)
 
 
 async def wait_for_step(c, task_id, step, timeout=30.0):
@@ -61,12 +72,14 @@ async def test_pick_and_place_runs_to_success_step_by_step(server):
         steps = [r["steps"]["current"] for r in seen if r["steps"]["current"]]
         assert steps == sorted(steps) and len(set(steps)) >= 5, steps
         messages = " | ".join(r["message"] for r in seen)
-        assert "Step 2 of 10: reaching into slot 3 — " in messages, messages
+        assert "Step 3 of 10: reaching into slot 3 — " in messages, messages
         assert "Step 6 of 10: carrying the part to the fixture — " in messages, messages
-        assert distance((await c.state())["positions"], FIXTURE_ABOVE) <= 0.002
+        st = await c.state()
+        assert tcp_gap_mm(st, CLEAR_OF_FIXTURE) <= 1.0, position(st["positions"])
+        assert st["gripper"]["state"] == "open", st["gripper"]
 
     v = vars_list(server.state_dir)
-    assert v["parts_placed"] == 1 and v["gripper_closed"] is False
+    assert v["parts_placed"] == 1
     assert v["task_state"] == "succeeded"
 
 
@@ -108,8 +121,7 @@ async def test_kill_9_mid_step_then_resume_finishes_and_counts_each_place_once(m
         first = ack["task_id"]
         await wait_for_step(c, first, 6)
     server.kill9()
-    v = vars_list(state)
-    assert v["gripper_closed"] is True and "parts_placed" not in v
+    assert "parts_placed" not in vars_list(state)
 
     server = make_server(state_dir=state)
     async with http_client(server.url) as c:
@@ -128,7 +140,8 @@ async def test_kill_9_mid_step_then_resume_finishes_and_counts_each_place_once(m
         assert seen[-1]["steps"]["resumed"] == 1
         assert any("returning to where step 6 starts" in r["message"] for r in seen), [r["message"] for r in seen]
         assert min(r["steps"]["current"] or 6 for r in seen) == 6, "finished steps never run again"
-        assert distance((await c.state())["positions"], FIXTURE_ABOVE) <= 0.002
+        st = await c.state()
+        assert tcp_gap_mm(st, CLEAR_OF_FIXTURE) <= 1.0, position(st["positions"])
     assert vars_list(state)["parts_placed"] == 1
 
     # Killed after the count (step 9), in the last move: resuming does not count again.
@@ -162,7 +175,7 @@ async def test_an_edited_action_file_refuses_to_resume(make_server, tmp_path):
     server.kill9()
 
     # The slots moved: the interrupted task's steps no longer match.
-    actions.write_text(ACTIONS.replace('"0.08 * slot"', '"0.09 * slot"'))
+    actions.write_text(ACTIONS.replace('"0.04 * slot"', '"0.05 * slot"'))
     server = make_server(config, state_dir=state)
     async with http_client(server.url) as c:
         err, text, _ = await c.call("resume_task", {"task_id": ack["task_id"]})
@@ -184,11 +197,11 @@ async def test_cancel_and_stop_act_within_and_between_steps(server):
 
         # Within a move, by stop (any operator's tool).
         _, ack = await c.ok("inspect_slots", {"count": 6})
-        assert ack["steps"] == 12
-        await wait_for_step(c, ack["task_id"], 3)
+        assert ack["steps"] == 13
+        await wait_for_step(c, ack["task_id"], 4)
         await c.ok("stop")
         final = (await c.wait_done(ack["task_id"]))[-1]
-        assert final["state"] == "cancelled" and final["steps"]["done"] == 2, final
+        assert final["state"] == "cancelled" and final["steps"]["done"] == 3, final
         await anyio.sleep(0.3)
         st = await c.state()
         assert st["moving"] is False and max(abs(v) for v in st["velocities"]) < 0.01
@@ -209,17 +222,17 @@ async def test_an_action_with_a_confirmation_rule_waits_for_its_owner(server):
 BROKEN = [
     # (what replaces what in the example file, the expected error line)
     ('move_to = "fixture_above"\nspeed', 'move_to = "fixture_abve"\nspeed',
-     ':54:11: unknown position "fixture_abve": the robot file builtin:ur5e defines fixture_above, home, maintenance, ready, tray_above'),
-    ('"0.08 * slot" } }\nspeed = "speed"', '"1.2 * slot" } }\nspeed = "speed"',
-     ':30:70: shoulder_pan_joint (rad) can be 7.2000 (with slot = 5), beyond its limit 6.2832'),
+     ':56:11: unknown position "fixture_abve": the robot file builtin:ur5e defines fixture_above, home, maintenance, ready, tray_above'),
+    ('dx = "0.04 * slot" }\nspeed = "speed"', 'dx = "4 * slot" }\nspeed = "speed"',
+     ':37:43: dx (m) can be 20.0000 (with slot = 5), beyond its limit 10.0000'),
     ('min = 0\nmax = 5', 'min = 0\nmax = "5"',
-     ':18:7: invalid type: string "5", expected f64'),
+     ':20:7: invalid type: string "5", expected f64'),
     ('name = "present_part"', 'name = "pick_and_place"',
-     ':79:8: action "pick_and_place" is defined twice (first at line 9)'),
+     ':81:8: action "pick_and_place" is defined twice (first at line 11)'),
     ('wait = "hold_s"', 'wait = "hold_s * hold_s"',
-     ':98:16: two parameters multiplied together'),
+     ':100:16: two parameters multiplied together'),
     ('label = "moving above slot {i}"', 'label = "moving above slot {j}"',
-     ':123:28: "{j}" names no parameter (known: count, i)'),
+     ':129:28: "{j}" names no parameter (known: count, i)'),
 ]
 
 
@@ -249,6 +262,7 @@ actions = "{ROOT / 'config' / 'actions.toml'}"
 kind = "sim"
 [sim]
 protective_stop_after_s = 3.0
+part_width_m = 0.03
 """
     server = make_server(faulty, state_dir=state)
     async with http_client(server.url) as c:

@@ -461,13 +461,19 @@ async def test_stop_0_to_5_ms_after_a_custom_action(make_server):
     tray = ROBOT["positions"]["tray_above"]
 
     def step_one(slot):
-        return [tray[0] + 0.08 * slot, *tray[1:]]
+        # Every slot's first step is a joint move above the tray; the slot is a line after it.
+        return list(tray)
 
     async def body(owner, other, obs):
         results = []
         for n in range(rounds(100)):
             at = obs.samples[-1].positions
-            slot = rng.choice([s for s in range(6) if distance(at, step_one(s)) > 0.01])
+            if distance(at, tray) <= 0.01:
+                # Already above the tray: step one would not move. Go home first.
+                _, ack = await owner.ok("home")
+                await owner.wait_done(ack["task_id"], timeout=30)
+                await obs.settled()
+            slot = rng.randrange(6)
             # Ten steps, about 12 s: one second past stop is plenty to see it go on.
             r = await motion_then_stop(
                 n, owner, other, obs, rng, "pick_and_place", {"slot": slot}, step_one(slot), 1.0)

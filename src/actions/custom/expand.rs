@@ -5,10 +5,14 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use crate::actions::Refusal;
+use nalgebra::Isometry3;
+
 use crate::config::action_file::{
-    accepts, check_value, CustomAction, OpDef, ParamKind, StepDef, MAX_STEPS,
+    accepts, check_value, relative_target, CustomAction, Linear, OpDef, ParamKind, PathCheck,
+    StepDef, Tail, MAX_STEPS,
 };
-use crate::robot::{check_target, number, RobotDefinition};
+use crate::robot::io::Channel;
+use crate::robot::{check_target, number, Joints, RobotDefinition, TcpPose};
 use crate::tasks::{Step, StepKind, VarOp};
 use crate::vars::VarValue;
 
@@ -114,95 +118,231 @@ impl Bound {
     }
 }
 
-/// The concrete steps of `action` for `bound`; moves are checked against `robot` and their
-/// speed capped at `cap`.
+/// The concrete steps of `action` for `bound`; moves are checked against `robot` and the
+/// cell, and their speed capped. Straight lines are planned here, chained from the move
+/// before, so each gets an absolute target (and the joints it ends at) once.
 pub(super) fn expand(
     action: &CustomAction,
     bound: &Bound,
     robot: &RobotDefinition,
-    cap: f64,
+    paths: &PathCheck,
 ) -> Result<Vec<Step>, Refusal> {
     let mut out = vec![];
-    walk(&action.steps, bound, robot, cap, &mut out)?;
+    let mut walk = Walk {
+        robot,
+        paths,
+        tail: None,
+        out: &mut out,
+    };
+    walk.steps(&action.steps, bound)?;
     Ok(out)
 }
 
-fn walk(
-    defs: &[StepDef],
-    b: &Bound,
-    robot: &RobotDefinition,
-    cap: f64,
-    out: &mut Vec<Step>,
-) -> Result<(), Refusal> {
-    for def in defs {
-        if out.len() >= MAX_STEPS {
-            return Err(Refusal::new(
-                "too_many_steps",
-                format!("this call would run more than {MAX_STEPS} steps"),
-            ));
-        }
-        let step = match def {
-            StepDef::Move {
-                label,
-                joints,
-                speed,
-            } => {
-                let target: Vec<f64> = joints.iter().map(|j| j.eval(&b.numbers)).collect();
-                // Checked at load for every allowed value; checked again on what will move.
-                check_target(robot, &target)
-                    .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
-                let speed = speed.as_ref().map_or(cap, |s| s.eval(&b.numbers)).min(cap);
-                Step {
-                    label: b.render(label),
-                    kind: StepKind::Move { target, speed },
-                }
+struct Walk<'a> {
+    robot: &'a RobotDefinition,
+    paths: &'a PathCheck,
+    tail: Option<Tail>,
+    out: &'a mut Vec<Step>,
+}
+
+impl Walk<'_> {
+    fn steps(&mut self, defs: &[StepDef], b: &Bound) -> Result<(), Refusal> {
+        let cap = self.paths.cap;
+        for def in defs {
+            if self.out.len() >= MAX_STEPS {
+                return Err(Refusal::new(
+                    "too_many_steps",
+                    format!("this call would run more than {MAX_STEPS} steps"),
+                ));
             }
-            StepDef::Wait { label, seconds } => Step {
-                label: b.render(label),
-                kind: StepKind::Wait {
-                    seconds: seconds.eval(&b.numbers).max(0.0),
-                },
-            },
-            StepDef::SetVariable { label, name, op } => Step {
-                label: b.render(label),
-                kind: StepKind::SetVariable {
-                    name: name.clone(),
-                    op: match op {
-                        OpDef::Set(VarValue::String(s)) => {
-                            VarOp::Set(VarValue::String(b.render(s)))
-                        }
-                        OpDef::Set(v) => VarOp::Set(v.clone()),
-                        OpDef::Add(e) => VarOp::Add(e.eval(&b.numbers)),
+            let speed_of =
+                |s: &Option<Linear>| s.as_ref().map_or(cap, |s| s.eval(&b.numbers)).min(cap);
+            let step = match def {
+                StepDef::Move {
+                    label,
+                    joints,
+                    speed,
+                    ..
+                } => {
+                    let target: Vec<f64> = joints.iter().map(|j| j.eval(&b.numbers)).collect();
+                    // Checked at load for every allowed value; checked again on what will move.
+                    check_target(self.robot, &target)
+                        .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+                    if let (Some(kin), Some(j)) =
+                        (&self.robot.kinematics, Joints::from_slice(&target))
+                    {
+                        self.tail = Some(Tail {
+                            joints: j,
+                            pose: kin.tcp_transform(&j),
+                        });
+                    }
+                    Step {
+                        label: b.render(label),
+                        kind: StepKind::Move {
+                            target,
+                            speed: speed_of(speed),
+                        },
+                    }
+                }
+                StepDef::Line {
+                    label, pose, speed, ..
+                } => {
+                    let target = pose.eval(&b.numbers);
+                    target
+                        .check()
+                        .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+                    self.line(b.render(label), target.to_isometry(), speed_of(speed))?
+                }
+                StepDef::Relative {
+                    label,
+                    offset,
+                    frame,
+                    speed,
+                    ..
+                } => {
+                    let label = b.render(label);
+                    let start = self.tail.ok_or_else(|| no_start(&label))?;
+                    let target = relative_target(offset, *frame, &b.numbers, &start.pose);
+                    self.line(label, target, speed_of(speed))?
+                }
+                StepDef::Gripper { label, close } => {
+                    let g = self.robot.io.gripper.as_ref().ok_or_else(|| {
+                        Refusal::new("no_gripper", "This robot has no gripper configured")
+                    })?;
+                    Step {
+                        label: b.render(label),
+                        kind: StepKind::Gripper {
+                            close: *close,
+                            stroke_s: g.stroke_s,
+                        },
+                    }
+                }
+                StepDef::SetOutput { label, name, value } => {
+                    let c = channel(&self.robot.io.outputs, name, "output")?;
+                    Step {
+                        label: b.render(label),
+                        kind: StepKind::SetOutput {
+                            name: name.clone(),
+                            channel: c.channel,
+                            value: *value,
+                        },
+                    }
+                }
+                StepDef::WaitInput {
+                    label,
+                    name,
+                    value,
+                    timeout,
+                } => {
+                    let c = channel(&self.robot.io.inputs, name, "input")?;
+                    Step {
+                        label: b.render(label),
+                        kind: StepKind::WaitInput {
+                            name: name.clone(),
+                            said: c.label.clone(),
+                            channel: c.channel,
+                            value: *value,
+                            timeout_s: timeout.eval(&b.numbers).max(0.0),
+                        },
+                    }
+                }
+                StepDef::Wait { label, seconds } => Step {
+                    label: b.render(label),
+                    kind: StepKind::Wait {
+                        seconds: seconds.eval(&b.numbers).max(0.0),
                     },
                 },
-            },
-            StepDef::Repeat {
-                count,
-                index,
-                steps,
-            } => {
-                let n = count.eval(&b.numbers);
-                if n.fract() != 0.0 || n < 0.0 {
-                    return Err(Refusal::new(
-                        "out_of_range",
-                        format!(
-                            "the repeat count comes to {n}; it must be a whole number of 0 or more"
-                        ),
-                    ));
+                StepDef::SetVariable { label, name, op } => Step {
+                    label: b.render(label),
+                    kind: StepKind::SetVariable {
+                        name: name.clone(),
+                        op: match op {
+                            OpDef::Set(VarValue::String(s)) => {
+                                VarOp::Set(VarValue::String(b.render(s)))
+                            }
+                            OpDef::Set(v) => VarOp::Set(v.clone()),
+                            OpDef::Add(e) => VarOp::Add(e.eval(&b.numbers)),
+                        },
+                    },
+                },
+                StepDef::Repeat {
+                    count,
+                    index,
+                    steps,
+                } => {
+                    let n = count.eval(&b.numbers);
+                    if n.fract() != 0.0 || n < 0.0 {
+                        return Err(Refusal::new(
+                            "out_of_range",
+                            format!(
+                                "the repeat count comes to {n}; it must be a whole number of 0 or more"
+                            ),
+                        ));
+                    }
+                    for i in 0..n as usize {
+                        let inner = match index {
+                            Some(name) => b.with_index(name, i),
+                            None => b.clone(),
+                        };
+                        self.steps(steps, &inner)?;
+                    }
+                    continue;
                 }
-                for i in 0..n as usize {
-                    let inner = match index {
-                        Some(name) => b.with_index(name, i),
-                        None => b.clone(),
-                    };
-                    walk(steps, &inner, robot, cap, out)?;
-                }
-                continue;
-            }
-        };
-        out.push(step);
+            };
+            self.out.push(step);
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// A straight line to `target` from where the previous move ends, planned and checked.
+    fn line(&mut self, label: String, target: Isometry3<f64>, speed: f64) -> Result<Step, Refusal> {
+        let start = self.tail.ok_or_else(|| no_start(&label))?;
+        let kin = self.robot.kinematics.as_ref().ok_or_else(|| {
+            Refusal::new(
+                "no_kinematics",
+                "This robot file gives no kinematics, so it cannot move in a straight line",
+            )
+        })?;
+        let end = self
+            .paths
+            .line(kin, self.robot, &start.joints, &target, speed)
+            .map_err(|r| {
+                Refusal::new(
+                    r.code(),
+                    format!("Step {} ({label}): {r}", self.out.len() + 1),
+                )
+            })?;
+        self.tail = Some(Tail {
+            joints: end,
+            pose: target,
+        });
+        Ok(Step {
+            label,
+            kind: StepKind::Line {
+                pose: TcpPose::from_isometry(&target).to_array(),
+                end: end.to_vec(),
+                speed,
+            },
+        })
+    }
+}
+
+fn no_start(label: &str) -> Refusal {
+    // The load check refuses such a file; this keeps a panic out if it did not.
+    Refusal::new(
+        "invalid_step",
+        format!("The step {label} is a straight line with no known start"),
+    )
+}
+
+/// The declared channel `name`, or a refusal naming it.
+fn channel<'c>(list: &'c [Channel], name: &str, what: &str) -> Result<&'c Channel, Refusal> {
+    list.iter().find(|c| c.name == name).ok_or_else(|| {
+        Refusal::new(
+            "unknown_channel",
+            format!("This robot has no {what} {name}"),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -216,6 +356,13 @@ mod tests {
         let robot = RobotDefinition::parse(BUILTIN_UR5E, "builtin:ur5e").unwrap();
         let actions = parse(EXAMPLE_CELL, "cell", &robot, &[]).unwrap();
         (robot, actions)
+    }
+
+    fn capped(robot: &RobotDefinition, cap: f64) -> PathCheck {
+        PathCheck {
+            cap,
+            ..PathCheck::open(robot)
+        }
     }
 
     fn args(v: Value) -> Map<String, Value> {
@@ -232,12 +379,18 @@ mod tests {
             b.render("slot {slot} at {speed}, {nothing}"),
             "slot 2 at 0.25, {nothing}"
         );
-        let steps = expand(pick, &b, &robot, 0.1).unwrap();
+        let steps = expand(pick, &b, &robot, &capped(&robot, 0.1)).unwrap();
         assert_eq!(steps.len(), 10);
-        assert_eq!(steps[1].label, "reaching into slot 2");
-        match &steps[1].kind {
-            StepKind::Move { target, speed } => {
-                assert!((target[0] - (1.2 + 0.16)).abs() < 1e-12);
+        assert_eq!(steps[2].label, "reaching into slot 2");
+        let kin = robot.kinematics.clone().unwrap();
+        let above = kin.forward(&robot.positions["tray_above"]);
+        match &steps[2].kind {
+            StepKind::Line { pose, end, speed } => {
+                // Slot 2 is 8 cm along x; the tool points down, so 10 cm along it is down.
+                assert!((pose[0] - (above.x + 0.08)).abs() < 1e-3, "{pose:?}");
+                assert!((pose[2] - (above.z - 0.1)).abs() < 1e-3, "{pose:?}");
+                let reached = kin.forward(end);
+                assert!((reached.z - pose[2]).abs() < 1e-6, "{reached:?}");
                 // speed / 2 = 0.125, capped at 0.1.
                 assert_eq!(*speed, 0.1);
             }
@@ -257,11 +410,12 @@ mod tests {
         let (robot, actions) = cell();
         let inspect = &actions[2];
         let b = bind(inspect, &args(json!({"count": 3}))).unwrap();
-        let steps = expand(inspect, &b, &robot, 0.25).unwrap();
+        let steps = expand(inspect, &b, &robot, &capped(&robot, 0.25)).unwrap();
         let labels: Vec<&str> = steps.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(
             labels,
             [
+                "moving above the tray",
                 "moving above slot 0",
                 "looking into slot 0",
                 "moving above slot 1",

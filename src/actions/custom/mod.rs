@@ -154,8 +154,7 @@ pub fn call(
         None => None,
     };
     let bound = expand::bind(action, &args)?;
-    let cap = app.config.motion.max_speed;
-    let steps = expand::expand(action, &bound, &app.config.robot, cap)?;
+    let steps = expand::expand(action, &bound, &app.config.robot, &app.config.path_check())?;
     if action.scope == Scope::Background {
         return set_now(app, action, &bound, steps);
     }
@@ -230,9 +229,8 @@ pub fn resume(app: &Arc<App>, rec: TaskRecord) -> Result<ActionOutput, Refusal> 
     let empty = Map::new();
     let params = rec.params.as_object().unwrap_or(&empty);
     let bound = expand::bind(action, params).map_err(|r| changed(r.message))?;
-    let cap = app.config.motion.max_speed;
-    let steps =
-        expand::expand(action, &bound, &app.config.robot, cap).map_err(|r| changed(r.message))?;
+    let steps = expand::expand(action, &bound, &app.config.robot, &app.config.path_check())
+        .map_err(|r| changed(r.message))?;
     app.gate.ready()?;
     if Sequence::new(steps.clone(), vec![]).digest != status.digest {
         return Err(changed(format!(

@@ -26,6 +26,7 @@ pub(super) struct Checker<'a> {
     pub(super) text: &'a str,
     pub(super) file: &'a str,
     pub(super) robot: &'a RobotDefinition,
+    pub(super) paths: &'a super::PathCheck,
     pub(super) errors: Vec<DefinitionError>,
 }
 
@@ -103,6 +104,9 @@ impl Checker<'_> {
             }
             _ => Scope::Foreground,
         };
+        if self.errors.len() == before {
+            self.check_paths(&name, &params, &steps);
+        }
         (self.errors.len() == before).then(|| CustomAction {
             title: a.title.unwrap_or_else(|| name.replace('_', " ")),
             name,
@@ -272,6 +276,13 @@ impl Checker<'_> {
         what: &str,
     ) -> Option<Extent> {
         let x = e.extent(&scope.numbers);
+        if !(x.min.is_finite() && x.max.is_finite()) {
+            self.error(
+                at,
+                format!("{what} must be a finite number, from {lo} to {hi}; it is not"),
+            );
+            return None;
+        }
         let (value, values, limit) = if x.min < lo {
             (x.min, &x.at_min, lo)
         } else if x.max > hi {

@@ -6,7 +6,11 @@
 
 mod check;
 mod expr;
+mod path;
+mod poses;
 mod raw;
+#[cfg(test)]
+mod space_tests;
 mod steps;
 
 use std::collections::BTreeMap;
@@ -15,9 +19,11 @@ use std::path::Path;
 use serde_json::Value;
 
 pub use expr::Linear;
+pub use path::{relative_target, PathCheck, Tail};
 
 use super::confirm::ConfirmRule;
-use crate::robot::RobotDefinition;
+use crate::robot::linear::Frame;
+use crate::robot::{RobotDefinition, TcpPose};
 use crate::vars::VarValue;
 use check::Checker;
 use raw::RawFile;
@@ -120,6 +126,56 @@ pub enum OpDef {
     Add(Linear),
 }
 
+/// A pose a step goes to; its values may depend on parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PoseDef {
+    /// x, y, z (m) and a rotation vector (rad): UR's convention.
+    Vector([Linear; 6]),
+    /// x, y, z (m) and roll, pitch, yaw (degrees).
+    Rpy([Linear; 6]),
+    /// A named position's TCP pose, moved by dx, dy, dz (m) along the base's axes.
+    From {
+        /// The position's TCP pose (its forward kinematics).
+        base: TcpPose,
+        /// dx, dy, dz.
+        offset: [Linear; 3],
+    },
+}
+
+impl PoseDef {
+    /// The pose for `values`.
+    pub fn eval(&self, values: &BTreeMap<String, f64>) -> TcpPose {
+        let v = |e: &[Linear]| -> Vec<f64> { e.iter().map(|x| x.eval(values)).collect() };
+        match self {
+            Self::Vector(e) => {
+                let p = v(e);
+                TcpPose::from_array([p[0], p[1], p[2], p[3], p[4], p[5]])
+            }
+            Self::Rpy(e) => {
+                let p = v(e);
+                crate::robot::RpyPose {
+                    x: p[0],
+                    y: p[1],
+                    z: p[2],
+                    roll: p[3],
+                    pitch: p[4],
+                    yaw: p[5],
+                }
+                .to_tcp()
+            }
+            Self::From { base, offset } => {
+                let d = v(offset);
+                TcpPose {
+                    x: base.x + d[0],
+                    y: base.y + d[1],
+                    z: base.z + d[2],
+                    ..*base
+                }
+            }
+        }
+    }
+}
+
 /// A step as defined: values may depend on parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepDef {
@@ -127,10 +183,63 @@ pub enum StepDef {
     Move {
         /// What it is called (`{param}` allowed).
         label: String,
+        /// Where it is written (byte offset), for the load check's errors.
+        at: usize,
         /// One value per joint.
         joints: Vec<Linear>,
         /// Fraction of the robot's limits; default: the configured cap.
         speed: Option<Linear>,
+    },
+    /// A straight TCP line to a pose.
+    Line {
+        /// What it is called.
+        label: String,
+        /// Where it is written (byte offset).
+        at: usize,
+        /// Where it goes, in the base frame.
+        pose: PoseDef,
+        /// Fraction of the caps; default: the configured cap.
+        speed: Option<Linear>,
+    },
+    /// A straight TCP line by an offset from where the previous move ends.
+    Relative {
+        /// What it is called.
+        label: String,
+        /// Where it is written (byte offset).
+        at: usize,
+        /// dx, dy, dz (m) and rx, ry, rz (degrees).
+        offset: [Linear; 6],
+        /// The frame of the offset.
+        frame: Frame,
+        /// Fraction of the caps; default: the configured cap.
+        speed: Option<Linear>,
+    },
+    /// Open or close the gripper.
+    Gripper {
+        /// What it is called.
+        label: String,
+        /// Close (true) or open.
+        close: bool,
+    },
+    /// Set a named digital output.
+    SetOutput {
+        /// What it is called.
+        label: String,
+        /// The output's name in the robot file.
+        name: String,
+        /// On or off.
+        value: bool,
+    },
+    /// Wait until a named digital input has a value.
+    WaitInput {
+        /// What it is called.
+        label: String,
+        /// The input's name in the robot file.
+        name: String,
+        /// The value waited for.
+        value: bool,
+        /// How long to wait before the task fails (s).
+        timeout: Linear,
     },
     /// Stand still.
     Wait {
@@ -182,11 +291,21 @@ pub struct CustomAction {
     pub steps: Vec<StepDef>,
 }
 
-/// Reads and checks the action file at `path` for `robot`; `reserved` are the built-in
-/// tool names.
+/// Reads and checks the action file at `path` for `robot` in an open cell; `reserved` are
+/// the built-in tool names.
 pub fn load(
     path: &Path,
     robot: &RobotDefinition,
+    reserved: &[&str],
+) -> Result<Vec<CustomAction>, ActionsError> {
+    load_in(path, robot, &PathCheck::open(robot), reserved)
+}
+
+/// Reads and checks the action file at `path` for `robot`, its paths against `paths`.
+pub fn load_in(
+    path: &Path,
+    robot: &RobotDefinition,
+    paths: &PathCheck,
     reserved: &[&str],
 ) -> Result<Vec<CustomAction>, ActionsError> {
     let file = path.display().to_string();
@@ -194,20 +313,33 @@ pub fn load(
         file: file.clone(),
         source,
     })?;
-    parse(&text, &file, robot, reserved)
+    parse_in(&text, &file, robot, paths, reserved)
 }
 
-/// Checks the action file `text` (named `file` in errors) for `robot`.
+/// Checks the action file `text` (named `file` in errors) for `robot` in an open cell.
 pub fn parse(
     text: &str,
     file: &str,
     robot: &RobotDefinition,
     reserved: &[&str],
 ) -> Result<Vec<CustomAction>, ActionsError> {
+    parse_in(text, file, robot, &PathCheck::open(robot), reserved)
+}
+
+/// Checks the action file `text` (named `file` in errors) for `robot`, every move's path
+/// against `paths` for every allowed parameter value.
+pub fn parse_in(
+    text: &str,
+    file: &str,
+    robot: &RobotDefinition,
+    paths: &PathCheck,
+    reserved: &[&str],
+) -> Result<Vec<CustomAction>, ActionsError> {
     let mut check = Checker {
         text,
         file,
         robot,
+        paths,
         errors: vec![],
     };
     let raw: RawFile = match toml::from_str(text) {

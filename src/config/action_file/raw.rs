@@ -82,6 +82,39 @@ pub(super) struct RawJoints {
     pub(super) joints: Option<Spanned<Vec<Spanned<ExprSrc>>>>,
 }
 
+/// `move_linear = { x, y, z, rx, ry, rz }`, `{ x, y, z, roll, pitch, yaw }` (degrees), or
+/// `{ from = "<position>", dx, dy, dz }` (the position's TCP pose, moved in the base frame).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPose {
+    pub(super) from: Option<Spanned<String>>,
+    pub(super) x: Option<Spanned<ExprSrc>>,
+    pub(super) y: Option<Spanned<ExprSrc>>,
+    pub(super) z: Option<Spanned<ExprSrc>>,
+    pub(super) rx: Option<Spanned<ExprSrc>>,
+    pub(super) ry: Option<Spanned<ExprSrc>>,
+    pub(super) rz: Option<Spanned<ExprSrc>>,
+    pub(super) roll: Option<Spanned<ExprSrc>>,
+    pub(super) pitch: Option<Spanned<ExprSrc>>,
+    pub(super) yaw: Option<Spanned<ExprSrc>>,
+    pub(super) dx: Option<Spanned<ExprSrc>>,
+    pub(super) dy: Option<Spanned<ExprSrc>>,
+    pub(super) dz: Option<Spanned<ExprSrc>>,
+}
+
+/// `move_relative = { dx, dy, dz, rx, ry, rz, frame }`: metres and degrees.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRelative {
+    pub(super) dx: Option<Spanned<ExprSrc>>,
+    pub(super) dy: Option<Spanned<ExprSrc>>,
+    pub(super) dz: Option<Spanned<ExprSrc>>,
+    pub(super) rx: Option<Spanned<ExprSrc>>,
+    pub(super) ry: Option<Spanned<ExprSrc>>,
+    pub(super) rz: Option<Spanned<ExprSrc>>,
+    pub(super) frame: Option<Spanned<String>>,
+}
+
 /// One step, as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,7 +122,13 @@ pub(super) struct RawStep {
     pub(super) label: Option<Spanned<String>>,
     pub(super) move_to: Option<Spanned<String>>,
     pub(super) move_joints: Option<Spanned<RawJoints>>,
+    pub(super) move_linear: Option<Spanned<RawPose>>,
+    pub(super) move_relative: Option<Spanned<RawRelative>>,
     pub(super) speed: Option<Spanned<ExprSrc>>,
+    pub(super) gripper: Option<Spanned<String>>,
+    pub(super) set_output: Option<Spanned<String>>,
+    pub(super) wait_input: Option<Spanned<String>>,
+    pub(super) timeout: Option<Spanned<ExprSrc>>,
     pub(super) wait: Option<Spanned<ExprSrc>>,
     pub(super) set_variable: Option<Spanned<String>>,
     pub(super) value: Option<Spanned<toml::Value>>,

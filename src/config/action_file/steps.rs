@@ -22,6 +22,17 @@ impl Checker<'_> {
                 "move_joints",
                 s.move_joints.as_ref().map(|v| v.span().start),
             ),
+            (
+                "move_linear",
+                s.move_linear.as_ref().map(|v| v.span().start),
+            ),
+            (
+                "move_relative",
+                s.move_relative.as_ref().map(|v| v.span().start),
+            ),
+            ("gripper", s.gripper.as_ref().map(|v| v.span().start)),
+            ("set_output", s.set_output.as_ref().map(|v| v.span().start)),
+            ("wait_input", s.wait_input.as_ref().map(|v| v.span().start)),
             ("wait", s.wait.as_ref().map(|v| v.span().start)),
             (
                 "set_variable",
@@ -39,7 +50,7 @@ impl Checker<'_> {
             [] => {
                 self.error(
                     raw.span().start,
-                    "a step needs one of move_to, move_joints, wait, set_variable or repeat".into(),
+                    "a step needs one of move_to, move_joints, move_linear, move_relative, gripper, set_output, wait_input, wait, set_variable or repeat".into(),
                 );
                 return None;
             }
@@ -59,12 +70,17 @@ impl Checker<'_> {
             (
                 "speed",
                 s.speed.as_ref().map(|v| v.span().start),
-                ["move_to", "move_joints"].as_slice(),
+                ["move_to", "move_joints", "move_linear", "move_relative"].as_slice(),
             ),
             (
                 "value",
                 s.value.as_ref().map(|v| v.span().start),
-                ["set_variable"].as_slice(),
+                ["set_variable", "set_output", "wait_input"].as_slice(),
+            ),
+            (
+                "timeout",
+                s.timeout.as_ref().map(|v| v.span().start),
+                ["wait_input"].as_slice(),
             ),
             (
                 "add",
@@ -114,6 +130,7 @@ impl Checker<'_> {
                 let joints = self.position(name)?;
                 Some(StepDef::Move {
                     label: label(format!("moving to {}", name.get_ref())),
+                    at,
                     joints: joints.into_iter().map(Linear::constant).collect(),
                     speed,
                 })
@@ -127,8 +144,103 @@ impl Checker<'_> {
                 });
                 Some(StepDef::Move {
                     label,
+                    at,
                     joints,
                     speed,
+                })
+            }
+            "move_linear" => {
+                let p = s.move_linear.as_ref()?;
+                let pose = self.pose(p, scope)?;
+                Some(StepDef::Line {
+                    label: label("moving in a straight line".into()),
+                    at,
+                    pose,
+                    speed,
+                })
+            }
+            "move_relative" => {
+                let r = s.move_relative.as_ref()?;
+                let (offset, frame) = self.relative(r, scope)?;
+                Some(StepDef::Relative {
+                    label: label("moving by an offset".into()),
+                    at,
+                    offset,
+                    frame,
+                    speed,
+                })
+            }
+            "gripper" => {
+                let g = s.gripper.as_ref()?;
+                let close = match g.get_ref().as_str() {
+                    "close" => true,
+                    "open" => false,
+                    other => {
+                        self.error(
+                            g.span().start,
+                            format!("gripper = \"{other}\": must be \"open\" or \"close\""),
+                        );
+                        return None;
+                    }
+                };
+                if self.robot.io.gripper.is_none() {
+                    self.error(g.span().start, format!("a gripper step needs a gripper: the robot file {} declares no [gripper]", self.robot.source));
+                    return None;
+                }
+                let verb = if close { "closing" } else { "opening" };
+                Some(StepDef::Gripper {
+                    label: label(format!("{verb} the gripper")),
+                    close,
+                })
+            }
+            "set_output" => {
+                let name = s.set_output.as_ref()?;
+                let known: Vec<&str> = self
+                    .robot
+                    .io
+                    .outputs
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect();
+                let known = known.join(", ");
+                let (n, value) = self.channel(name, &known, "output", s.value.as_ref())?;
+                let said = self.said(&self.robot.io.outputs, &n);
+                let turn = if value { "on" } else { "off" };
+                Some(StepDef::SetOutput {
+                    label: label(format!("turning {said} {turn}")),
+                    name: n,
+                    value,
+                })
+            }
+            "wait_input" => {
+                let name = s.wait_input.as_ref()?;
+                let known: Vec<&str> = self
+                    .robot
+                    .io
+                    .inputs
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect();
+                let known = known.join(", ");
+                let (n, value) = self.channel(name, &known, "input", s.value.as_ref())?;
+                let Some(t) = s.timeout.as_ref() else {
+                    self.error(at, format!("wait_input \"{n}\" needs timeout = <seconds>: how long to wait before the task fails"));
+                    return None;
+                };
+                let timeout = self.expr(t, scope)?;
+                self.within(
+                    t.span().start,
+                    &timeout,
+                    scope,
+                    (0.01, MAX_WAIT_S),
+                    "timeout (s)",
+                )?;
+                let said = self.said(&self.robot.io.inputs, &n);
+                Some(StepDef::WaitInput {
+                    label: label(format!("waiting for {said}")),
+                    name: n,
+                    value,
+                    timeout,
                 })
             }
             "wait" => {
@@ -223,7 +335,14 @@ impl Checker<'_> {
         }
     }
 
-    fn position(&mut self, name: &Spanned<String>) -> Option<Vec<f64>> {
+    /// How the declared channel `name` is said.
+    fn said(&self, list: &[crate::robot::io::Channel], name: &str) -> String {
+        list.iter()
+            .find(|c| c.name == name)
+            .map_or_else(|| name.replace('_', " "), |c| c.label.clone())
+    }
+
+    pub(super) fn position(&mut self, name: &Spanned<String>) -> Option<Vec<f64>> {
         let n = name.get_ref();
         match self.robot.positions.get(n) {
             Some(j) => Some(j.clone()),
@@ -345,7 +464,9 @@ impl Checker<'_> {
 /// Where a step (or a step inside a repeat) moves or waits.
 pub(super) fn moving_step(s: &Spanned<RawStep>) -> Option<usize> {
     let r = s.get_ref();
-    if r.move_to.is_some() || r.move_joints.is_some() || r.wait.is_some() {
+    let moves = r.move_to.is_some() || r.move_joints.is_some() || r.move_linear.is_some();
+    let acts = r.move_relative.is_some() || r.gripper.is_some() || r.wait_input.is_some();
+    if moves || acts || r.wait.is_some() || r.set_output.is_some() {
         return Some(s.span().start);
     }
     r.steps.as_ref()?.iter().find_map(moving_step)
