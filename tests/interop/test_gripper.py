@@ -62,7 +62,9 @@ async def test_close_on_a_part_succeeds_and_open_opens(make_server, tmp_path):
         assert max(abs(a - b) for a, b in zip(st["positions"], HOME)) < 1e-9
 
 
-async def test_closing_on_nothing_fails_with_the_spoken_reason(server):
+async def test_closing_on_nothing_fails_with_the_spoken_reason(make_server, tmp_path):
+    # The built-in config puts a part between the simulated fingers; this one has none.
+    server = make_server(sim_config(tmp_path))
     async with http_client(server.url) as c:
         assert by_name((await c.state())["inputs"])["part_present"] is False
         _, ack = await c.ok("gripper", {"action": "close"})

@@ -31,9 +31,12 @@ async def test_a_line_killed_mid_way_continues_along_the_same_line(make_server):
         assert rec["state"] == "interrupted", rec
         assert "will not move again by itself" in rec["message"]
         assert "Resuming it continues along the same straight line" in rec["message"]
-        # The record kept the planned line: its start and its end, 20 centimetres up.
-        assert math.dist(xyz(rec["line"]["start"]), xyz(before)) < 1e-6
-        assert math.dist(xyz(rec["line"]["end"]), end) < 1e-6
+        # The record kept the planned line: its start (where the tool stood when it was
+        # planned, a settled arm's micrometres from the state read before) and its end,
+        # 20 centimetres up.
+        assert math.dist(xyz(rec["line"]["start"]), xyz(before)) < 1e-4
+        assert math.dist(xyz(rec["line"]["end"]), xyz(rec["line"]["start"])) == pytest.approx(0.2, abs=1e-6)
+        assert math.dist(xyz(rec["line"]["end"]), end) < 1e-4
 
         # The simulated arm restarts at home, off the line: refused, nothing moves, and
         # the task stays interrupted.

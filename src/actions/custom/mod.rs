@@ -131,6 +131,23 @@ pub struct ResumeAck {
     message: String,
 }
 
+impl ResumeAck {
+    /// The answer for `rec`, taken up with `steps` steps from `from_step` (1-based) and
+    /// `eta_s` seconds to go.
+    pub fn of(rec: &TaskRecord, eta_s: f64, steps: usize, from_step: usize) -> Self {
+        Self {
+            task_id: rec.task_id.to_string(),
+            task_number: rec.task_number,
+            action: rec.action.clone(),
+            state: rec.state,
+            eta_s: (eta_s * 100.0).round() / 100.0,
+            steps,
+            from_step,
+            message: rec.message.clone(),
+        }
+    }
+}
+
 /// Runs the custom action `action` for `caller`.
 pub fn call(
     app: &Arc<App>,
@@ -260,16 +277,7 @@ pub fn resume(app: &Arc<App>, rec: TaskRecord) -> Result<ActionOutput, Refusal> 
     let accepted = app.gate.resume(&rec.task_id, task)?;
     let (from_step, _) = accepted.resumed_at.unwrap_or((1, false));
     let rec = accepted.record;
-    let ack = ResumeAck {
-        task_id: rec.task_id.to_string(),
-        task_number: rec.task_number,
-        action: rec.action.clone(),
-        state: rec.state,
-        eta_s: (accepted.eta_s * 100.0).round() / 100.0,
-        steps: accepted.steps,
-        from_step,
-        message: rec.message.clone(),
-    };
+    let ack = ResumeAck::of(&rec, accepted.eta_s, accepted.steps, from_step);
     Ok(ActionOutput {
         text: rec.message.clone(),
         task_id: Some(rec.task_id.to_string()),

@@ -162,19 +162,6 @@ pub(super) const RESUME_TASK: ToolItem = ToolItem {
     },
 };
 
-/// The answer of `resume_task` for a straight line: the shape of `custom::ResumeAck`,
-/// the tool's declared output, as one step continued.
-#[derive(Serialize)]
-struct LineResumeAck {
-    task_id: String,
-    action: String,
-    state: TaskState,
-    eta_s: f64,
-    steps: usize,
-    from_step: usize,
-    message: String,
-}
-
 /// Continues the interrupted straight line `rec` along the same line.
 fn resume_line(
     app: &std::sync::Arc<crate::app::App>,
@@ -183,15 +170,8 @@ fn resume_line(
     let confirm = confirm_rule(&app.config.confirm, "resume_task", ConfirmRule::Never);
     let accepted = app.gate.resume_line(&rec.task_id, confirm)?;
     let rec = accepted.record;
-    let ack = LineResumeAck {
-        task_id: rec.task_id.to_string(),
-        action: rec.action.clone(),
-        state: rec.state,
-        eta_s: (accepted.eta_s * 100.0).round() / 100.0,
-        steps: 1,
-        from_step: 1,
-        message: rec.message.clone(),
-    };
+    // A line is one step, continued.
+    let ack = custom::ResumeAck::of(&rec, accepted.eta_s, 1, 1);
     Ok(ActionOutput {
         structured: structured(&ack),
         text: rec.message,
