@@ -4,6 +4,7 @@
 mod approval;
 mod arm;
 mod book;
+mod expiry;
 mod gripper;
 mod health;
 mod journal;
