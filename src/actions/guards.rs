@@ -21,6 +21,18 @@ impl From<NotReady> for Refusal {
     }
 }
 
+/// A value that breaks one of the robot's limits, said with the joints' labels.
+pub(super) fn out_of_range(
+    robot: &crate::robot::RobotDefinition,
+) -> impl Fn(crate::robot::LimitError) -> Refusal + '_ {
+    |e| {
+        Refusal::new(
+            "out_of_range",
+            crate::tasks::words::limit(&e, &robot.joints),
+        )
+    }
+}
+
 /// Refuses an observer a tool that changes the cell.
 pub(super) fn may_move(caller: &Caller, tool: &str) -> Result<(), Refusal> {
     if caller.role == Role::Observer {

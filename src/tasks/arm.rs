@@ -11,10 +11,10 @@ use crate::motion::{ExecutorHandle, Snapshot};
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum NotReady {
     /// Nothing has arrived from the robot yet.
-    #[error("No state has arrived from the robot yet.")]
+    #[error("{}", super::words::no_state())]
     NoState,
     /// The link to the robot is down.
-    #[error("The robot is unreachable since {since} ({cause}); nothing was done.")]
+    #[error("{}", super::words::unreachable())]
     Unreachable {
         /// Since when (RFC 3339).
         since: String,
@@ -22,7 +22,7 @@ pub enum NotReady {
         cause: String,
     },
     /// The latest state is too old to plan from.
-    #[error("The robot's state is {age_ms} ms old (limit {limit_ms} ms); not moving.")]
+    #[error("{}", super::words::stale(*age_ms, *limit_ms))]
     Stale {
         /// Its age.
         age_ms: u64,
@@ -30,10 +30,10 @@ pub enum NotReady {
         limit_ms: u64,
     },
     /// The robot reports a fault.
-    #[error("Not moving: {0}.")]
+    #[error("{}", super::words::not_moving_fault(.0))]
     Fault(String),
     /// The robot is not in a mode that moves.
-    #[error("Not moving: the robot is in mode {0}.")]
+    #[error("{}", super::words::not_moving_mode(.0))]
     Mode(String),
 }
 
@@ -80,7 +80,7 @@ pub(super) fn ready(
         });
     }
     if let Some(fault) = state.fault {
-        return Err(NotReady::Fault(fault.to_string()));
+        return Err(NotReady::Fault(super::words::fault(&fault)));
     }
     if state.mode != RobotMode::Running {
         return Err(NotReady::Mode(format!("{:?}", state.mode)));
@@ -142,7 +142,7 @@ pub(super) fn view(executor: &ExecutorHandle) -> ArmView {
     let fault = state.and_then(|s| s.fault).map(|f| {
         (
             serde_json::to_value(f).unwrap_or(Value::Null),
-            f.to_string(),
+            super::words::fault(&f),
         )
     });
     ArmView {

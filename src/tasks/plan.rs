@@ -60,11 +60,11 @@ impl MotionGate {
             .settings
             .joints
             .get(reach.joint)
-            .map(|j| j.name.as_str())
-            .unwrap_or("");
+            .map(|j| j.spoken())
+            .unwrap_or_default();
         confirm.applies(reach).then(|| Hold {
             start,
-            question: words::question(question, reach, name),
+            question: words::question(question, reach, &name),
             deadline: Instant::now() + self.settings.expire,
         })
     }

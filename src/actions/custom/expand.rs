@@ -149,8 +149,12 @@ fn walk(
             } => {
                 let target: Vec<f64> = joints.iter().map(|j| j.eval(&b.numbers)).collect();
                 // Checked at load for every allowed value; checked again on what will move.
-                check_target(robot, &target)
-                    .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+                check_target(robot, &target).map_err(|e| {
+                    Refusal::new(
+                        "out_of_range",
+                        crate::tasks::words::limit(&e, &robot.joints),
+                    )
+                })?;
                 let speed = speed.as_ref().map_or(cap, |s| s.eval(&b.numbers)).min(cap);
                 Step {
                     label: b.render(label),

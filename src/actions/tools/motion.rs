@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::positions::find_position;
-use crate::actions::guards::{confirm_rule, may_move};
+use crate::actions::guards::{confirm_rule, may_move, out_of_range};
 use crate::actions::params::{Args, ToolArgs, WhenWord};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Caller, Refusal};
@@ -235,7 +235,7 @@ pub(super) fn speed_under_cap(app: &App, asked: Option<f64>) -> Result<(f64, boo
     let asked = asked
         .map(check_speed)
         .transpose()
-        .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+        .map_err(out_of_range(&app.config.robot))?;
     let cap = app.config.motion.max_speed;
     Ok((
         asked.unwrap_or(cap).min(cap),
@@ -262,7 +262,7 @@ fn start_move(
     ask: Ask,
 ) -> Result<ActionOutput, Refusal> {
     let robot = &app.config.robot;
-    check_target(robot, &ask.joints).map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+    check_target(robot, &ask.joints).map_err(out_of_range(robot))?;
     let (speed, capped) = speed_under_cap(app, ask.speed)?;
     let task = MotionTask {
         action: action.into(),

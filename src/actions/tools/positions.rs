@@ -102,9 +102,9 @@ pub(super) const LIST_POSITIONS: ToolItem = ToolItem {
             joints,
             source: Some("saved"),
         }));
-        let names: Vec<&str> = positions.iter().map(|p| p.name.as_str()).collect();
+        let names: Vec<String> = positions.iter().map(|p| p.name.clone()).collect();
         Ok(ActionOutput {
-            text: format!("{} positions: {}.", names.len(), names.join(", ")),
+            text: crate::tasks::words::position_list(&names),
             task_id: None,
             structured: structured(&PositionList { positions }),
         })
@@ -162,7 +162,7 @@ fn save(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
             )
         })?;
     Ok(ActionOutput {
-        text: format!("Saved the current position as {name}."),
+        text: crate::tasks::words::position_saved(&name),
         task_id: None,
         structured: structured(&Position {
             name: name.into(),

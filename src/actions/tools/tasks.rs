@@ -8,7 +8,7 @@ use crate::actions::guards::find_own_task;
 use crate::actions::params::{Args, NoArgs, TaskIdArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Refusal};
-use crate::tasks::{short_id, Cancelled, TaskRecord, TaskState};
+use crate::tasks::{short_id, words, Cancelled, TaskRecord, TaskState};
 
 /// `task_status`'s arguments.
 #[derive(JsonSchema)]
@@ -172,16 +172,12 @@ pub(super) const LIST_TASKS: ToolItem = ToolItem {
         let tasks = app
             .registry
             .list_where(limit, |t| t.owner == caller.operator);
-        let text = match tasks.first() {
-            None => "There are no tasks yet.".to_owned(),
-            Some(t) => format!(
-                "{} tasks; the latest is {} ({}), {}.",
-                tasks.len(),
-                short_id(&t.task_id),
-                t.action,
-                t.state.as_str()
-            ),
-        };
+        let text = words::task_list(
+            tasks.len(),
+            tasks
+                .first()
+                .map(|t| (&t.task_id, t.action.as_str(), t.state)),
+        );
         Ok(ActionOutput {
             text,
             task_id: None,

@@ -1,0 +1,325 @@
+//! What a task says: its ack, its question, its progress and how it ended.
+
+use uuid::Uuid;
+
+use super::{short_id, spoken_name, Numbers};
+use crate::tasks::{StepsStatus, TaskState};
+
+/// What a held motion asks before it moves.
+#[derive(Debug, Clone)]
+pub enum Question {
+    /// A single move: the joint that travels furthest names it.
+    Move,
+    /// A custom action of several steps.
+    Action {
+        /// Its title.
+        title: String,
+    },
+    /// Resuming a custom action at step `from` (1-based) of `total`.
+    Resume {
+        /// Its title.
+        title: String,
+        /// The step it resumes at (1-based).
+        from: usize,
+        /// Its step count.
+        total: usize,
+    },
+}
+
+/// How far a motion reaches, for its confirmation question.
+#[derive(Debug, Clone, Copy)]
+pub struct Reach {
+    /// The joint that travels furthest (0-based).
+    pub joint: usize,
+    /// Its travel (rad).
+    pub travel: f64,
+    /// The highest speed asked (fraction).
+    pub speed: f64,
+    /// The planned seconds.
+    pub eta_s: f64,
+    /// The step count (1 for a single move).
+    pub steps: usize,
+    /// The longest single move: its step (0-based) and planned seconds.
+    pub longest: (usize, f64),
+    /// The slowest move: its step (0-based) and speed (infinite when nothing moves).
+    pub slowest: (usize, f64),
+}
+
+/// "moving to home" from "Moving to home".
+fn lower_first(s: &str) -> String {
+    let mut s = s.to_owned();
+    if let Some(first) = s.get(..1) {
+        s.replace_range(..1, &first.to_lowercase());
+    }
+    s
+}
+
+/// What tasks say.
+pub trait Tasks: Numbers {
+    /// "This moves the shoulder lift 80 degrees at 25 percent speed. Confirm?" `joint` is
+    /// the joint's spoken label.
+    fn question(&self, q: &Question, reach: &Reach, joint: &str) -> String {
+        let degrees = self.degrees(reach.travel);
+        match q {
+            Question::Move => format!(
+                "This moves the {joint} {degrees} at {} speed. Confirm?",
+                self.percent(reach.speed)
+            ),
+            Question::Action { title } => format!(
+                "{title} runs {}, {}, moving a joint up to {degrees}. Confirm?",
+                self.count_steps(reach.steps),
+                self.about(reach.eta_s)
+            ),
+            Question::Resume { title, from, total } => format!(
+                "Resuming {title} at step {from} of {total} moves a joint up to {degrees}. Confirm?"
+            ),
+        }
+    }
+
+    /// A held task's status: its question and its number.
+    fn awaiting(&self, question: &str, id: &Uuid) -> String {
+        format!("{question} Task {}.", short_id(id))
+    }
+
+    /// The ack of a motion: "Moving to home, about 4 seconds. Task 3f2a."
+    fn moving(&self, doing: &str, eta_s: f64, id: &Uuid) -> String {
+        format!("{doing}, {}. Task {}.", self.about(eta_s), short_id(id))
+    }
+
+    /// The ack of a custom action: "Picking slot 3. 6 steps, about 9 seconds. Task 3f2a."
+    fn working(&self, doing: &str, steps: usize, eta_s: f64, id: &Uuid) -> String {
+        format!(
+            "{} {}, {}. Task {}.",
+            self.sentence(doing),
+            self.count_steps(steps),
+            self.about(eta_s),
+            short_id(id)
+        )
+    }
+
+    /// "Resuming task 3f2a at step 3 of 6, placing, back to its start first, about 5 seconds."
+    fn resuming(
+        &self,
+        id: &Uuid,
+        from: usize,
+        total: usize,
+        label: &str,
+        back: bool,
+        eta_s: f64,
+    ) -> String {
+        let back = if back {
+            ", back to its start first"
+        } else {
+            ""
+        };
+        format!(
+            "Resuming task {} at step {from} of {total}, {}{back}, {}.",
+            short_id(id),
+            lower_first(label),
+            self.about(eta_s)
+        )
+    }
+
+    /// A single motion's progress: "Moving to home, 40 percent done, about 2 seconds left."
+    fn progress(&self, doing: &str, percent_done: f64, remaining_s: f64, stopping: bool) -> String {
+        let done = self.percent(percent_done / 100.0);
+        if stopping {
+            format!("Stopping {}, {done} done.", lower_first(doing))
+        } else {
+            format!("{doing}, {done} done, {} left.", self.about(remaining_s))
+        }
+    }
+
+    /// A step's progress: "Step 2 of 6, moving above slot 4, 30 percent done."
+    fn step_progress(
+        &self,
+        step: usize,
+        total: usize,
+        label: &str,
+        percent_done: f64,
+        stopping: bool,
+    ) -> String {
+        format!(
+            "{}tep {step} of {total}, {}, {} done.",
+            if stopping { "Stopping at s" } else { "S" },
+            lower_first(label),
+            self.percent(percent_done / 100.0)
+        )
+    }
+
+    /// "Step 2 of 6 done, moving above slot 4, 40 percent in all."
+    fn step_done(&self, step: usize, total: usize, label: &str, percent_done: f64) -> String {
+        format!(
+            "Step {step} of {total} done, {}, {} in all.",
+            lower_first(label),
+            self.percent(percent_done / 100.0)
+        )
+    }
+
+    /// How a single motion ended.
+    fn motion_ended(
+        &self,
+        doing: &str,
+        done: &str,
+        id: &Uuid,
+        state: TaskState,
+        percent_done: f64,
+        error: Option<&str>,
+    ) -> String {
+        use TaskState::*;
+        let at = self.percent(percent_done / 100.0);
+        match (state, error) {
+            (Succeeded, _) => format!("{done} Task {} succeeded.", short_id(id)),
+            (Cancelled, Some(e)) => self.dropped(id, e),
+            (Cancelled, None) => format!(
+                "Stopped {} at {at}. The arm is standing still.",
+                lower_first(doing)
+            ),
+            (_, Some(e)) => format!("{doing} failed at {at}: {e}."),
+            (_, None) => format!("{doing} ended, {}.", self.state_words(state)),
+        }
+    }
+
+    /// How a multi-step task ended, at step `at` (1-based).
+    #[allow(clippy::too_many_arguments)]
+    fn sequence_ended(
+        &self,
+        action: &str,
+        done: &str,
+        id: &Uuid,
+        state: TaskState,
+        st: &StepsStatus,
+        percent_done: f64,
+        error: Option<&str>,
+    ) -> String {
+        use TaskState::*;
+        let at = (st.done + 1).min(st.total);
+        match (state, error) {
+            (Succeeded, _) => format!("{done} Task {} succeeded.", short_id(id)),
+            (Cancelled, _) => format!(
+                "Stopped {} at step {at} of {}, {} done. The arm is standing still.",
+                spoken_name(action),
+                st.total,
+                self.percent(percent_done / 100.0)
+            ),
+            (_, Some(e)) => format!(
+                "{} at step {at} of {}: {e}. {}",
+                if state == Interrupted {
+                    "Interrupted"
+                } else {
+                    "Failed"
+                },
+                st.total,
+                self.resume_hint(st)
+            ),
+            (_, None) => format!("Task {} {}.", short_id(id), self.state_words(state)),
+        }
+    }
+
+    /// A task dropped before it moved: "Task 3f2a was dropped: stop was called; the arm did not move."
+    fn dropped(&self, id: &Uuid, why: &str) -> String {
+        format!("Task {} was dropped: {why}.", short_id(id))
+    }
+
+    /// A resume that was not confirmed leaves the task interrupted.
+    fn stays_interrupted(&self, id: &Uuid, st: &StepsStatus, why: &str) -> String {
+        format!(
+            "Task {} stays interrupted at step {}: {why}.",
+            short_id(id),
+            (st.done + 1).min(st.total),
+        )
+    }
+
+    /// What a task that was running when the plugin stopped says after the restart.
+    fn interrupted_by_restart(
+        &self,
+        id: &Uuid,
+        action: &str,
+        state: &str,
+        percent_done: f64,
+        steps: Option<&StepsStatus>,
+    ) -> String {
+        let _ = (action, percent_done);
+        match steps {
+            Some(st) => format!(
+                "Armature restarted during task {}, step {} of {}. {} The arm stays still.",
+                short_id(id),
+                (st.done + 1).min(st.total),
+                st.total,
+                self.resume_hint(st)
+            ),
+            None if state == "queued" => format!(
+                "Armature restarted while task {} waited in line. It will not start by itself.",
+                short_id(id)
+            ),
+            None => format!(
+                "Armature restarted during task {}. The arm will not move again by itself.",
+                short_id(id)
+            ),
+        }
+    }
+
+    /// "Steps 1 to 3 are done; resuming continues from step 4."
+    fn resume_hint(&self, st: &StepsStatus) -> String {
+        let next = (st.done + 1).min(st.total);
+        match st.done {
+            0 => format!("No step was finished; resuming starts again at step {next}."),
+            1 => format!("Step 1 is done; resuming continues from step {next}."),
+            d => format!("Steps 1 to {d} are done; resuming continues from step {next}."),
+        }
+    }
+
+    /// The ack of a queued task: "Moving to home, second in line, starts in about 9 seconds. Task 3f2a."
+    fn queued(&self, doing: &str, place: usize, starts_in_s: f64, id: &Uuid) -> String {
+        format!(
+            "{doing}, {} in line, starts in {}. Task {}.",
+            self.ordinal(place),
+            self.about(starts_in_s),
+            short_id(id)
+        )
+    }
+
+    /// What comes next, said when a task ends: "Next: moving to slot 4, about 6 seconds."
+    fn next(&self, doing: &str, eta_s: f64) -> String {
+        format!("Next: {}, {}.", lower_first(doing), self.about(eta_s))
+    }
+
+    /// A task's confirmation was given: "Confirmed, move joints."
+    fn confirmed(&self, action: &str) -> String {
+        format!("Confirmed, {}.", spoken_name(action))
+    }
+
+    /// A task's state in words.
+    fn state_words(&self, state: TaskState) -> String {
+        match state {
+            TaskState::AwaitingConfirmation => "waiting for confirmation",
+            TaskState::Queued => "waiting in line",
+            TaskState::Running => "running",
+            TaskState::Succeeded => "succeeded",
+            TaskState::Failed => "failed",
+            TaskState::Cancelled => "cancelled",
+            TaskState::Interrupted => "interrupted",
+        }
+        .into()
+    }
+
+    /// "3 tasks; the latest, task 3f2a, move to, succeeded." or "1 task, …".
+    fn task_list(&self, count: usize, latest: Option<(&Uuid, &str, TaskState)>) -> String {
+        match latest {
+            None => "There are no tasks yet.".into(),
+            Some((id, action, state)) => {
+                let what = format!(
+                    "task {}, {}, {}",
+                    short_id(id),
+                    spoken_name(action),
+                    self.state_words(state)
+                );
+                if count == 1 {
+                    format!("1 task: {what}.")
+                } else {
+                    format!("{count} tasks; the latest is {what}.")
+                }
+            }
+        }
+    }
+}
