@@ -14,11 +14,11 @@ pub enum NotReady {
     #[error("{}", super::words::no_state())]
     NoState,
     /// The link to the robot is down.
-    #[error("{}", super::words::unreachable())]
+    #[error("{}", super::words::unreachable(cause))]
     Unreachable {
         /// Since when (RFC 3339).
         since: String,
-        /// Why.
+        /// Why, said aloud.
         cause: String,
     },
     /// The latest state is too old to plan from.
@@ -57,7 +57,7 @@ pub(super) fn reachable(executor: &ExecutorHandle) -> Result<(Snapshot, ArmState
     {
         return Err(NotReady::Unreachable {
             since: rfc3339_of(since),
-            cause: cause.to_string(),
+            cause: super::words::link(&cause),
         });
     }
     Ok((snap, state))
@@ -110,6 +110,8 @@ pub struct ArmView {
     pub age_ms: Option<f64>,
     /// Since when the link is down (RFC 3339) and why.
     pub link_down: Option<(String, String)>,
+    /// Why the link is down, said aloud.
+    pub link_said: Option<String>,
     /// "idle", "moving" or "stopping".
     pub phase: &'static str,
     /// Whether the cycle has run long enough to have figures.
@@ -138,6 +140,10 @@ pub(super) fn view(executor: &ExecutorHandle) -> ArmView {
         }
         _ => None,
     });
+    let link_said = state.and_then(|s| match (s.link_down_since, s.fault) {
+        (Some(_), Some(Fault::Unreachable { cause })) => Some(super::words::link(&cause)),
+        _ => None,
+    });
     let mode = state.map_or(RobotMode::Disconnected, |s| s.mode);
     let fault = state.and_then(|s| s.fault).map(|f| {
         (
@@ -154,6 +160,7 @@ pub(super) fn view(executor: &ExecutorHandle) -> ArmView {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default(),
         fault,
+        link_said,
         age_ms,
         link_down,
         phase: match snap.phase {

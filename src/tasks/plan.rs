@@ -133,7 +133,7 @@ impl MotionGate {
     /// allowed; `steps` names a multi-step task's step.
     pub(super) fn sensible(&self, reach: &Reach, steps: Option<&[Step]>) -> Result<(), GateError> {
         let what = |k: usize| match steps.and_then(|s| s.get(k)) {
-            Some(step) => format!("Step {} ({})", k + 1, step.label),
+            Some(_) => format!("Step {}", k + 1),
             None => "The move".to_owned(),
         };
         let (k, speed) = reach.slowest;

@@ -180,12 +180,12 @@ pub enum GateError {
     #[error("{}", words::queue_full(*.0))]
     QueueFull(usize),
     /// The task's record could not be written, so it was not taken on.
-    #[error("{}", words::cannot_record())]
+    #[error("{}", words::cannot_record(.0, "Nothing moved"))]
     Durability(String),
     /// A move slower than the configured minimum speed.
     #[error("{}", words::too_slow(what, *.speed, *.min))]
     TooSlow {
-        /// "The move", "Step 2 (reaching into slot 3)".
+        /// "The move", "Step 2".
         what: String,
         /// The speed asked (fraction).
         speed: f64,
@@ -195,7 +195,7 @@ pub enum GateError {
     /// A move that would take longer than the configured longest motion.
     #[error("{}", words::too_long(what, *.seconds, *.limit))]
     TooLong {
-        /// "The move", "Step 2 (reaching into slot 3)".
+        /// "The move", "Step 2".
         what: String,
         /// Its planned seconds.
         seconds: f64,

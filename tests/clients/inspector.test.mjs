@@ -106,7 +106,7 @@ describe('MCP Inspector CLIs', () => {
           '--method', 'tools/call', '--tool-name', 'move_joints', '--tool-arg', 'joints=[0, -1.5, 4, -1.5, 0, 0]',
         ]);
         assert.equal(answer.isError, true);
-        const text = 'joint 3 (elbow_joint) = 4 rad is outside its range -3.1416 to 3.1416 rad';
+        const text = 'The elbow can turn from minus 180 to 180 degrees; 229 degrees is outside that. Nothing moved.';
         assert.equal(answer.content[0].text, text);
         assert.deepEqual(answer.structuredContent, { error: { code: 'out_of_range', message: text } });
       });

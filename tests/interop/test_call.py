@@ -30,7 +30,7 @@ def test_a_refused_call_exits_2_with_the_refusal_text(server):
     assert r.stderr.startswith('There is no position named "nowhere". Known positions:'), r.stderr
     r = call(server.url, "move_joints", "joints=[9,0,0,0,0,0]")
     assert r.returncode == 2
-    assert r.stderr == "joint 1 (shoulder_pan_joint) = 9 rad is outside its range -6.2832 to 6.2832 rad\n", r.stderr
+    assert r.stderr == "The shoulder pan can turn from minus 360 to 360 degrees; 516 degrees is outside that. Nothing moved.\n", r.stderr
 
 
 def test_a_stopped_task_exits_4(server):

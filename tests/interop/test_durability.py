@@ -24,8 +24,8 @@ pytestmark = pytest.mark.anyio
 
 NEAR = [0.3, -1.4, 0.2, -1.6, 0.1, 0.1]
 FAR = [2.0, -1.0, 1.0, -1.2, 0.5, 0.5]
-FULL = "The state directory cannot be written (No space left on device); nothing moved."
-READ_ONLY = "The state directory cannot be written (Read-only file system); nothing moved."
+FULL = "The state directory cannot be written: no space left on device. Nothing moved."
+READ_ONLY = "The state directory cannot be written: read-only file system. Nothing moved."
 # move_joints waits for a confirmation: each call and each rejection is one journal line,
 # whose length the digits of the joints set. That lets the test place the journal's end just
 # before a page boundary.
@@ -102,7 +102,8 @@ async def test_a_full_state_directory_refuses_what_it_cannot_keep_and_recovers(m
 
             err, text, sc = await c.call("save_position", {"name": "during_full"})
             assert err and sc["error"]["code"] == "durability", text
-            assert text == "The state directory cannot be written (No space left on device); the position during_full was not saved."
+            assert text == ("The state directory cannot be written: no space left on device. "
+                            "The position during full was not saved."), text
             _, positions = await c.ok("list_positions")
             assert "during_full" not in {p["name"] for p in positions["positions"]}
 
@@ -183,8 +184,8 @@ async def test_a_read_only_state_directory_stops_safely_and_says_what_was_lost(m
                 err, text, sc = await c.call("home")
                 assert err and sc["error"]["code"] == "durability" and text == READ_ONLY, text
                 err, text, sc = await c.call("save_position", {"name": "on_ro"})
-                assert err and text == ("The state directory cannot be written (Read-only file system); "
-                                        "the position on_ro was not saved."), text
+                assert err and text == ("The state directory cannot be written: read-only file system. "
+                                        "The position on ro was not saved."), text
                 # A graceful stop that cannot write the variables says so, and what was lost.
                 server.stop()
                 assert server.proc.returncode == 1, "".join(server.log)

@@ -10,7 +10,7 @@ use crate::actions::params::{TaskIdArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Refusal};
 use crate::config::Approval;
-use crate::tasks::{short_id, Channel, TaskRecord, TaskState};
+use crate::tasks::{Channel, TaskRecord, TaskState};
 
 /// A gate tool's answer.
 #[derive(Serialize, JsonSchema)]
@@ -60,11 +60,7 @@ pub(super) const CONFIRM_TASK: ToolItem = ToolItem {
 
 /// The answer to a confirmation that started `rec`.
 fn confirmed(rec: TaskRecord) -> ActionOutput {
-    let short = short_id(&rec.task_id);
-    let text = match rec.steps {
-        Some(_) => format!("Confirmed. Task {short} is running."),
-        None => format!("Confirmed. Task {short} is moving."),
-    };
+    let text = crate::tasks::words::confirm_answer(&rec.task_id, rec.steps.is_some());
     ActionOutput {
         text,
         task_id: Some(rec.task_id.to_string()),
@@ -117,10 +113,7 @@ pub(super) const REJECT_TASK: ToolItem = ToolItem {
         let rec = find_own_task(app, caller, &a.task_id)?;
         let rec = app.gate.reject(&rec.task_id)?;
         Ok(ActionOutput {
-            text: format!(
-                "Rejected. Task {} was dropped; the arm did not move.",
-                short_id(&rec.task_id)
-            ),
+            text: crate::tasks::words::rejected(&rec.task_id),
             task_id: Some(rec.task_id.to_string()),
             structured: structured(&GateAnswer {
                 task_id: rec.task_id.to_string(),

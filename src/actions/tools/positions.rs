@@ -155,9 +155,12 @@ fn save(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
         .map_err(|e| {
             Refusal::new(
                 "durability",
-                format!(
-                    "The state directory cannot be written ({}); the position {name} was not saved.",
-                    e.cause()
+                crate::tasks::words::cannot_record(
+                    &e.cause(),
+                    &format!(
+                        "The position {} was not saved",
+                        crate::tasks::words::spoken_name(&name)
+                    ),
                 ),
             )
         })?;

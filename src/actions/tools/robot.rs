@@ -169,7 +169,7 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
             .map(|(_, doing)| doing);
         let text = words::arm(&ArmWords {
             robot: robot.name.clone(),
-            link_down: view.link_down.is_some(),
+            link_down: view.link_said.clone(),
             phase: view.phase.to_owned(),
             doing,
             task: task.map(|id| short_id(&id)),

@@ -8,7 +8,7 @@ use crate::actions::guards::find_own_task;
 use crate::actions::params::{Args, NoArgs, TaskIdArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Refusal};
-use crate::tasks::{short_id, words, Cancelled, TaskRecord, TaskState};
+use crate::tasks::{words, Cancelled, TaskRecord, TaskState};
 
 /// `task_status`'s arguments.
 #[derive(JsonSchema)]
@@ -130,20 +130,12 @@ pub(super) const CANCEL_TASK: ToolItem = ToolItem {
     run: |app, caller, args| {
         let a = TaskIdArgs::parse("cancel_task", args)?;
         let rec = find_own_task(app, caller, &a.task_id)?;
-        let short = short_id(&rec.task_id);
         let how = app.gate.cancel(&rec.task_id)?;
         let state = app
             .registry
             .get(&rec.task_id)
             .map_or(rec.state, |r| r.state);
-        let text = match how {
-            Cancelled::Braking => {
-                format!("Stopping task {short}; the arm is braking to a standstill.")
-            }
-            Cancelled::Dropped => {
-                format!("Cancelled. Task {short} was dropped; the arm did not move.")
-            }
-        };
+        let text = words::cancelling(&rec.task_id, how == Cancelled::Braking);
         let answer = CancelAnswer {
             task_id: rec.task_id.to_string(),
             stopping: how == Cancelled::Braking,
@@ -202,23 +194,12 @@ pub(super) const STOP: ToolItem = ToolItem {
     run: |app, _caller, args| {
         NoArgs::parse("stop", args)?;
         let stopped = app.gate.stop()?;
-        let mut text = match (stopped.braking, stopped.dropped) {
-            (Some(id), _) => format!(
-                "Stopping the arm. Task {} will end cancelled.",
-                short_id(&id)
-            ),
-            (None, Some(id)) => format!(
-                "Stopped. Task {} was waiting for confirmation and was dropped; the arm did not move.",
-                short_id(&id)
-            ),
-            (None, None) if stopped.moving => "Stopping the arm.".to_owned(),
-            (None, None) => "Nothing is moving.".to_owned(),
-        };
-        match stopped.queue_dropped.len() {
-            0 => {}
-            1 => text.push_str(" The queued task was dropped."),
-            n => text.push_str(&format!(" The {n} queued tasks were dropped.")),
-        }
+        let text = words::stopping(
+            stopped.braking.as_ref(),
+            stopped.dropped.as_ref(),
+            stopped.moving,
+            stopped.queue_dropped.len(),
+        );
         let answer = StopAnswer {
             stopping: stopped.braking.is_some() || stopped.moving,
             task_id: stopped.braking.or(stopped.dropped).map(|t| t.to_string()),

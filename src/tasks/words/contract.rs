@@ -58,7 +58,9 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| Patterns {
       | \b(?:[0-9]+[a-f]|[a-f]+[0-9])[0-9a-f]{4,}\b",
     )
     .expect("a constant pattern"),
-    symbol: Regex::new(r#"[%=()\[\]{}"'`<>|\\/#&*^~@$µ±°²—–_]"#).expect("a constant pattern"),
+    // An apostrophe is speech ("the robot's"); single quotes around a word are not.
+    symbol: Regex::new(r#"[%=()\[\]{}"`<>|\\/#&*^~@$µ±°²—–_]|(?:^|\s)'\S"#)
+        .expect("a constant pattern"),
     decimal: Regex::new(r"\d+\.\d{2,}|\d[eE][+-]?\d").expect("a constant pattern"),
     unit: Regex::new(r"\b\d+(?:\.\d)?\s?(?:rad|ms|us|s|m|mm|cm|Hz|deg|rad/s|m/s)\b")
         .expect("a constant pattern"),

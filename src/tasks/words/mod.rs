@@ -69,6 +69,8 @@ said! {
     fn percent(fraction: f64);
     /// "1 step", "10 steps".
     fn count_steps(n: usize);
+    /// "1 variable", "3 variables".
+    fn count_variables(n: usize);
     /// "first", "second", … for a place in line.
     fn ordinal(place: usize);
     /// "Picking slot 3." from "Picking slot 3".
@@ -107,12 +109,22 @@ said! {
     fn next(doing: &str, eta_s: f64);
     /// A task's confirmation was given.
     fn confirmed(action: &str);
+    /// What `cancel_task` says.
+    fn cancelling(id: &Uuid, braking: bool);
+    /// What `stop` says.
+    fn stopping(braking: Option<&Uuid>, dropped: Option<&Uuid>, moving: bool, queue_dropped: usize);
+    /// The answer to a confirmation.
+    fn confirm_answer(id: &Uuid, steps: bool);
+    /// The answer to a rejection.
+    fn rejected(id: &Uuid);
     /// A task's state in words: "waiting for confirmation".
     fn state_words(state: super::TaskState);
     /// The list of a caller's tasks.
     fn task_list(count: usize, latest: Option<(&Uuid, &str, super::TaskState)>);
     /// The list of named positions.
     fn position_list(names: &[String]);
+    /// Why the link to the robot is down, in words.
+    fn link(e: &crate::hal::LinkError);
     /// A fault in words.
     fn fault(f: &crate::hal::Fault);
     /// A position saved.
@@ -128,7 +140,7 @@ said! {
     /// The queue is full.
     fn queue_full(limit: usize);
     /// The state directory cannot be written.
-    fn cannot_record();
+    fn cannot_record(cause: &str, outcome: &str);
     /// A move slower than the configured minimum.
     fn too_slow(what: &str, speed: f64, min: f64);
     /// A move longer than the configured longest motion.
@@ -142,7 +154,7 @@ said! {
     /// No state has arrived from the robot.
     fn no_state();
     /// The link to the robot is down.
-    fn unreachable();
+    fn unreachable(cause: &str);
     /// The robot's state is too old.
     fn stale(age_ms: u64, limit_ms: u64);
     /// The robot reports a fault.
@@ -151,7 +163,8 @@ said! {
     fn not_moving_mode(mode: &str);
 }
 
-/// Why a held task was dropped, by who dropped it.
+/// Why a held or queued task was dropped, by who dropped it (English; a language that needs
+/// other words says them in its `dropped`).
 pub mod why {
     /// Its owner rejected it.
     pub const REJECTED: &str = "the operator rejected it; the arm did not move";
@@ -163,13 +176,11 @@ pub mod why {
     pub const EXPIRED: &str = "it was not confirmed in time; the arm did not move";
     /// Its owner cancelled it while it waited in line.
     pub const CANCELLED_QUEUED: &str =
-        "it was cancelled while waiting in line; the arm did not move for it";
+        "it was cancelled while waiting in line; the arm did not move";
     /// Stop was called while it waited in line.
-    pub const STOPPED_QUEUED: &str =
-        "stop was called before it started; the arm did not move for it";
+    pub const STOPPED_QUEUED: &str = "stop was called before it started; the arm did not move";
     /// The task before it, of the same owner, failed: a sequence does not run on.
-    pub const PREDECESSOR_FAILED: &str =
-        "the task before it failed, so it did not start; the arm did not move for it";
+    pub const PREDECESSOR_FAILED: &str = "the task before it failed; the arm did not move for it";
     /// A stop covered its motion before the motion began.
     pub const FENCED: &str = "stop was called before it began; the arm did not move";
 }

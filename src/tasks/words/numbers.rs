@@ -23,15 +23,15 @@ pub trait Numbers {
         }
     }
 
-    /// A fraction as a percentage: "25 percent".
+    /// A fraction as a percentage: "25 percent", "0.9 percent".
     fn percent(&self, fraction: f64) -> String {
         let p = fraction * 100.0;
         if !p.is_finite() {
             "an unknown share".into()
-        } else if p > 0.0 && p < 0.5 {
-            "under 1 percent".into()
+        } else if p > 0.0 && p < 0.05 {
+            "under 0.1 percent".into()
         } else {
-            format!("{} percent", self.rounded(p.round()))
+            format!("{} percent", self.rounded(p))
         }
     }
 
@@ -99,6 +99,15 @@ pub trait Numbers {
             "1 step".into()
         } else {
             format!("{n} steps")
+        }
+    }
+
+    /// "1 variable", "3 variables".
+    fn count_variables(&self, n: usize) -> String {
+        if n == 1 {
+            "1 variable".into()
+        } else {
+            format!("{n} variables")
         }
     }
 

@@ -77,9 +77,18 @@ pub trait Refusals: Numbers {
         format!("The queue is full with {limit} motions waiting. Wait for one to start, or stop.")
     }
 
-    /// The state directory cannot be written, so nothing is taken on.
-    fn cannot_record(&self) -> String {
-        "The state directory cannot be written, so nothing moved.".into()
+    /// "The state directory cannot be written: no space left on device. Nothing moved."
+    fn cannot_record(&self, cause: &str, outcome: &str) -> String {
+        let cause = cause.split(" (os error").next().unwrap_or(cause).trim();
+        let mut cause = cause.to_owned();
+        if let Some(first) = cause.get(..1) {
+            cause.replace_range(..1, &first.to_lowercase());
+        }
+        format!(
+            "The state directory cannot be written: {}. {}",
+            cause.trim_end_matches('.'),
+            self.sentence(outcome)
+        )
     }
 
     /// "The move at 1 percent speed is slower than the least allowed, 5 percent. Nothing moved."
@@ -123,9 +132,9 @@ pub trait Refusals: Numbers {
         "No state has arrived from the robot yet; nothing moved.".into()
     }
 
-    /// The link to the robot is down.
-    fn unreachable(&self) -> String {
-        "The robot is unreachable; nothing was done.".into()
+    /// "The robot is unreachable: connection refused. Nothing was done."
+    fn unreachable(&self, cause: &str) -> String {
+        format!("The robot is unreachable: {cause}. Nothing was done.")
     }
 
     /// "The robot's state is 900 milliseconds old, more than the 500 allowed; not moving."

@@ -1,15 +1,15 @@
 //! What the status tools say about the arm and the cell's names.
 
 use super::{spoken_name, Numbers};
-use crate::hal::Fault;
+use crate::hal::{Fault, LinkError};
 
 /// The arm as `robot_state` says it: only what an operator needs.
 #[derive(Debug, Clone, Default)]
 pub struct ArmWords {
     /// The robot's name ("UR5e").
     pub robot: String,
-    /// Whether the link to the robot is down.
-    pub link_down: bool,
+    /// Why the link to the robot is down, said aloud, when it is.
+    pub link_down: Option<String>,
     /// "idle", "moving" or "stopping".
     pub phase: String,
     /// Where it moves to, in words ("moving to home"), when a task moves it.
@@ -42,13 +42,11 @@ pub trait State: Numbers {
     /// a lost link, the next task and the gripper follow when there are any; the I/O, the
     /// loop's figures and the joints are in the structured part only.
     fn arm(&self, a: &ArmWords) -> String {
-        let mut out = if a.link_down {
-            format!("The {} is unreachable.", a.robot)
+        let mut out = if let Some(cause) = &a.link_down {
+            format!("The {} is unreachable: {cause}.", a.robot)
         } else {
             let activity = match (a.phase.as_str(), &a.doing, &a.task) {
-                ("moving", Some(doing), Some(task)) => {
-                    format!("is {} for task {task}", doing.to_lowercase())
-                }
+                ("moving", Some(doing), _) => format!("is {}", doing.to_lowercase()),
                 ("moving", None, Some(task)) => format!("is moving for task {task}"),
                 ("moving", ..) => "is moving".into(),
                 ("stopping", ..) => "is braking to a stop".into(),
@@ -85,6 +83,19 @@ pub trait State: Numbers {
         out
     }
 
+    /// Why the link is down: "connection refused".
+    fn link(&self, e: &LinkError) -> String {
+        match e {
+            LinkError::Exception(code) => format!("the robot answered with exception {code}"),
+            LinkError::Io(errno) => {
+                let said = std::io::Error::from_raw_os_error(*errno).to_string();
+                let said = said.split(" (os error").next().unwrap_or("").trim();
+                said.to_lowercase()
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// A fault as an operator hears it: "the emergency stop is pressed".
     fn fault(&self, f: &Fault) -> String {
         match f {
@@ -107,7 +118,9 @@ pub trait State: Numbers {
                 "the robot program is not running, its heartbeat stood still for {}",
                 self.about(f64::from(*unchanged_ms) / 1000.0)
             ),
-            Fault::Unreachable { .. } => "the robot is unreachable".into(),
+            Fault::Unreachable { cause } => {
+                format!("the robot is unreachable: {}", self.link(cause))
+            }
         }
     }
 

@@ -242,7 +242,7 @@ pub trait Tasks: Numbers {
         let _ = (action, percent_done);
         match steps {
             Some(st) => format!(
-                "Armature restarted during task {}, step {} of {}. {} The arm stays still.",
+                "Armature restarted during task {} at step {} of {}. It waits. {}",
                 short_id(id),
                 (st.done + 1).min(st.total),
                 st.total,
@@ -259,13 +259,12 @@ pub trait Tasks: Numbers {
         }
     }
 
-    /// "Steps 1 to 3 are done; resuming continues from step 4."
+    /// "Resume it to continue from step 4."
     fn resume_hint(&self, st: &StepsStatus) -> String {
         let next = (st.done + 1).min(st.total);
         match st.done {
-            0 => format!("No step was finished; resuming starts again at step {next}."),
-            1 => format!("Step 1 is done; resuming continues from step {next}."),
-            d => format!("Steps 1 to {d} are done; resuming continues from step {next}."),
+            0 => format!("Resume it to start again at step {next}."),
+            _ => format!("Resume it to continue from step {next}."),
         }
     }
 
@@ -287,6 +286,63 @@ pub trait Tasks: Numbers {
     /// A task's confirmation was given: "Confirmed, move joints."
     fn confirmed(&self, action: &str) -> String {
         format!("Confirmed, {}.", spoken_name(action))
+    }
+
+    /// What `cancel_task` says: the arm brakes, or the task waited and was dropped.
+    fn cancelling(&self, id: &Uuid, braking: bool) -> String {
+        if braking {
+            format!(
+                "Stopping task {}; the arm is braking to a standstill.",
+                short_id(id)
+            )
+        } else {
+            format!(
+                "Cancelled. Task {} was dropped; the arm did not move.",
+                short_id(id)
+            )
+        }
+    }
+
+    /// What `stop` says: what brakes or was dropped, and how many queued tasks went.
+    fn stopping(
+        &self,
+        braking: Option<&Uuid>,
+        dropped: Option<&Uuid>,
+        moving: bool,
+        queue_dropped: usize,
+    ) -> String {
+        let mut text = match (braking, dropped) {
+            (Some(id), _) => format!(
+                "Stopping the arm. Task {} will end cancelled.",
+                short_id(id)
+            ),
+            (None, Some(id)) => format!(
+                "Stopped. Task {} waited for confirmation and was dropped; the arm did not move.",
+                short_id(id)
+            ),
+            (None, None) if moving => "Stopping the arm.".to_owned(),
+            (None, None) => "Nothing is moving.".to_owned(),
+        };
+        match queue_dropped {
+            0 => {}
+            1 => text.push_str(" The queued task was dropped."),
+            n => text.push_str(&format!(" The {n} queued tasks were dropped.")),
+        }
+        text
+    }
+
+    /// The answer to a confirmation: "Confirmed. Task 3f2a is moving."
+    fn confirm_answer(&self, id: &Uuid, steps: bool) -> String {
+        let doing = if steps { "running" } else { "moving" };
+        format!("Confirmed. Task {} is {doing}.", short_id(id))
+    }
+
+    /// The answer to a rejection.
+    fn rejected(&self, id: &Uuid) -> String {
+        format!(
+            "Rejected. Task {} was dropped; the arm did not move.",
+            short_id(id)
+        )
     }
 
     /// A task's state in words.

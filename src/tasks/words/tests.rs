@@ -92,14 +92,26 @@ fn every_message() -> Vec<String> {
         joint_out_of_range("shoulder pan", 100.0, -6.283185307179586, 6.283185307179586),
         busy(&id, "move_to", 42.0),
         queue_full(8),
-        cannot_record(),
+        cannot_record("No space left on device (os error 28)", "Nothing moved"),
+        cannot_record(
+            "Read-only file system",
+            "the position over the box was not saved",
+        ),
         too_slow("The move", 0.001, 0.05),
         too_long("Step 2", 4000.0, 120.0),
         no_lines("ros"),
         expired(&short_id(&id)),
         not_in_state(&short_id(&id), "running", "there is nothing to confirm"),
         no_state(),
-        unreachable(),
+        cancelling(&id, true),
+        cancelling(&id, false),
+        stopping(Some(&id), None, true, 3),
+        stopping(None, Some(&id), false, 1),
+        stopping(None, None, true, 0),
+        stopping(None, None, false, 0),
+        confirm_answer(&id, true),
+        confirm_answer(&id, false),
+        rejected(&id),
         stale(900, 500),
         not_moving_mode("PowerOff"),
     ];
@@ -173,9 +185,18 @@ fn every_message() -> Vec<String> {
         Fault::Unreachable {
             cause: LinkError::Refused,
         },
+        Fault::Unreachable {
+            cause: LinkError::RosMaster,
+        },
+        Fault::Unreachable {
+            cause: LinkError::Io(28),
+        },
     ];
     for f in &faults {
         all.push(not_moving_fault(&fault(f)));
+        if let Fault::Unreachable { cause } = f {
+            all.push(unreachable(&link(cause)));
+        }
         all.push(arm(&ArmWords {
             robot: "UR5e".into(),
             phase: "idle".into(),
@@ -196,7 +217,7 @@ fn every_message() -> Vec<String> {
     }));
     all.push(arm(&ArmWords {
         robot: "UR5e".into(),
-        link_down: true,
+        link_down: Some(link(&LinkError::Exception(4))),
         cannot_record: true,
         ..ArmWords::default()
     }));
