@@ -54,7 +54,7 @@ pub(super) fn may_move(caller: &Caller, tool: &str) -> Result<(), Refusal> {
 /// `stop` is the only tool that acts on anyone's motion.
 pub(super) fn find_own_task(app: &App, caller: &Caller, id: &str) -> Result<TaskRecord, Refusal> {
     let id = id.trim();
-    let unknown = || Refusal::new("unknown_task", format!("There is no task {id}."));
+    let unknown = || Refusal::new("unknown_task", crate::tasks::words::unknown_task(id));
     let mine = |t: &TaskRecord| t.owner == caller.operator;
     if let Ok(uuid) = Uuid::parse_str(id) {
         return app.registry.get(&uuid).filter(mine).ok_or_else(unknown);

@@ -93,7 +93,7 @@ pub enum Refusal {
         fraction: f64,
     },
     /// The path passes too near a singularity.
-    #[error("That path passes too close to {} {}, where the joints would spin. Nothing moved.", singular(*kind), along(*fraction))]
+    #[error("That path nears {} {}, where the joints would spin. Nothing moved.", singular(*kind), along(*fraction))]
     Singularity {
         /// "shoulder", "elbow" or "wrist" on a UR arm.
         kind: Option<&'static str>,
@@ -105,7 +105,7 @@ pub enum Refusal {
         fraction: f64,
     },
     /// A straight line that would need the arm to change configuration.
-    #[error("That straight line would flip the arm's {} {}. A joint move can get there. Nothing moved.", what.unwrap_or("configuration"), along(*fraction))]
+    #[error("That line would flip the arm's {} {}. A joint move can get there. Nothing moved.", what.unwrap_or("configuration"), along(*fraction))]
     Flip {
         /// "shoulder", "elbow" or "wrist" on a UR arm.
         what: Option<&'static str>,

@@ -132,7 +132,7 @@ fn into_the_table_names_the_zone_the_depth_and_where() {
     let e = line(&table_below(&r, 0.02), &r, &ready(&r), down(0.05)).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "That would take the tool 3 centimetres into the table, 40 percent of the way along. Nothing moved."
+        "That would take the tool 3 centimetres into the table, 40 percent along. Nothing moved."
     );
     // Stopping short of it passes, and says how close it came.
     let ok = line(&table_below(&r, 0.02), &r, &ready(&r), down(0.015)).unwrap();
@@ -150,7 +150,7 @@ fn the_tools_volume_counts() {
     let e = line(&cell, &r, &ready(&r), down(0.03)).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "That would take the tool 2 centimetres into the table, 33 percent of the way along. Nothing moved."
+        "That would take the tool 2 centimetres into the table, 33 percent along. Nothing moved."
     );
 }
 
@@ -179,7 +179,7 @@ fn into_a_keep_out_box() {
     .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "That would take the tool 10 centimetres into the fixture a, 50 percent of the way along. Nothing moved."
+        "That would take the tool 10 centimetres into the fixture a, 50 percent along. Nothing moved."
     );
 }
 
@@ -194,7 +194,7 @@ fn out_of_the_workspace() {
     let e = line(&cell, &r, &ready(&r), down(-0.2)).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "That would take the tool 14 centimetres past the workspace's top, 31 percent of the way along. Nothing moved."
+        "That would take the tool 14 centimetres past the workspace's top, 31 percent along. Nothing moved."
     );
 }
 
@@ -235,7 +235,7 @@ fn through_a_wrist_singularity() {
     );
     assert!(
         e.to_string()
-            .starts_with("That path passes too close to a wrist singularity "),
+            .starts_with("That path nears a wrist singularity "),
         "{e}"
     );
 }
@@ -264,7 +264,7 @@ fn a_line_that_needs_a_flip() {
     );
     assert!(
         e.to_string()
-            .starts_with("That straight line would flip the arm's shoulder "),
+            .starts_with("That line would flip the arm's shoulder "),
         "{e}"
     );
 }

@@ -26,7 +26,7 @@ pub fn degrees(rad: f64) -> String {
     plural(rad.to_degrees().round(), "degree")
 }
 
-/// Where on a path: "40 percent of the way along", or "at the start" and "at the end".
+/// Where on a path: "40 percent along", or "at the start" and "at the end".
 pub fn along(fraction: f64) -> String {
     let pct = (fraction * 100.0).round();
     if fraction <= 0.0 {
@@ -34,7 +34,7 @@ pub fn along(fraction: f64) -> String {
     } else if fraction >= 1.0 {
         "at the end".into()
     } else {
-        format!("{pct:.0} percent of the way along")
+        format!("{pct:.0} percent along")
     }
 }
 
@@ -71,7 +71,7 @@ mod tests {
         assert_eq!(distance(1.24), "1.2 metres");
         assert_eq!(distance(2.0), "2 metres");
         assert_eq!(degrees(std::f64::consts::FRAC_PI_2), "90 degrees");
-        assert_eq!(along(0.4), "40 percent of the way along");
+        assert_eq!(along(0.4), "40 percent along");
         assert_eq!(along(1.0), "at the end");
     }
 }

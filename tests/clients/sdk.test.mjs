@@ -19,19 +19,19 @@ const FAR = [1.8, -Math.PI / 2 + 0.5, 0.5, -Math.PI / 2 + 0.3, 0.3, 0.3];
 // Refusals named in issue 11, and others of each kind: [tool, arguments, code, text].
 const REFUSALS = [
   ['move_joints', { joints: [0.0, -1.5, 4.0, -1.5, 0.0, 0.0] }, 'out_of_range',
-    'The elbow can turn from minus 180 to 180 degrees; 229 degrees is outside that. Nothing moved.'],
+    'The elbow goes up to 180 degrees; 229 is past it. Nothing moved.'],
   ['move_joints', { joints: [0.0, -1.5, 0.0] }, 'out_of_range', 'That gives 3 joint values; the robot has 6 joints. Nothing moved.'],
   ['move_joints', { joints: 'home' }, 'invalid_type', 'joints = "home" is not a list of numbers'],
   ['move_joints', {}, 'missing_parameter', 'joints is required'],
   ['home', { speed: -0.2 }, 'out_of_range', 'at most 1; minus 0.2 is not.'],
-  ['move_to', { position: 'kitchen' }, 'unknown_position', 'There is no position named "kitchen".'],
+  ['move_to', { position: 'kitchen' }, 'unknown_position', 'There is no position named kitchen.'],
   ['task_status', { task_id: '00000000-0000-4000-8000-000000000000' }, 'unknown_task',
-    'There is no task 00000000-0000-4000-8000-000000000000.'],
+    'There is no such task.'],
   ['task_status', { task_id: 'xyz' }, 'invalid_task_id', '"xyz" is not a task id'],
   ['cancel_task', { task_id: 'abcd1234' }, 'unknown_task', 'There is no task abcd1234.'],
   ['list_tasks', { limit: 0 }, 'out_of_range', 'limit 0 must be a whole number from 1 to 100'],
-  ['save_position', { name: 'Home Base' }, 'invalid_name', '"Home Base" is not a usable name'],
-  ['save_position', { name: 'home' }, 'reserved_name', '"home" is defined by the robot file'],
+  ['save_position', { name: 'Home Base' }, 'invalid_name', 'Home Base is not a usable name'],
+  ['save_position', { name: 'home' }, 'reserved_name', 'home is a position of the robot file'],
 ];
 
 /** A connected SDK client over `kind` ('http' or 'stdio'), with the log notifications it got. */

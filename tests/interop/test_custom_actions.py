@@ -180,7 +180,7 @@ async def test_cancel_and_stop_act_within_and_between_steps(server):
         await c.ok("cancel_task", {"task_id": ack["task_id"]})
         final = (await c.wait_done(ack["task_id"], timeout=15))[-1]
         assert final["state"] == "cancelled", final
-        assert final["message"].startswith("Stopped at step 2 of 3 (holding still for the operator)"), final["message"]
+        assert final["message"].startswith("Stopped ") and " at step 2 of 3, " in final["message"], final["message"]
 
         # Within a move, by stop (any operator's tool).
         _, ack = await c.ok("inspect_slots", {"count": 6})

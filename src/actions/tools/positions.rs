@@ -124,15 +124,15 @@ fn save(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
     if !valid {
         return Err(Refusal::new(
             "invalid_name",
-            format!("\"{}\" is not a usable name: 1 to 32 lowercase letters, digits or _, starting with a letter", excerpt(name, 40)),
+            crate::tasks::words::unusable_name(name),
         ));
     }
     if app.config.robot.positions.contains_key(name) {
         return Err(Refusal::new(
             "reserved_name",
             format!(
-                "\"{name}\" is defined by the robot file {}; choose another name",
-                app.config.robot.source
+                "{} is a position of the robot file; choose another name.",
+                crate::tasks::words::spoken_name(name)
             ),
         ));
     }
@@ -140,7 +140,10 @@ fn save(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
     if app.vars.get(name).is_some() {
         return Err(Refusal::new(
             "reserved_name",
-            format!("\"{name}\" is the name of an installation variable, not a position; choose another name"),
+            format!(
+                "{} is the name of a variable; choose another name.",
+                crate::tasks::words::spoken_name(name)
+            ),
         ));
     }
     let joints = app.gate.current_joints()?;
@@ -190,33 +193,33 @@ pub(super) fn find_position(app: &App, name: &str) -> Result<Vec<f64>, Refusal> 
             return Err(Refusal::new(
                 "not_a_position",
                 format!(
-                    "The variable {POSITION_PREFIX}{shown} holds {}, not {dof} joint values; it is not a position. Nothing moved.",
+                    "The saved position {} holds {}, not {dof} joint values. Nothing moved.",
+                    crate::tasks::words::spoken_name(&shown),
                     kind(&other)
                 ),
             ))
         }
         None => {}
     }
-    let known = known(app).join(", ");
     if let Some(v) = app.vars.get(name) {
         return Err(Refusal::new(
             "not_a_position",
-            format!(
-                "{shown} is an installation variable ({}), not a position. Nothing moved. Known positions: {known}.",
-                kind(&v)
-            ),
+            crate::tasks::words::not_a_position(name, &kind(&v)),
         ));
     }
     Err(Refusal::new(
         "unknown_position",
-        format!("There is no position named \"{shown}\". Known positions: {known}."),
+        format!(
+            "{} Nothing moved.",
+            crate::tasks::words::unknown_name("position", name, &known(app))
+        ),
     ))
 }
 
 /// A variable's kind, as said in a refusal.
 fn kind(v: &VarValue) -> String {
     match v {
-        VarValue::Bool(_) => "a true/false value".into(),
+        VarValue::Bool(_) => "a yes or no value".into(),
         VarValue::Number(_) => "a number".into(),
         VarValue::String(_) => "text".into(),
         VarValue::List(l) => format!("a list of {} numbers", l.len()),

@@ -133,6 +133,18 @@ said! {
     fn arm(arm: &ArmWords);
     /// A value that breaks one of the robot's limits.
     fn limit(e: &crate::robot::LimitError, joints: &[crate::robot::JointSpec]);
+    /// A pose that cannot be a target.
+    fn pose(e: &crate::robot::PoseError);
+    /// An unknown name of `what` (a position, an output), with some known ones.
+    fn unknown_name(what: &str, given: &str, known: &[String]);
+    /// An unknown name of `what`, with the names it is near.
+    fn did_you_mean(what: &str, given: &str, near: &[String]);
+    /// A name that is not a position.
+    fn not_a_position(given: &str, holds: &str);
+    /// A name that cannot be used.
+    fn unusable_name(given: &str);
+    /// An unknown task.
+    fn unknown_task(given: &str);
     /// A joint target outside the joint's range.
     fn joint_out_of_range(joint: &str, value_rad: f64, min_rad: f64, max_rad: f64);
     /// The arm is busy with another task.

@@ -1,11 +1,33 @@
 //! Refusals: why nothing moved, naming the bad value and the limit in words.
 
 use super::Numbers;
-use crate::robot::{JointSpec, LimitError};
+use crate::robot::{JointSpec, LimitError, PoseError};
+
+/// "rx" → "rotation about x": a pose's field as it is said.
+fn axis(field: &str) -> String {
+    match field {
+        "rx" | "ry" | "rz" => format!("rotation about {}", &field[1..]),
+        f => f.to_owned(),
+    }
+}
+
+/// A name or id a caller gave, as it can be said: its words when it is short and plain,
+/// else nothing (a UUID, a pasted paragraph).
+fn spoken_given(given: &str) -> Option<String> {
+    let plain = given
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | ' ' | '-' | '.'));
+    let said = super::spoken_name(given);
+    let digits = given.chars().filter(char::is_ascii_digit).count();
+    let id_like = given.len() > 8 && digits > 2;
+    let short = said.split_whitespace().count() <= 4 && said.len() <= 32;
+    (plain && !said.is_empty() && short && !id_like).then_some(said)
+}
 
 /// What refusals say.
 pub trait Refusals: Numbers {
-    /// "The shoulder pan can turn from minus 360 to 360 degrees; 5730 degrees is outside that. Nothing moved."
+    /// "The elbow goes up to 180 degrees; 229 is past it. Nothing moved." Numbers are long
+    /// to say, so only the bound that was passed is named.
     fn joint_out_of_range(
         &self,
         joint: &str,
@@ -13,11 +35,15 @@ pub trait Refusals: Numbers {
         min_rad: f64,
         max_rad: f64,
     ) -> String {
+        let (way, bound) = if value_rad > max_rad {
+            ("up", max_rad)
+        } else {
+            ("down", min_rad)
+        };
         format!(
-            "The {joint} can turn from {} to {}; {} is outside that. Nothing moved.",
-            self.rounded(min_rad.to_degrees().round()),
-            self.degrees(max_rad),
-            self.degrees(value_rad)
+            "The {joint} goes {way} to {}; {} is past it. Nothing moved.",
+            self.degrees(bound),
+            self.rounded(value_rad.to_degrees().round())
         )
     }
 
@@ -56,20 +82,97 @@ pub trait Refusals: Numbers {
                 self.degrees(*limit)
             ),
             LimitError::Speed { value } => format!(
-                "Speed is a share of the robot's top speed, above 0 and at most 1; {} is not. Nothing moved.",
+                "Speed must be above 0 and at most 1; {} is not. Nothing moved.",
                 self.rounded(*value)
             ),
         }
     }
 
-    /// "The arm is busy with task 3f2a, move to, 40 percent done. Wait for it or stop it first."
+    /// "The arm is busy with task 3f2a, move to. Wait for it or stop it first." How far
+    /// it is stays in the structured part.
     fn busy(&self, id: &uuid::Uuid, action: &str, percent_done: f64) -> String {
+        let _ = percent_done;
         format!(
-            "The arm is busy with task {}, {}, {} done. Wait for it or stop it first.",
+            "The arm is busy with task {}, {}. Wait for it or stop it first.",
             super::short_id(id),
             super::spoken_name(action),
-            self.percent(percent_done / 100.0)
         )
+    }
+
+    /// A pose that cannot be a target, in words.
+    fn pose(&self, e: &PoseError) -> String {
+        match e {
+            PoseError::NotFinite { field, .. } => {
+                format!("The {} needs a number. Nothing moved.", axis(field))
+            }
+            PoseError::TooFar { distance, limit } => format!(
+                "That pose is {} from the base, more than the {} any target may be. Nothing moved.",
+                crate::cell::words::distance(*distance),
+                crate::cell::words::distance(*limit)
+            ),
+            PoseError::RotationTooLarge { length, .. } => format!(
+                "That rotation is {}, over a full turn; rotations are in radians. Nothing moved.",
+                self.degrees(*length)
+            ),
+            PoseError::AngleOutOfRange { field, value } => format!(
+                "A {field} of {} is past a full turn. Nothing moved.",
+                self.degrees(value.to_radians())
+            ),
+        }
+    }
+
+    /// "There is no position named kitchen. Known ones: home, ready, and 3 more."
+    fn unknown_name(&self, what: &str, given: &str, known: &[String]) -> String {
+        let said: Vec<String> = known
+            .iter()
+            .take(4)
+            .map(|k| super::spoken_name(k))
+            .collect();
+        let rest = known.len().saturating_sub(said.len());
+        let known = match (said.is_empty(), rest) {
+            (true, _) => format!(" There are no {what}s."),
+            (false, 0) => format!(" Known ones: {}.", said.join(", ")),
+            (false, n) => format!(" Known ones: {}, and {n} more.", said.join(", ")),
+        };
+        match spoken_given(given) {
+            Some(name) => format!("There is no {what} named {name}.{known}"),
+            None => format!("There is no {what} by that name.{known}"),
+        }
+    }
+
+    /// "There is no output named green lmap. Did you mean green lamp?"
+    fn did_you_mean(&self, what: &str, given: &str, near: &[String]) -> String {
+        let near: Vec<String> = near.iter().map(|n| super::spoken_name(n)).collect();
+        let name =
+            spoken_given(given).map_or_else(|| "by that name".into(), |n| format!("named {n}"));
+        format!(
+            "There is no {what} {name}. Did you mean {}?",
+            near.join(" or ")
+        )
+    }
+
+    /// "Parts placed holds a number, not a position. Nothing moved."
+    fn not_a_position(&self, given: &str, holds: &str) -> String {
+        match spoken_given(given) {
+            Some(name) => {
+                format!("The variable {name} holds {holds}, not a position. Nothing moved.")
+            }
+            None => format!("That variable holds {holds}, not a position. Nothing moved."),
+        }
+    }
+
+    /// "Home base is not a usable name: up to 32 letters and digits, starting with a letter."
+    fn unusable_name(&self, given: &str) -> String {
+        let name = spoken_given(given).unwrap_or_else(|| "That".into());
+        format!("{name} is not a usable name: up to 32 letters and digits, starting with a letter.")
+    }
+
+    /// "There is no task 3f2a."
+    fn unknown_task(&self, given: &str) -> String {
+        match spoken_given(given) {
+            Some(task) => format!("There is no task {task}."),
+            None => "There is no such task.".into(),
+        }
     }
 
     /// "The queue is full with 8 motions waiting. Wait for one to start, or stop."

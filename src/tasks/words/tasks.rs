@@ -167,7 +167,8 @@ pub trait Tasks: Numbers {
         error: Option<&str>,
     ) -> String {
         use TaskState::*;
-        let at = self.percent(percent_done / 100.0);
+        // Whole percent: how far a stopped motion got needs no decimal.
+        let at = self.percent(percent_done.round() / 100.0);
         match (state, error) {
             (Succeeded, _) => format!("{done} Task {} succeeded.", short_id(id)),
             (Cancelled, Some(e)) => self.dropped(id, e),
@@ -278,9 +279,11 @@ pub trait Tasks: Numbers {
         )
     }
 
-    /// What comes next, said when a task ends: "Next: moving to slot 4, about 6 seconds."
+    /// What comes next, said when a task ends: "Next: moving to slot 4." Its time is in the
+    /// structured part; the sentence it follows already took most of the breath.
     fn next(&self, doing: &str, eta_s: f64) -> String {
-        format!("Next: {}, {}.", lower_first(doing), self.about(eta_s))
+        let _ = eta_s;
+        format!("Next: {}.", lower_first(doing))
     }
 
     /// A task's confirmation was given: "Confirmed, move joints."

@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::contract::breaches;
 use super::*;
 use crate::hal::{Fault, LinkError, ShortText};
+use crate::robot::{LimitError, PoseError};
 use crate::tasks::{StepsStatus, TaskState};
 
 const STATES: [TaskState; 7] = [
@@ -103,6 +104,67 @@ fn every_message() -> Vec<String> {
         expired(&short_id(&id)),
         not_in_state(&short_id(&id), "running", "there is nothing to confirm"),
         no_state(),
+        pose(&PoseError::NotFinite {
+            field: "rx",
+            value: f64::NAN,
+        }),
+        pose(&PoseError::TooFar {
+            distance: 12.3,
+            limit: 10.0,
+        }),
+        pose(&PoseError::RotationTooLarge {
+            length: 90.0,
+            limit: 6.283185307179586,
+        }),
+        pose(&PoseError::AngleOutOfRange {
+            field: "pitch",
+            value: 540.0,
+        }),
+        unknown_name(
+            "position",
+            "kitchen",
+            &[
+                "fixture_above".into(),
+                "home".into(),
+                "maintenance".into(),
+                "ready".into(),
+                "tray_above".into(),
+            ],
+        ),
+        unknown_name("position", &"x".repeat(100_000), &["home".into()]),
+        unknown_name("output", "lamp", &[]),
+        did_you_mean("output", "green_lmap", &["green_lamp".into()]),
+        not_a_position("parts_placed", "a number"),
+        unusable_name("Home Base!"),
+        unknown_task("e2ea41c6-0d3b-4c4e-9b1a-5f1f2a3b4c5d"),
+        unknown_task("e2ea"),
+        limit(
+            &LimitError::WrongCount {
+                given: 3,
+                expected: 6,
+            },
+            &[],
+        ),
+        limit(
+            &LimitError::NotFinite {
+                index: 2,
+                name: "shoulder_lift_joint".into(),
+                value: f64::NAN,
+            },
+            &[],
+        ),
+        limit(
+            &LimitError::TooFast {
+                index: 3,
+                name: "elbow_joint".into(),
+                value: 9.0,
+                limit: 3.14,
+            },
+            &[],
+        ),
+        limit(&LimitError::Speed { value: 1e300 }, &[]),
+        limit(&LimitError::Speed { value: -0.2 }, &[]),
+        joint_out_of_range("elbow", -4.0, -3.14159, 3.14159),
         cancelling(&id, true),
         cancelling(&id, false),
         stopping(Some(&id), None, true, 3),
@@ -269,7 +331,7 @@ fn the_lint_fails_on_the_texts_the_contract_was_written_against() {
 fn the_issues_examples_are_said_aloud() {
     assert_eq!(
         joint_out_of_range("shoulder pan", 100.0, -6.283185307179586, 6.283185307179586),
-        "The shoulder pan can turn from minus 360 to 360 degrees; 5730 degrees is outside that. Nothing moved."
+        "The shoulder pan goes up to 360 degrees; 5730 is past it. Nothing moved."
     );
     assert_eq!(
         position_list(&["fixture_above".into(), "home".into(), "tray_above".into()]),
