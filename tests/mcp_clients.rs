@@ -76,7 +76,7 @@ async fn refusals_and_unknown_tools(client: &RunningService<RoleClient, ()>) {
     assert_eq!(refused.is_error, Some(true));
     let text = refused.content[0].as_text().unwrap().text.clone();
     assert!(
-        text.starts_with("The elbow goes up to 180 degrees; 229 is past it."),
+        text.starts_with("The elbow stops at 180 degrees, not 229."),
         "{text}"
     );
     assert_eq!(

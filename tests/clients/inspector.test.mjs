@@ -106,7 +106,7 @@ describe('MCP Inspector CLIs', () => {
           '--method', 'tools/call', '--tool-name', 'move_joints', '--tool-arg', 'joints=[0, -1.5, 4, -1.5, 0, 0]',
         ]);
         assert.equal(answer.isError, true);
-        const text = 'The elbow goes up to 180 degrees; 229 is past it. Nothing moved.';
+        const text = 'The elbow stops at 180 degrees, not 229. Nothing moved.';
         assert.equal(answer.content[0].text, text);
         assert.deepEqual(answer.structuredContent, { error: { code: 'out_of_range', message: text } });
       });

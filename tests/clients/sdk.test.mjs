@@ -19,7 +19,7 @@ const FAR = [1.8, -Math.PI / 2 + 0.5, 0.5, -Math.PI / 2 + 0.3, 0.3, 0.3];
 // Refusals named in issue 11, and others of each kind: [tool, arguments, code, text].
 const REFUSALS = [
   ['move_joints', { joints: [0.0, -1.5, 4.0, -1.5, 0.0, 0.0] }, 'out_of_range',
-    'The elbow goes up to 180 degrees; 229 is past it. Nothing moved.'],
+    'The elbow stops at 180 degrees, not 229. Nothing moved.'],
   ['move_joints', { joints: [0.0, -1.5, 0.0] }, 'out_of_range', 'That gives 3 joint values; the robot has 6 joints. Nothing moved.'],
   ['move_joints', { joints: 'home' }, 'invalid_type', 'joints = "home" is not a list of numbers'],
   ['move_joints', {}, 'missing_parameter', 'joints is required'],

@@ -198,7 +198,7 @@ REFUSALS = [
     ("move_joints", {"joints": [0.0, -0.5, 1.9, -2.9, -math.pi / 2, 0.0]},
      ["into the table, ", "Nothing moved."], "into_zone"),
     ("move_linear", {"x": -0.5, "y": 0.0, "z": 0.4, "rx": 90.0, "ry": 0.0, "rz": 0.0},
-     ["more than a full turn", "rotation vectors are in radians"], "out_of_range"),
+     ["That rotation is 5157 degrees", "rotations are in radians"], "out_of_range"),
     ("move_linear", {"x": -0.5, "y": 0.0, "z": 0.4, "rx": 3.0, "ry": 0.0, "rz": 0.0, "yaw": 3.0},
      ["not both"], "invalid_value"),
     ("move_linear", {"x": -0.5, "y": 0.0, "z": 0.4}, ["orientation is missing"], "missing_parameter"),

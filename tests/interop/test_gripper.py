@@ -144,7 +144,7 @@ async def test_a_gripper_command_without_a_gripper_is_refused(make_server, tmp_p
         assert st["gripper"] is None and st["outputs"] == [] and st["inputs"] == []
         err, said, sc = await c.call("set_output", {"name": "green_lamp", "value": True})
         assert err and sc["error"]["code"] == "unknown_output"
-        assert "The outputs are: this robot has none." in said
+        assert said == "There is no output named green lamp. There are no outputs.", said
         assert (await c.ok("list_tasks"))[1]["tasks"] == []
 
 

@@ -94,7 +94,7 @@ async def test_a_second_motion_while_busy_is_refused_naming_the_task(server):
         err, text, sc = await c.call("home")
         assert err
         assert sc["error"]["code"] == "busy"
-        assert f"busy with task {ack['task_id'][:4]}, move joints, " in text, text
+        assert f"busy with task {ack['task_id'][:4]}, move joints. " in text, text
         await c.ok("stop")
         await c.wait_done(ack["task_id"])
 

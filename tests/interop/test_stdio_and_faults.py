@@ -37,7 +37,7 @@ async def test_stdio_move_status_and_stop(tmp_path):
         assert (await c.wait_done(ack["task_id"]))[-1]["state"] == "cancelled"
         assert max(abs(v) for v in (await c.state())["velocities"]) < 0.01
         err, text, _ = await c.call("move_joints", {"joints": [0.0, 0.0, 9.0, 0.0, 0.0, 0.0]})
-        assert err and "The elbow goes up to 180 degrees; 516 is past it." in text
+        assert err and "The elbow stops at 180 degrees, not 516." in text
     assert vars_list(tmp_path / "state")["task_state"] == "cancelled"
 
 

@@ -86,12 +86,12 @@ pub(super) const SET_OUTPUT: ToolItem = ToolItem {
             let said = if near.is_empty() {
                 words::unknown_name("output", &a.name, &all)
             } else {
-                words::did_you_mean("output", &a.name, &near)
+                format!(
+                    "{} Nothing was switched.",
+                    words::did_you_mean("output", &a.name, &near)
+                )
             };
-            return Err(Refusal::new(
-                "unknown_output",
-                format!("{said} Nothing was switched."),
-            ));
+            return Err(Refusal::new("unknown_output", said));
         };
         let previous = app
             .gate

@@ -209,10 +209,7 @@ pub(super) fn find_position(app: &App, name: &str) -> Result<Vec<f64>, Refusal> 
     }
     Err(Refusal::new(
         "unknown_position",
-        format!(
-            "{} Nothing moved.",
-            crate::tasks::words::unknown_name("position", name, &known(app))
-        ),
+        crate::tasks::words::unknown_name("position", name, &known(app)),
     ))
 }
 

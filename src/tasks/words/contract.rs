@@ -6,14 +6,14 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 /// The most words in one breath: espeak-ng says about 20 in 7 seconds at its default rate.
-pub const MAX_WORDS: usize = 22;
+pub(super) const MAX_WORDS: usize = 22;
 
 /// The longest text in characters, a second bound on one breath.
-pub const MAX_CHARS: usize = 150;
+pub(super) const MAX_CHARS: usize = 150;
 
 /// One way a text breaks the contract.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Breach {
+pub(super) enum Breach {
     /// Too many words for one breath.
     #[error("{words} words, more than {MAX_WORDS}")]
     TooManyWords {
@@ -67,7 +67,7 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| Patterns {
 });
 
 /// Every way `text` breaks the speech contract; empty when it keeps it.
-pub fn breaches(text: &str) -> Vec<Breach> {
+pub(super) fn breaches(text: &str) -> Vec<Breach> {
     let p = &*PATTERNS;
     let mut out = Vec::new();
     let words = text.split_whitespace().count();

@@ -26,8 +26,8 @@ fn spoken_given(given: &str) -> Option<String> {
 
 /// What refusals say.
 pub trait Refusals: Numbers {
-    /// "The elbow goes up to 180 degrees; 229 is past it. Nothing moved." Numbers are long
-    /// to say, so only the bound that was passed is named.
+    /// "The elbow stops at 180 degrees, not 229. Nothing moved." Numbers are long to say, so
+    /// only the bound that was passed is named, and thousands are said as such.
     fn joint_out_of_range(
         &self,
         joint: &str,
@@ -35,15 +35,21 @@ pub trait Refusals: Numbers {
         min_rad: f64,
         max_rad: f64,
     ) -> String {
-        let (way, bound) = if value_rad > max_rad {
-            ("up", max_rad)
+        let bound = if value_rad > max_rad {
+            max_rad
         } else {
-            ("down", min_rad)
+            min_rad
+        };
+        let value = value_rad.to_degrees().round();
+        let value = if value.abs() >= 1000.0 && value.abs() < 1e9 {
+            let sign = if value < 0.0 { "minus " } else { "" };
+            format!("{sign}over {} thousand", (value.abs() / 1000.0).floor())
+        } else {
+            self.rounded(value)
         };
         format!(
-            "The {joint} goes {way} to {}; {} is past it. Nothing moved.",
-            self.degrees(bound),
-            self.rounded(value_rad.to_degrees().round())
+            "The {joint} stops at {}, not {value}. Nothing moved.",
+            self.degrees(bound)
         )
     }
 
@@ -53,7 +59,7 @@ pub trait Refusals: Numbers {
             joints
                 .get(index.wrapping_sub(1))
                 .map(JointSpec::spoken)
-                .unwrap_or_else(|| format!("joint {}", super::spoken_name(name)))
+                .unwrap_or_else(|| crate::cell::words::joint_label(name))
         };
         match e {
             LimitError::WrongCount { given, expected } => format!(
@@ -111,7 +117,7 @@ pub trait Refusals: Numbers {
                 crate::cell::words::distance(*limit)
             ),
             PoseError::RotationTooLarge { length, .. } => format!(
-                "That rotation is {}, over a full turn; rotations are in radians. Nothing moved.",
+                "That rotation is {}; rotations are in radians. Nothing moved.",
                 self.degrees(*length)
             ),
             PoseError::AngleOutOfRange { field, value } => format!(
@@ -121,18 +127,22 @@ pub trait Refusals: Numbers {
         }
     }
 
-    /// "There is no position named kitchen. Known ones: home, ready, and 3 more."
+    /// "There is no position named kitchen. Some are fixture above, home and ready."
     fn unknown_name(&self, what: &str, given: &str, known: &[String]) -> String {
         let said: Vec<String> = known
             .iter()
-            .take(4)
+            .take(3)
             .map(|k| super::spoken_name(k))
             .collect();
-        let rest = known.len().saturating_sub(said.len());
-        let known = match (said.is_empty(), rest) {
+        let list = match said.as_slice() {
+            [] => String::new(),
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        };
+        let known = match (said.is_empty(), known.len() > said.len()) {
             (true, _) => format!(" There are no {what}s."),
-            (false, 0) => format!(" Known ones: {}.", said.join(", ")),
-            (false, n) => format!(" Known ones: {}, and {n} more.", said.join(", ")),
+            (false, false) => format!(" Known ones are {list}."),
+            (false, true) => format!(" Some are {list}."),
         };
         match spoken_given(given) {
             Some(name) => format!("There is no {what} named {name}.{known}"),

@@ -331,7 +331,7 @@ fn the_lint_fails_on_the_texts_the_contract_was_written_against() {
 fn the_issues_examples_are_said_aloud() {
     assert_eq!(
         joint_out_of_range("shoulder pan", 100.0, -6.283185307179586, 6.283185307179586),
-        "The shoulder pan goes up to 360 degrees; 5730 is past it. Nothing moved."
+        "The shoulder pan stops at 360 degrees, not over 5 thousand. Nothing moved."
     );
     assert_eq!(
         position_list(&["fixture_above".into(), "home".into(), "tray_above".into()]),
