@@ -97,7 +97,7 @@ describe('MCP Inspector CLIs', () => {
         const { answer, code, stderr } = await ask(cli, targets[kind], ['--method', 'tools/call', '--tool-name', 'robot_state']);
         assert.equal(code, 0, stderr);
         assert.notEqual(answer.isError, true);
-        assert.match(answer.content[0].text, /^UR5e \(sim\) is /);
+        assert.match(answer.content[0].text, /^The UR5e is /);
         assert.equal(answer.structuredContent.moving, false);
       });
 

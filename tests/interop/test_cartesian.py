@@ -200,7 +200,7 @@ REFUSALS = [
     ("move_linear", {"x": -0.5, "y": 0.0, "z": 0.4, "rx": 90.0, "ry": 0.0, "rz": 0.0},
      ["That rotation is 5157 degrees", "rotations are in radians"], "out_of_range"),
     ("move_linear", {"x": -0.5, "y": 0.0, "z": 0.4, "rx": 3.0, "ry": 0.0, "rz": 0.0, "yaw": 3.0},
-     ["not both"], "invalid_value"),
+     ["Give the orientation one way"], "invalid_value"),
     ("move_linear", {"x": -0.5, "y": 0.0, "z": 0.4}, ["orientation is missing"], "missing_parameter"),
     ("move_linear", {"x": 1000.0, "y": 0.0, "z": 0.4, "rx": 3.0, "ry": 0.0, "rz": 0.0},
      ["1000 m from the base", "10 m"], "out_of_range"),
