@@ -115,14 +115,14 @@ async def test_kill_9_mid_step_then_resume_finishes_and_counts_each_place_once(m
     async with http_client(server.url) as c:
         _, rec = await c.ok("task_status", {"task_id": first})
         assert rec["state"] == "interrupted" and rec["steps"]["done"] == 5, rec
-        assert "at step 6 of 10 (carrying the part to the fixture)" in rec["message"], rec["message"]
+        assert "at step 6 of 10." in rec["message"], rec["message"]
         assert "Resume it to continue from step 6." in rec["message"]
         st = await c.state()
         assert st["moving"] is False, "motion never resumes by itself"
 
         text, res = await c.ok("resume_task", {"task_id": first[:8]})
         assert res["from_step"] == 6 and res["task_id"] == first
-        assert "at step 6 of 10 (carrying the part to the fixture); first back to where it starts" in text, text
+        assert "at step 6 of 10, carrying the part to the fixture, back to its start first" in text, text
         seen = await c.wait_done(first, timeout=60)
         assert seen[-1]["state"] == "succeeded", seen[-1]
         assert seen[-1]["steps"]["resumed"] == 1

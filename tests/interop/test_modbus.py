@@ -107,7 +107,7 @@ async def test_connection_refused_then_the_robot_comes_back(sims, make_server):
         text, st = await c.ok("robot_state")
         assert st["link"]["up"] is False and st["link"]["cause"] == "connection refused"
         assert st["connected"] is False
-        assert text == "The UR5e is unreachable: connection refused.", text
+        assert text.startswith("The UR5e is unreachable: connection refused."), text
         err, text, sc = await c.call("home")
         assert err and sc["error"]["code"] == "robot_unreachable"
         assert text == "The robot is unreachable: connection refused. Nothing was done.", text
@@ -220,8 +220,8 @@ async def test_a_robot_program_that_does_not_run_is_named_and_nothing_moves(sims
         assert fault["register"] == 144, fault
         # The registers answer: the link is up and the state is the controller's, just read.
         assert st["link"]["up"] is True and st["connected"] is True, st
-        assert re.fullmatch(r"The UR5e is standing still\. Fault: the robot program is not running, its "
-                            r"heartbeat stood still for (under a second|about \d+ seconds?)\.", text), text
+        assert re.match(r"The UR5e is standing still\. Fault: the robot program is not running, its "
+                        r"heartbeat stood still for (under a second|about \d+ seconds?)\.", text), text
 
         err, text, sc = await c.call("move_joints", {"joints": TARGET})
         assert err and sc["error"]["code"] == "robot_fault", (text, sc)
