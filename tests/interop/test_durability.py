@@ -115,7 +115,7 @@ async def test_a_full_state_directory_refuses_what_it_cannot_keep_and_recovers(m
             assert st["durability"]["ok"] is False
             assert "No space left on device" in st["durability"]["cause"]
             assert st["durability"]["failing_since"]
-            assert "The state directory cannot be written, so new motions are refused." in (await c.ok("robot_state"))[0]
+            assert "The state directory is not writable; motions are refused." in (await c.ok("robot_state"))[0]
 
             # While failing, new motions are refused, whichever path they take; stop works.
             err, text, sc = await c.call("move_joints", {"joints": FAR})
@@ -137,7 +137,7 @@ async def test_a_full_state_directory_refuses_what_it_cannot_keep_and_recovers(m
             assert st["durability"]["ok"] is True, st["durability"]
             assert st["durability"]["recovered_at"]
             # The recovery is in the structured part; the text no longer warns.
-            assert "cannot be written" not in (await c.ok("robot_state"))[0]
+            assert "not writable" not in (await c.ok("robot_state"))[0]
             await c.ok("save_position", {"name": "after_full"})
             _, ack = await c.ok("move_to", {"position": "ready"})
             assert (await c.wait_done(ack["task_id"]))[-1]["state"] == "succeeded"

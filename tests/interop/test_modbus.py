@@ -148,7 +148,8 @@ async def test_a_fault_mid_motion_fails_the_task_and_the_next_move_works(sims, m
         final = seen[-1]
         assert final["state"] == "failed", final
         assert final["error"]["code"] == code
-        assert spoken in final["message"], final["message"]
+        # The spoken message says the cause; its figures are in the error.
+        assert spoken in final["error"]["message"], final["error"]
         # The audit trail has how the task ended.
         audit = [json.loads(l) for l in (server.state_dir / "audit.log").read_text().splitlines()]
         ended = [a for a in audit if a["tool"] == "task_ended" and a["task_id"] == ack["task_id"]]
@@ -220,13 +221,11 @@ async def test_a_robot_program_that_does_not_run_is_named_and_nothing_moves(sims
         assert fault["register"] == 144, fault
         # The registers answer: the link is up and the state is the controller's, just read.
         assert st["link"]["up"] is True and st["connected"] is True, st
-        assert re.match(r"The UR5e is standing still\. Fault: the robot program is not running, its "
-                        r"heartbeat stood still for (under a second|about \d+ seconds?)\.", text), text
+        assert text.startswith("The UR5e is standing still. Fault: the robot program is not running."), text
 
         err, text, sc = await c.call("move_joints", {"joints": TARGET})
         assert err and sc["error"]["code"] == "robot_fault", (text, sc)
-        assert re.fullmatch(r"Not moving: the robot program is not running, its heartbeat stood still for "
-                            r"(under a second|about \d+ seconds?)\.", text), text
+        assert text == "Not moving: the robot program is not running.", text
         assert sc["error"]["message"] == text
         # Nothing moves: no task, no command in the registers, the joints where they were.
         _, listed = await c.ok("list_tasks")

@@ -57,7 +57,7 @@ async def test_an_injected_fault_fails_the_task_with_its_cause(make_server, faul
         final = (await c.wait_done(ack["task_id"]))[-1]
         assert final["state"] == "failed", final
         assert final["error"]["code"] == code
-        assert spoken in final["message"], final["message"]
+        assert spoken in final["error"]["message"], final["error"]
         assert 0 < final["progress"] < 100
         await anyio.sleep(0.3)
         if code == "robot_fault":

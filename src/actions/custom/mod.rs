@@ -214,9 +214,7 @@ pub fn resume(app: &Arc<App>, rec: TaskRecord) -> Result<ActionOutput, Refusal> 
     let changed = |why: String| {
         Refusal::new(
             "definition_changed",
-            format!(
-                "Task {short} cannot be resumed: {why}. Nothing moved; start the action again."
-            ),
+            format!("Task {short} cannot be resumed: {why}. Start the action again."),
         )
     };
     let action = app
@@ -234,8 +232,8 @@ pub fn resume(app: &Arc<App>, rec: TaskRecord) -> Result<ActionOutput, Refusal> 
     app.gate.ready()?;
     if Sequence::new(steps.clone(), vec![]).digest != status.digest {
         return Err(changed(format!(
-            "the steps of {} were edited since it was interrupted (they no longer match)",
-            action.name
+            "the steps of {} changed since",
+            crate::tasks::words::spoken_name(&action.name)
         )));
     }
     // A variable written after its checkpoint but lost in the crash is written now, once.

@@ -52,7 +52,8 @@ pub trait State: Numbers {
                 ("stopping", ..) => "is braking to a stop".into(),
                 _ => "is standing still".into(),
             };
-            let mode = if a.mode == "running" || a.mode.is_empty() {
+            // A fault says more than the mode it puts the robot in.
+            let mode = if a.mode == "running" || a.mode.is_empty() || a.fault.is_some() {
                 String::new()
             } else {
                 format!(", in {} mode", spoken_name(&a.mode))
@@ -70,7 +71,7 @@ pub trait State: Numbers {
             ));
         }
         if a.cannot_record {
-            out.push_str(" The state directory cannot be written, so new motions are refused.");
+            out.push_str(" The state directory is not writable; motions are refused.");
         }
         if let Some((state, width)) = &a.gripper {
             match width {
@@ -114,10 +115,8 @@ pub trait State: Numbers {
                 };
                 format!("the trajectory controller stopped: {what}")
             }
-            Fault::CompanionNotRunning { unchanged_ms, .. } => format!(
-                "the robot program is not running, its heartbeat stood still for {}",
-                self.about(f64::from(*unchanged_ms) / 1000.0)
-            ),
+            // The register and how long it stood still are in the structured part.
+            Fault::CompanionNotRunning { .. } => "the robot program is not running".into(),
             Fault::Unreachable { cause } => {
                 format!("the robot is unreachable: {}", self.link(cause))
             }

@@ -45,6 +45,27 @@ pub struct Reach {
     pub slowest: (usize, f64),
 }
 
+/// Why a motion failed, for the ear: its first clause, without the figures in parentheses
+/// (the whole message stays in the record's `error`).
+fn cause(e: &str) -> String {
+    let first = e.split(';').next().unwrap_or(e);
+    let mut out = String::new();
+    let mut depth = 0usize;
+    for c in first.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_end_matches(['.', ':'])
+        .to_owned()
+}
+
 /// "moving to home" from "Moving to home".
 fn lower_first(s: &str) -> String {
     let mut s = s.to_owned();
@@ -61,18 +82,16 @@ pub trait Tasks: Numbers {
     fn question(&self, q: &Question, reach: &Reach, joint: &str) -> String {
         let degrees = self.degrees(reach.travel);
         match q {
-            Question::Move => format!(
-                "This moves the {joint} {degrees} at {} speed. Confirm?",
-                self.percent(reach.speed)
-            ),
-            Question::Action { title } => format!(
-                "{title} runs {}, {}, moving a joint up to {degrees}. Confirm?",
-                self.count_steps(reach.steps),
-                self.about(reach.eta_s)
-            ),
-            Question::Resume { title, from, total } => format!(
-                "Resuming {title} at step {from} of {total} moves a joint up to {degrees}. Confirm?"
-            ),
+            // The speed, the steps and the time are in the structured part: a question with
+            // its task number is one breath only when it says just how far.
+            Question::Move => format!("This turns the {joint} {degrees}. Confirm?"),
+            Question::Action { title } => {
+                format!("{title} moves a joint up to {degrees}. Confirm?")
+            }
+            Question::Resume { title, from, total } => {
+                let _ = total;
+                format!("Resuming {title} at step {from} moves a joint up to {degrees}. Confirm?")
+            }
         }
     }
 
@@ -88,10 +107,10 @@ pub trait Tasks: Numbers {
 
     /// The ack of a custom action: "Picking slot 3. 6 steps, about 9 seconds. Task 3f2a."
     fn working(&self, doing: &str, steps: usize, eta_s: f64, id: &Uuid) -> String {
+        let _ = steps;
         format!(
-            "{} {}, {}. Task {}.",
-            self.sentence(doing),
-            self.count_steps(steps),
+            "{}, {}. Task {}.",
+            doing.trim_end().trim_end_matches('.'),
             self.about(eta_s),
             short_id(id)
         )
@@ -112,10 +131,10 @@ pub trait Tasks: Numbers {
         } else {
             ""
         };
+        let _ = label;
         format!(
-            "Resuming task {} at step {from} of {total}, {}{back}, {}.",
+            "Resuming task {} at step {from} of {total}{back}, {}.",
             short_id(id),
-            lower_first(label),
             self.about(eta_s)
         )
     }
@@ -176,7 +195,10 @@ pub trait Tasks: Numbers {
                 "Stopped {} at {at}. The arm is standing still.",
                 lower_first(doing)
             ),
-            (_, Some(e)) => format!("{doing} failed at {at}: {e}."),
+            (_, Some(e)) => {
+                let _ = doing;
+                format!("Failed at {at}: {}.", cause(e))
+            }
             (_, None) => format!("{doing} ended, {}.", self.state_words(state)),
         }
     }
@@ -204,13 +226,14 @@ pub trait Tasks: Numbers {
                 self.percent(percent_done / 100.0)
             ),
             (_, Some(e)) => format!(
-                "{} at step {at} of {}: {e}. {}",
+                "{} at step {at} of {}: {}. {}",
                 if state == Interrupted {
                     "Interrupted"
                 } else {
                     "Failed"
                 },
                 st.total,
+                cause(e),
                 self.resume_hint(st)
             ),
             (_, None) => format!("Task {} {}.", short_id(id), self.state_words(state)),
@@ -243,7 +266,7 @@ pub trait Tasks: Numbers {
         let _ = (action, percent_done);
         match steps {
             Some(st) => format!(
-                "Armature restarted during task {} at step {} of {}. It waits. {}",
+                "Armature restarted during task {}, at step {} of {}. {}",
                 short_id(id),
                 (st.done + 1).min(st.total),
                 st.total,
@@ -260,12 +283,12 @@ pub trait Tasks: Numbers {
         }
     }
 
-    /// "Resume it to continue from step 4."
+    /// "Resume it to continue." The step was just said; the hint says what to do.
     fn resume_hint(&self, st: &StepsStatus) -> String {
-        let next = (st.done + 1).min(st.total);
-        match st.done {
-            0 => format!("Resume it to start again at step {next}."),
-            _ => format!("Resume it to continue from step {next}."),
+        if st.done == 0 {
+            "Resume it to start again.".into()
+        } else {
+            "Resume it to continue.".into()
         }
     }
 
