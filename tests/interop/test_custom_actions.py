@@ -166,7 +166,7 @@ async def test_an_edited_action_file_refuses_to_resume(make_server, tmp_path):
     server = make_server(config, state_dir=state)
     async with http_client(server.url) as c:
         err, text, _ = await c.call("resume_task", {"task_id": ack["task_id"]})
-        assert err and "the steps of pick_and_place were edited since it was interrupted" in text, text
+        assert err and "cannot be resumed: the steps of pick and place changed since. Start the action again." in text, text
         _, rec = await c.ok("task_status", {"task_id": ack["task_id"]})
         assert rec["state"] == "interrupted"
         assert (await c.state())["moving"] is False
