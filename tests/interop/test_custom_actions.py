@@ -49,7 +49,7 @@ async def test_pick_and_place_runs_to_success_step_by_step(server):
 
         text, ack = await c.ok("pick_and_place", {"slot": 3})
         assert ack["steps"] == 10 and ack["state"] == "running"
-        assert text.startswith("Picking the part from slot 3 and placing it on the fixture, about "), text
+        assert text.startswith("Picking the part from slot 3 and placing it on the fixture. Task "), text
         seen = await c.wait_done(ack["task_id"], timeout=60)
         final = seen[-1]
         assert final["state"] == "succeeded", final
@@ -122,7 +122,7 @@ async def test_kill_9_mid_step_then_resume_finishes_and_counts_each_place_once(m
 
         text, res = await c.ok("resume_task", {"task_id": first[:8]})
         assert res["from_step"] == 6 and res["task_id"] == first
-        assert "at step 6 of 10, back to its start first" in text, text
+        assert "at step 6, back to its start first" in text, text
         seen = await c.wait_done(first, timeout=60)
         assert seen[-1]["state"] == "succeeded", seen[-1]
         assert seen[-1]["steps"]["resumed"] == 1
@@ -198,7 +198,7 @@ async def test_an_action_with_a_confirmation_rule_waits_for_its_owner(server):
     async with http_client(server.url) as c:
         text, ack = await c.ok("go_to_maintenance")
         assert ack["state"] == "awaiting_confirmation", ack
-        assert text.startswith("Go to maintenance moves a joint up to ") and "degrees. Confirm? Task " in text, text
+        assert text.startswith("This moves a joint up to ") and "degrees. Confirm? Task " in text, text
         assert "about about" not in text
         assert (await c.state())["moving"] is False
         await c.ok("confirm_task", {"task_id": ack["task_id"]})
@@ -296,7 +296,7 @@ async def test_a_gated_resume_waits_and_a_rejected_one_stays_interrupted(make_se
     async with http_client(server.url) as c:
         text, res = await c.ok("resume_task", {"task_id": task})
         assert res["state"] == "awaiting_confirmation", res
-        assert text.startswith("Resuming Present the part at step 2 moves a joint up to"), text
+        assert text.startswith("Resuming at step 2 moves a joint up to"), text
         assert (await c.state())["moving"] is False
         await c.ok("reject_task", {"task_id": task})
         _, rec = await c.ok("task_status", {"task_id": task})

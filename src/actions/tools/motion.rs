@@ -14,7 +14,7 @@ use crate::actions::{ActionOutput, Caller, Refusal};
 use crate::app::App;
 use crate::config::{Config, ConfirmRule};
 use crate::robot::{check_speed, check_target};
-use crate::tasks::words::{percent, Question};
+use crate::tasks::words::Question;
 use crate::tasks::{Accepted, MotionTask, TaskState, Work};
 
 /// `move_joints`' arguments.
@@ -245,11 +245,11 @@ pub(super) fn speed_under_cap(app: &App, asked: Option<f64>) -> Result<(f64, boo
 
 /// What a motion tool's ack says: the task's message, and the cap when it lowered the speed
 /// of a motion that starts now.
-pub(super) fn ack_words(app: &App, accepted: &Accepted, capped: bool) -> String {
+pub(super) fn ack_words(_app: &App, accepted: &Accepted, capped: bool) -> String {
     let mut text = accepted.record.message.clone();
     if capped && !accepted.held && accepted.queued.is_none() {
-        let cap = app.config.motion.max_speed;
-        text.push_str(&format!(" Speed capped at {}.", percent(cap)));
+        // The speed it runs at is in the structured part.
+        text.push_str(" Speed capped.");
     }
     text
 }

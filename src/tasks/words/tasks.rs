@@ -48,7 +48,8 @@ pub struct Reach {
 /// Why a motion failed, for the ear: its first clause, without the figures in parentheses
 /// (the whole message stays in the record's `error`).
 fn cause(e: &str) -> String {
-    let first = e.split(';').next().unwrap_or(e);
+    // "the trajectory controller failed the goal: NAME (code): text" says its cause first.
+    let first = e.split([';', ':']).next().unwrap_or(e);
     let mut out = String::new();
     let mut depth = 0usize;
     for c in first.chars() {
@@ -85,12 +86,14 @@ pub trait Tasks: Numbers {
             // The speed, the steps and the time are in the structured part: a question with
             // its task number is one breath only when it says just how far.
             Question::Move => format!("This turns the {joint} {degrees}. Confirm?"),
+            // The caller just named the action: the question says what it does to the arm.
             Question::Action { title } => {
-                format!("{title} moves a joint up to {degrees}. Confirm?")
+                let _ = title;
+                format!("This moves a joint up to {degrees}. Confirm?")
             }
             Question::Resume { title, from, total } => {
-                let _ = total;
-                format!("Resuming {title} at step {from} moves a joint up to {degrees}. Confirm?")
+                let _ = (title, total);
+                format!("Resuming at step {from} moves a joint up to {degrees}. Confirm?")
             }
         }
     }
@@ -107,13 +110,9 @@ pub trait Tasks: Numbers {
 
     /// The ack of a custom action: "Picking slot 3. 6 steps, about 9 seconds. Task 3f2a."
     fn working(&self, doing: &str, steps: usize, eta_s: f64, id: &Uuid) -> String {
-        let _ = steps;
-        format!(
-            "{}, {}. Task {}.",
-            doing.trim_end().trim_end_matches('.'),
-            self.about(eta_s),
-            short_id(id)
-        )
+        // An action's own words can be long: its steps and time are in the structured part.
+        let _ = (steps, eta_s);
+        format!("{} Task {}.", self.sentence(doing), short_id(id))
     }
 
     /// "Resuming task 3f2a at step 3 of 6, placing, back to its start first, about 5 seconds."
@@ -131,9 +130,9 @@ pub trait Tasks: Numbers {
         } else {
             ""
         };
-        let _ = label;
+        let _ = (label, total);
         format!(
-            "Resuming task {} at step {from} of {total}{back}, {}.",
+            "Resuming task {} at step {from}{back}, {}.",
             short_id(id),
             self.about(eta_s)
         )
