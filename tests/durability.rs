@@ -49,7 +49,7 @@ fn unwritable_variables_refuse_start_and_confirm_and_stop_still_answers() {
     assert!(matches!(refused, GateError::Durability(_)));
     assert_eq!(
         refused.to_string(),
-        "The state directory cannot be written (Is a directory); nothing moved."
+        "The state directory cannot be written: is a directory. Nothing moved."
     );
     assert_eq!(
         gate.registry().get(&id).unwrap().state,

@@ -76,7 +76,7 @@ async fn refusals_and_unknown_tools(client: &RunningService<RoleClient, ()>) {
     assert_eq!(refused.is_error, Some(true));
     let text = refused.content[0].as_text().unwrap().text.clone();
     assert!(
-        text.starts_with("joint 3 (elbow_joint) = 4 rad is outside its range"),
+        text.starts_with("The elbow stops at 180 degrees, not 229."),
         "{text}"
     );
     assert_eq!(

@@ -44,7 +44,7 @@ fn three_queued_moves_run_in_order_each_after_the_one_before() {
         assert!(started >= ended, "{started} before {ended}");
     }
     assert!(
-        recs[0].message.contains("Next: moving the arm, "),
+        recs[0].message.contains("Next: moving the arm."),
         "{}",
         recs[0].message
     );
@@ -112,7 +112,7 @@ fn a_full_queue_refuses_with_its_limit() {
     match cell.gate.start(task) {
         Err(e @ GateError::QueueFull(8)) => {
             assert_eq!(e.code(), "queue_full");
-            assert!(e.to_string().contains("8 motions are waiting"), "{e}");
+            assert!(e.to_string().contains("8 motions waiting"), "{e}");
         }
         other => panic!("expected a full queue, got {other:?}"),
     }

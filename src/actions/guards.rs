@@ -22,6 +22,18 @@ impl From<NotReady> for Refusal {
     }
 }
 
+/// A value that breaks one of the robot's limits, said with the joints' labels.
+pub(super) fn out_of_range(
+    robot: &crate::robot::RobotDefinition,
+) -> impl Fn(crate::robot::LimitError) -> Refusal + '_ {
+    |e| {
+        Refusal::new(
+            "out_of_range",
+            crate::tasks::words::limit(&e, &robot.joints),
+        )
+    }
+}
+
 /// Refuses an observer a tool that changes the cell.
 pub(super) fn may_move(caller: &Caller, tool: &str) -> Result<(), Refusal> {
     if caller.role == Role::Observer {
@@ -55,7 +67,7 @@ fn spoken_number(id: &str) -> Option<u64> {
 /// `stop` is the only tool that acts on anyone's motion.
 pub(super) fn find_own_task(app: &App, caller: &Caller, id: &str) -> Result<TaskRecord, Refusal> {
     let id = id.trim();
-    let unknown = || Refusal::new("unknown_task", format!("There is no task {id}."));
+    let unknown = || Refusal::new("unknown_task", crate::tasks::words::unknown_task(id));
     let mine = |t: &TaskRecord| t.owner == caller.operator;
     if let Ok(uuid) = Uuid::parse_str(id) {
         return app.registry.get(&uuid).filter(mine).ok_or_else(unknown);

@@ -4,7 +4,7 @@
 
 use nalgebra::Isometry3;
 
-use super::words::{along, degrees, distance, name};
+use super::words::{along, degrees, distance, joint_label, name};
 use super::Cell;
 use crate::robot::linear::{plan_linear, LinearLimits, LinearPath, PlanError, RelativeError};
 use crate::robot::{IkError, JointSpec, Joints, Kinematics, Plan, PoseError};
@@ -37,7 +37,7 @@ pub struct PathReport {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Refusal {
     /// The tool would enter a plane or keep-out zone.
-    #[error("That would take the tool {} into the {} (zone {zone}, {}). Nothing moved.", distance(*depth), name(zone), along(*fraction))]
+    #[error("That would take the tool {} into the {}, {}. Nothing moved.", distance(*depth), name(zone), along(*fraction))]
     IntoZone {
         /// The zone's name.
         zone: String,
@@ -47,7 +47,7 @@ pub enum Refusal {
         fraction: f64,
     },
     /// The tool would leave the workspace box.
-    #[error("That would take the tool {} out of the workspace, past its {side} ({}). Nothing moved.", distance(*beyond), along(*fraction))]
+    #[error("That would take the tool {} past the workspace's {side}, {}. Nothing moved.", distance(*beyond), along(*fraction))]
     OutOfWorkspace {
         /// The face: "top", "bottom", "plus x side", …
         side: &'static str,
@@ -57,7 +57,7 @@ pub enum Refusal {
         fraction: f64,
     },
     /// The pose is farther than the arm reaches.
-    #[error("That is out of reach ({}): the tool's flange would be {} from the shoulder, {} more than the arm reaches. Nothing moved.", along(*fraction), distance(*distance_m), distance(distance_m - reach))]
+    #[error("That is out of reach {}, {} further than the arm reaches. Nothing moved.", along(*fraction), distance(distance_m - reach))]
     OutOfReach {
         /// Distance from the shoulder to the flange point needed (m).
         distance_m: f64,
@@ -67,7 +67,7 @@ pub enum Refusal {
         fraction: f64,
     },
     /// Within reach, but no joint angles give that pose.
-    #[error("The arm cannot hold the tool in that pose ({}): it is within reach, {} from the shoulder, but not at that orientation, or too close to the base's own axis. Nothing moved.", along(*fraction), distance(*distance_m))]
+    #[error("The arm cannot hold the tool in that pose {}, though it is within reach. Nothing moved.", along(*fraction))]
     CannotHold {
         /// Distance from the shoulder to the flange point needed (m).
         distance_m: f64,
@@ -75,7 +75,7 @@ pub enum Refusal {
         fraction: f64,
     },
     /// A joint would leave its range.
-    #[error("That would take joint {index} ({}) to {}, {} past its limit of {} ({}). Nothing moved.", name(joint), amount(*value, *revolute), amount(past(*value, *min, *max), *revolute), amount(nearest(*value, *min, *max), *revolute), along(*fraction))]
+    #[error("That would take the {} {} past its limit of {}, {}. Nothing moved.", joint_label(joint), amount(past(*value, *min, *max), *revolute), amount(nearest(*value, *min, *max), *revolute), along(*fraction))]
     JointLimit {
         /// 1-based joint number.
         index: usize,
@@ -93,7 +93,7 @@ pub enum Refusal {
         fraction: f64,
     },
     /// The path passes too near a singularity.
-    #[error("That path passes too close to {} ({}): manipulability {manipulability:.4}, the least allowed is {bound}. The joints would have to spin to keep the tool on its path. Nothing moved.", singular(*kind), along(*fraction))]
+    #[error("That path nears {} {}, where the joints would spin. Nothing moved.", singular(*kind), along(*fraction))]
     Singularity {
         /// "shoulder", "elbow" or "wrist" on a UR arm.
         kind: Option<&'static str>,
@@ -105,7 +105,7 @@ pub enum Refusal {
         fraction: f64,
     },
     /// A straight line that would need the arm to change configuration.
-    #[error("That straight line would need the arm to flip its {} ({}). A joint move can get there. Nothing moved.", what.unwrap_or("configuration"), along(*fraction))]
+    #[error("That line would flip the arm's {} {}. A joint move can get there. Nothing moved.", what.unwrap_or("configuration"), along(*fraction))]
     Flip {
         /// "shoulder", "elbow" or "wrist" on a UR arm.
         what: Option<&'static str>,

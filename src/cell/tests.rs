@@ -137,7 +137,7 @@ fn into_the_table_names_the_zone_the_depth_and_where() {
     let e = line(&table_below(&r, 0.02), &r, &ready(&r), down(0.05)).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "That would take the tool 3 centimetres into the table (zone table, 40 % of the way). Nothing moved."
+        "That would take the tool 3 centimetres into the table, 40 percent along. Nothing moved."
     );
     // Stopping short of it passes, and says how close it came.
     let ok = line(&table_below(&r, 0.02), &r, &ready(&r), down(0.015)).unwrap();
@@ -155,7 +155,7 @@ fn the_tools_volume_counts() {
     let e = line(&cell, &r, &ready(&r), down(0.03)).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "That would take the tool 2 centimetres into the table (zone table, 33 % of the way). Nothing moved."
+        "That would take the tool 2 centimetres into the table, 33 percent along. Nothing moved."
     );
 }
 
@@ -184,7 +184,7 @@ fn into_a_keep_out_box() {
     .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "That would take the tool 10 centimetres into the fixture a (zone fixture_a, 50 % of the way). Nothing moved."
+        "That would take the tool 10 centimetres into the fixture a, 50 percent along. Nothing moved."
     );
 }
 
@@ -199,7 +199,7 @@ fn out_of_the_workspace() {
     let e = line(&cell, &r, &ready(&r), down(-0.2)).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "That would take the tool 14 centimetres out of the workspace, past its top (31 % of the way). Nothing moved."
+        "That would take the tool 14 centimetres past the workspace's top, 31 percent along. Nothing moved."
     );
 }
 
@@ -215,7 +215,7 @@ fn out_of_reach_says_by_how_much() {
     .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "That is out of reach (at the end): the tool's flange would be 1.1 metres from the shoulder, 8 centimetres more than the arm reaches. Nothing moved."
+        "That is out of reach at the end, 8 centimetres further than the arm reaches. Nothing moved."
     );
 }
 
@@ -240,7 +240,7 @@ fn through_a_wrist_singularity() {
     );
     assert!(
         e.to_string()
-            .starts_with("That path passes too close to a wrist singularity ("),
+            .starts_with("That path nears a wrist singularity "),
         "{e}"
     );
 }
@@ -269,7 +269,7 @@ fn a_line_that_needs_a_flip() {
     );
     assert!(
         e.to_string()
-            .starts_with("That straight line would need the arm to flip its shoulder ("),
+            .starts_with("That line would flip the arm's shoulder "),
         "{e}"
     );
 }
@@ -290,7 +290,7 @@ fn a_joint_limit_on_the_way() {
     assert!(matches!(e, Refusal::JointLimit { index: 1, .. }), "{e}");
     assert_eq!(
         e.to_string(),
-        "That would take joint 1 (shoulder pan joint) to -49 degrees, 32 degrees past its limit of -17 degrees (at the end). Nothing moved."
+        "That would take the shoulder pan 32 degrees past its limit of -17 degrees, at the end. Nothing moved."
     );
 }
 

@@ -26,7 +26,7 @@ pub fn degrees(rad: f64) -> String {
     plural(rad.to_degrees().round(), "degree")
 }
 
-/// A fraction of a path: "40 % of the way", or "at the start" and "at the end".
+/// Where on a path: "40 percent along", or "at the start" and "at the end".
 pub fn along(fraction: f64) -> String {
     let pct = (fraction * 100.0).round();
     if fraction <= 0.0 {
@@ -34,13 +34,18 @@ pub fn along(fraction: f64) -> String {
     } else if fraction >= 1.0 {
         "at the end".into()
     } else {
-        format!("{pct:.0} % of the way")
+        format!("{pct:.0} percent along")
     }
 }
 
 /// A name as it is said: underscores become spaces.
 pub fn name(n: &str) -> String {
     n.replace('_', " ")
+}
+
+/// A joint as it is said: `shoulder_pan_joint` → "shoulder pan".
+pub fn joint_label(n: &str) -> String {
+    name(n.trim_end_matches("_joint"))
 }
 
 fn plural(n: f64, unit: &str) -> String {
@@ -66,7 +71,7 @@ mod tests {
         assert_eq!(distance(1.24), "1.2 metres");
         assert_eq!(distance(2.0), "2 metres");
         assert_eq!(degrees(std::f64::consts::FRAC_PI_2), "90 degrees");
-        assert_eq!(along(0.4), "40 % of the way");
+        assert_eq!(along(0.4), "40 percent along");
         assert_eq!(along(1.0), "at the end");
     }
 }

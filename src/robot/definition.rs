@@ -57,6 +57,25 @@ pub struct JointSpec {
     pub max_velocity: f64,
     /// Acceleration limit (rad/s²).
     pub max_acceleration: f64,
+    /// How it is said ("shoulder pan"); derived from the name when not given.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+impl JointSpec {
+    /// Its spoken label: `label`, else the name without `_joint` and underscores
+    /// (`shoulder_pan_joint` → "shoulder pan").
+    pub fn spoken(&self) -> String {
+        match &self.label {
+            Some(l) => l.clone(),
+            None => self
+                .name
+                .trim_end_matches("_joint")
+                .replace(['_', '-', '.'], " ")
+                .trim()
+                .to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,18 +11,18 @@ use crate::motion::{ExecutorHandle, Snapshot};
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum NotReady {
     /// Nothing has arrived from the robot yet.
-    #[error("No state has arrived from the robot yet.")]
+    #[error("{}", super::words::no_state())]
     NoState,
     /// The link to the robot is down.
-    #[error("The robot is unreachable since {since} ({cause}); nothing was done.")]
+    #[error("{}", super::words::unreachable(cause))]
     Unreachable {
         /// Since when (RFC 3339).
         since: String,
-        /// Why.
+        /// Why, said aloud.
         cause: String,
     },
     /// The latest state is too old to plan from.
-    #[error("The robot's state is {age_ms} ms old (limit {limit_ms} ms); not moving.")]
+    #[error("{}", super::words::stale(*age_ms, *limit_ms))]
     Stale {
         /// Its age.
         age_ms: u64,
@@ -30,10 +30,10 @@ pub enum NotReady {
         limit_ms: u64,
     },
     /// The robot reports a fault.
-    #[error("Not moving: {0}.")]
+    #[error("{}", super::words::not_moving_fault(.0))]
     Fault(String),
     /// The robot is not in a mode that moves.
-    #[error("Not moving: the robot is in mode {0}.")]
+    #[error("{}", super::words::not_moving_mode(.0))]
     Mode(String),
 }
 
@@ -57,7 +57,7 @@ pub(super) fn reachable(executor: &ExecutorHandle) -> Result<(Snapshot, ArmState
     {
         return Err(NotReady::Unreachable {
             since: rfc3339_of(since),
-            cause: cause.to_string(),
+            cause: super::words::link(&cause),
         });
     }
     Ok((snap, state))
@@ -80,7 +80,7 @@ pub(super) fn ready(
         });
     }
     if let Some(fault) = state.fault {
-        return Err(NotReady::Fault(fault.to_string()));
+        return Err(NotReady::Fault(super::words::fault(&fault)));
     }
     if state.mode != RobotMode::Running {
         return Err(NotReady::Mode(format!("{:?}", state.mode)));
@@ -110,6 +110,8 @@ pub struct ArmView {
     pub age_ms: Option<f64>,
     /// Since when the link is down (RFC 3339) and why.
     pub link_down: Option<(String, String)>,
+    /// Why the link is down, said aloud.
+    pub link_said: Option<String>,
     /// "idle", "moving" or "stopping".
     pub phase: &'static str,
     /// Whether the cycle has run long enough to have figures.
@@ -138,11 +140,15 @@ pub(super) fn view(executor: &ExecutorHandle) -> ArmView {
         }
         _ => None,
     });
+    let link_said = state.and_then(|s| match (s.link_down_since, s.fault) {
+        (Some(_), Some(Fault::Unreachable { cause })) => Some(super::words::link(&cause)),
+        _ => None,
+    });
     let mode = state.map_or(RobotMode::Disconnected, |s| s.mode);
     let fault = state.and_then(|s| s.fault).map(|f| {
         (
             serde_json::to_value(f).unwrap_or(Value::Null),
-            f.to_string(),
+            super::words::fault(&f),
         )
     });
     ArmView {
@@ -154,6 +160,7 @@ pub(super) fn view(executor: &ExecutorHandle) -> ArmView {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default(),
         fault,
+        link_said,
         age_ms,
         link_down,
         phase: match snap.phase {

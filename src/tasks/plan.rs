@@ -60,11 +60,11 @@ impl MotionGate {
             .settings
             .joints
             .get(reach.joint)
-            .map(|j| j.name.as_str())
-            .unwrap_or("");
+            .map(|j| j.spoken())
+            .unwrap_or_default();
         confirm.applies(reach).then(|| Hold {
             start,
-            question: words::question(question, reach, name),
+            question: words::question(question, reach, &name),
             deadline: Instant::now() + self.settings.expire,
         })
     }
@@ -139,7 +139,7 @@ impl MotionGate {
     /// allowed; `steps` names a multi-step task's step.
     pub(super) fn sensible(&self, reach: &Reach, steps: Option<&[Step]>) -> Result<(), GateError> {
         let what = |k: usize| match steps.and_then(|s| s.get(k)) {
-            Some(step) => format!("Step {} ({})", k + 1, step.label),
+            Some(_) => format!("Step {}", k + 1),
             None => "The move".to_owned(),
         };
         let (k, speed) = reach.slowest;

@@ -198,6 +198,15 @@ impl Registry {
             .map(|l| (l.task_id, l.motion_id))
     }
 
+    /// The task holding the arm and how it is spoken of ("Moving to home").
+    pub fn live_doing(&self) -> Option<(Uuid, String)> {
+        self.desk()
+            .lease
+            .live
+            .as_ref()
+            .map(|l| (l.task_id, l.doing.clone()))
+    }
+
     /// The task awaiting confirmation, if any.
     pub fn gated(&self) -> Option<Uuid> {
         self.desk()

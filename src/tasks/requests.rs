@@ -8,7 +8,6 @@ use super::arm::NotReady;
 use super::registry::Busy;
 use super::words::{self, Question, Reach};
 use super::{Step, TaskRecord};
-use crate::robot::number;
 
 /// When a motion must be confirmed before it moves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -175,18 +174,18 @@ pub enum GateError {
     #[error(transparent)]
     NotReady(#[from] NotReady),
     /// Another task holds the arm.
-    #[error("The arm is busy with task {} ({}, {:.0} % done). Wait for it or stop it first.", words::task_number(.0.task_number), .0.action, .0.progress)]
+    #[error("{}", words::busy(.0.task_number, &.0.action, .0.progress))]
     Busy(Busy),
     /// The queue holds as many motions as it may.
-    #[error("The queue is full: {0} motions are waiting, the most it holds. Wait for one to start, or stop.")]
+    #[error("{}", words::queue_full(*.0))]
     QueueFull(usize),
     /// The task's record could not be written, so it was not taken on.
-    #[error("The state directory cannot be written ({0}); nothing moved.")]
+    #[error("{}", words::cannot_record(.0, "Nothing moved"))]
     Durability(String),
     /// A move slower than the configured minimum speed.
-    #[error("{what} at speed {} is below the minimum speed {} ({} of the robot's maximum, motion.min_speed); nothing moved.", number(*.speed), number(*.min), words::percent(*.min))]
+    #[error("{}", words::too_slow(what, *.speed, *.min))]
     TooSlow {
-        /// "The move", "Step 2 (reaching into slot 3)".
+        /// "The move", "Step 2".
         what: String,
         /// The speed asked (fraction).
         speed: f64,
@@ -194,9 +193,9 @@ pub enum GateError {
         min: f64,
     },
     /// A move that would take longer than the configured longest motion.
-    #[error("{what} would take {}; the longest motion allowed is {} (motion.max_motion_s = {}). Nothing moved; use a higher speed or a shorter move.", words::about(*.seconds), words::about(*.limit), number(*.limit))]
+    #[error("{}", words::too_long(what, *.seconds, *.limit))]
     TooLong {
-        /// "The move", "Step 2 (reaching into slot 3)".
+        /// "The move", "Step 2".
         what: String,
         /// Its planned seconds.
         seconds: f64,
@@ -209,23 +208,23 @@ pub enum GateError {
     /// The path breaks a check of the cell (zones, reach, limits, singularity, flip).
     #[error("{0}")]
     Cell(crate::cell::Refusal),
-    /// The backend's straight-line move cannot take this robot or pose.
-    #[error("Straight-line moves on the {0} backend need a six-joint arm and a pose within 3.2 metres of the base; move_pose can get there with a joint move. Nothing moved.")]
+    /// The backend runs its own trajectories, so it cannot follow a sampled line.
+    #[error("{}", words::no_lines(.0))]
     NoLines(&'static str),
     /// An interrupted straight line is not continued: the tool is no longer on it.
     #[error("{0}")]
     OffTheLine(String),
     /// The confirmation came after the deadline; the task was dropped.
-    #[error("Task {0} expired before it was confirmed; the arm did not move. Ask again.")]
+    #[error("{}", words::expired(.0))]
     Expired(String),
     /// The task does not wait for a confirmation.
-    #[error("Task {0} is {1}; there is nothing to {2}.")]
+    #[error("{}", words::not_in_state(.0, .1, &format!("there is nothing to {}", .2)))]
     NotAwaiting(String, &'static str, &'static str),
     /// The task does not hold the arm.
-    #[error("Task {0} is {1}; there is nothing to cancel.")]
+    #[error("{}", words::not_in_state(.0, .1, "there is nothing to cancel"))]
     NotRunning(String, &'static str),
     /// The task is not interrupted.
-    #[error("Task {0} is {1}; only an interrupted task can be resumed.")]
+    #[error("{}", words::not_in_state(.0, .1, "only an interrupted task can be resumed"))]
     NotInterrupted(String, &'static str),
 }
 

@@ -97,7 +97,7 @@ describe('MCP Inspector CLIs', () => {
         const { answer, code, stderr } = await ask(cli, targets[kind], ['--method', 'tools/call', '--tool-name', 'robot_state']);
         assert.equal(code, 0, stderr);
         assert.notEqual(answer.isError, true);
-        assert.match(answer.content[0].text, /^UR5e \(sim\) is /);
+        assert.match(answer.content[0].text, /^The UR5e is /);
         assert.equal(answer.structuredContent.moving, false);
       });
 
@@ -106,7 +106,7 @@ describe('MCP Inspector CLIs', () => {
           '--method', 'tools/call', '--tool-name', 'move_joints', '--tool-arg', 'joints=[0, -1.5, 4, -1.5, 0, 0]',
         ]);
         assert.equal(answer.isError, true);
-        const text = 'joint 3 (elbow_joint) = 4 rad is outside its range -3.1416 to 3.1416 rad';
+        const text = 'The elbow stops at 180 degrees, not 229. Nothing moved.';
         assert.equal(answer.content[0].text, text);
         assert.deepEqual(answer.structuredContent, { error: { code: 'out_of_range', message: text } });
       });

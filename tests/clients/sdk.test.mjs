@@ -19,19 +19,19 @@ const FAR = [1.8, -Math.PI / 2 + 0.5, 0.5, -Math.PI / 2 + 0.3, 0.3, 0.3];
 // Refusals named in issue 11, and others of each kind: [tool, arguments, code, text].
 const REFUSALS = [
   ['move_joints', { joints: [0.0, -1.5, 4.0, -1.5, 0.0, 0.0] }, 'out_of_range',
-    'joint 3 (elbow_joint) = 4 rad is outside its range -3.1416 to 3.1416 rad'],
-  ['move_joints', { joints: [0.0, -1.5, 0.0] }, 'out_of_range', '3 joint values given; the robot has 6 joints'],
+    'The elbow stops at 180 degrees, not 229. Nothing moved.'],
+  ['move_joints', { joints: [0.0, -1.5, 0.0] }, 'out_of_range', 'That gives 3 joint values; the robot has 6 joints. Nothing moved.'],
   ['move_joints', { joints: 'home' }, 'invalid_type', 'joints = "home" is not a list of numbers'],
   ['move_joints', {}, 'missing_parameter', 'joints is required'],
-  ['home', { speed: -0.2 }, 'out_of_range', 'speed -0.2 is outside (0, 1]'],
-  ['move_to', { position: 'kitchen' }, 'unknown_position', 'There is no position named "kitchen".'],
+  ['home', { speed: -0.2 }, 'out_of_range', 'at most 1; minus 0.2 is not.'],
+  ['move_to', { position: 'kitchen' }, 'unknown_position', 'There is no position named kitchen.'],
   ['task_status', { task_id: '00000000-0000-4000-8000-000000000000' }, 'unknown_task',
-    'There is no task 00000000-0000-4000-8000-000000000000.'],
+    'There is no such task.'],
   ['task_status', { task_id: 'xyz' }, 'invalid_task_id', '"xyz" is not a task id'],
   ['cancel_task', { task_id: 'abcd1234' }, 'unknown_task', 'There is no task abcd1234.'],
   ['list_tasks', { limit: 0 }, 'out_of_range', 'limit 0 must be a whole number from 1 to 100'],
-  ['save_position', { name: '#!?' }, 'invalid_name', '"#!?" is not a usable name: a name needs at least one letter or digit'],
-  ['save_position', { name: 'home' }, 'reserved_name', '"home" is defined by the robot file'],
+  ['save_position', { name: '#!?' }, 'invalid_name', 'That is not a usable name: a name needs at least one letter or digit'],
+  ['save_position', { name: 'home' }, 'reserved_name', 'home is a position of the robot file'],
 ];
 
 /** A connected SDK client over `kind` ('http' or 'stdio'), with the log notifications it got. */

@@ -64,7 +64,7 @@ for (const kind of ['http', 'stdio']) {
     test('a refusal is a result with isError, its text and its code', async () => {
       const r = await client.callTool({ name: 'task_status', arguments: { task_id: '00000000-0000-4000-8000-000000000000' } });
       assert.equal(r.isError, true);
-      assert.equal(r.content[0].text, 'There is no task 00000000-0000-4000-8000-000000000000.');
+      assert.equal(r.content[0].text, 'There is no such task.');
       assert.equal(r.structuredContent.error.code, 'unknown_task');
     });
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from spoken import capture_text
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Every process the suite starts inherits this mark, however it was started (roslaunch
@@ -301,6 +303,7 @@ class Client:
     async def call(self, name: str, args: dict | None = None):
         r = await self.session.call_tool(name, args or {})
         text = r.content[0].text if r.content else ""
+        capture_text(name, text, "refusal" if r.is_error else "result")
         return bool(r.is_error), text, r.structured_content
 
     async def ok(self, name: str, args: dict | None = None):
@@ -333,6 +336,11 @@ async def http_client(url: str, token: str | None = None, logs: list | None = No
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300))
     async def on_log(params):
+        data = getattr(params, "data", None)
+        if isinstance(data, str):
+            capture_text("notification", data, "notification")
+        elif isinstance(data, dict) and isinstance(data.get("text"), str):
+            capture_text("notification", data["text"], "notification")
         if logs is not None:
             logs.append(params)
 

@@ -8,6 +8,8 @@ import itertools
 
 import httpx2
 
+from spoken import capture_text
+
 HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 PROTOCOL = "2025-06-18"
 NO_SESSION = "Not Found: Session not found"
@@ -70,6 +72,11 @@ class Raw:
         if r.status_code != 200:
             return r.status_code, None, r.text
         results = [m for m in sse_messages(r.text) if m.get("id") == msg["id"]]
+        for m in results:
+            res = m.get("result") or {}
+            for c in res.get("content") or []:
+                if c.get("type") == "text":
+                    capture_text(name, c.get("text", ""), "refusal" if res.get("isError") else "result")
         # No answer on the stream: the session closed while the request was in flight.
         return 200, results[0].get("result") if results else None, r.text
 

@@ -100,7 +100,7 @@ async def test_the_users_accept_moves_the_arm_and_the_audit_names_the_channel(ma
         assert rec["approval"] == {"by": "local", "channel": "elicitation"}
         assert distance((await c.state())["positions"], BIG) < 0.002
     assert len(questions) == 1
-    assert questions[0].startswith("This moves the shoulder pan 57 degrees"), questions
+    assert questions[0].startswith("This turns the shoulder pan 57 degrees"), questions
     assert questions[0].endswith("Accept to start the move, or decline to drop it.")
     server.stop()
     entries = audit(server)

@@ -27,10 +27,10 @@ def test_a_refused_call_exits_2_with_the_refusal_text(server):
     r = call(server.url, "move_to", "position=nowhere", "--wait")
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stdout == ""
-    assert r.stderr.startswith('There is no position named "nowhere". Known positions:'), r.stderr
+    assert r.stderr.startswith("There is no position named nowhere. Some are "), r.stderr
     r = call(server.url, "move_joints", "joints=[9,0,0,0,0,0]")
     assert r.returncode == 2
-    assert r.stderr == "joint 1 (shoulder_pan_joint) = 9 rad is outside its range -6.2832 to 6.2832 rad\n", r.stderr
+    assert r.stderr == "The shoulder pan stops at 360 degrees, not 516. Nothing moved.\n", r.stderr
 
 
 def test_a_stopped_task_exits_4(server):
@@ -49,7 +49,7 @@ def test_a_stopped_task_exits_4(server):
             waiting.kill()
             waiting.wait()
     assert waiting.returncode == 4, out + err
-    assert "cancelled" in out.strip().splitlines()[-1], out
+    assert out.strip().splitlines()[-1].startswith("Stopped "), out
 
 
 def test_list_prints_every_tool(server):

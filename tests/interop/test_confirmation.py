@@ -42,7 +42,7 @@ async def test_a_gated_move_waits_for_its_confirmation(make_server):
 
         text, ack = await c.ok("move_joints", {"joints": BIG})
         assert ack["state"] == "awaiting_confirmation"
-        assert text.startswith("This moves the shoulder pan 103 degrees at 25 % speed. Confirm?"), text
+        assert text.startswith("This turns the shoulder pan 103 degrees. Confirm?"), text
         await still(c, SMALL)
         err, busy, _ = await c.call("move_joints", {"joints": SMALL})
         assert err and "busy with task" in busy

@@ -60,7 +60,7 @@ async def test_pick_and_place_runs_to_success_step_by_step(server):
 
         text, ack = await c.ok("pick_and_place", {"slot": 3})
         assert ack["steps"] == 10 and ack["state"] == "running"
-        assert text.startswith("Picking the part from slot 3 and placing it on the fixture. 10 steps"), text
+        assert text.startswith("Picking the part from slot 3 and placing it on the fixture. Task "), text
         seen = await c.wait_done(ack["task_id"], timeout=60)
         final = seen[-1]
         assert final["state"] == "succeeded", final
@@ -72,8 +72,8 @@ async def test_pick_and_place_runs_to_success_step_by_step(server):
         steps = [r["steps"]["current"] for r in seen if r["steps"]["current"]]
         assert steps == sorted(steps) and len(set(steps)) >= 5, steps
         messages = " | ".join(r["message"] for r in seen)
-        assert "Step 3 of 10: reaching into slot 3 — " in messages, messages
-        assert "Step 6 of 10: carrying the part to the fixture — " in messages, messages
+        assert "Step 3 of 10, reaching into slot 3, " in messages, messages
+        assert "Step 6 of 10, carrying the part to the fixture, " in messages, messages
         st = await c.state()
         assert tcp_gap_mm(st, CLEAR_OF_FIXTURE) <= 1.0, position(st["positions"])
         assert st["gripper"]["state"] == "open", st["gripper"]
@@ -127,14 +127,14 @@ async def test_kill_9_mid_step_then_resume_finishes_and_counts_each_place_once(m
     async with http_client(server.url) as c:
         _, rec = await c.ok("task_status", {"task_id": first})
         assert rec["state"] == "interrupted" and rec["steps"]["done"] == 5, rec
-        assert "at step 6 of 10 (carrying the part to the fixture)" in rec["message"], rec["message"]
-        assert "Steps 1–5 are done; resume_task continues from step 6." in rec["message"]
+        assert "at step 6 of 10." in rec["message"], rec["message"]
+        assert "Resume it to continue." in rec["message"]
         st = await c.state()
         assert st["moving"] is False, "motion never resumes by itself"
 
         text, res = await c.ok("resume_task", {"task_id": first[:8]})
         assert res["from_step"] == 6 and res["task_id"] == first
-        assert "at step 6 of 10 (carrying the part to the fixture); first back to where it starts" in text, text
+        assert "at step 6, back to its start first" in text, text
         seen = await c.wait_done(first, timeout=60)
         assert seen[-1]["state"] == "succeeded", seen[-1]
         assert seen[-1]["steps"]["resumed"] == 1
@@ -179,7 +179,7 @@ async def test_an_edited_action_file_refuses_to_resume(make_server, tmp_path):
     server = make_server(config, state_dir=state)
     async with http_client(server.url) as c:
         err, text, _ = await c.call("resume_task", {"task_id": ack["task_id"]})
-        assert err and "the steps of pick_and_place were edited since it was interrupted" in text, text
+        assert err and "cannot be resumed: the steps of pick and place changed since. Start the action again." in text, text
         _, rec = await c.ok("task_status", {"task_id": ack["task_id"]})
         assert rec["state"] == "interrupted"
         assert (await c.state())["moving"] is False
@@ -193,7 +193,7 @@ async def test_cancel_and_stop_act_within_and_between_steps(server):
         await c.ok("cancel_task", {"task_id": ack["task_id"]})
         final = (await c.wait_done(ack["task_id"], timeout=15))[-1]
         assert final["state"] == "cancelled", final
-        assert final["message"].startswith("Stopped at step 2 of 3 (holding still for the operator)"), final["message"]
+        assert final["message"].startswith("Stopped ") and " at step 2 of 3, " in final["message"], final["message"]
 
         # Within a move, by stop (any operator's tool).
         _, ack = await c.ok("inspect_slots", {"count": 6})
@@ -211,7 +211,7 @@ async def test_an_action_with_a_confirmation_rule_waits_for_its_owner(server):
     async with http_client(server.url) as c:
         text, ack = await c.ok("go_to_maintenance")
         assert ack["state"] == "awaiting_confirmation", ack
-        assert text.startswith("Go to maintenance runs 1 step, about ") and "degrees. Confirm? Task " in text, text
+        assert text.startswith("This moves a joint up to ") and "degrees. Confirm? Task " in text, text
         assert "about about" not in text
         assert (await c.state())["moving"] is False
         await c.ok("confirm_task", {"task_id": ack["task_id"]})
@@ -272,7 +272,7 @@ part_width_m = 0.03
         assert final["state"] == "interrupted" and final["error"]["code"] == "robot_fault", final
         k = final["steps"]["done"] + 1
         assert f"Interrupted at step {k} of 10" in final["message"], final["message"]
-        assert f"resume_task continues from step {k}" in final["message"] or k == 1, final["message"]
+        assert "Resume it to continue." in final["message"] or k == 1, final["message"]
         # The arm is still in protective stop: resuming is refused, nothing moves.
         err, text, _ = await c.call("resume_task", {"task_id": task})
         assert err and "Not moving: the robot is in protective stop" in text, text
@@ -310,12 +310,12 @@ async def test_a_gated_resume_waits_and_a_rejected_one_stays_interrupted(make_se
     async with http_client(server.url) as c:
         text, res = await c.ok("resume_task", {"task_id": task})
         assert res["state"] == "awaiting_confirmation", res
-        assert text.startswith("Resuming Present the part at step 2 of 3 moves a joint up to"), text
+        assert text.startswith("Resuming at step 2 moves a joint up to"), text
         assert (await c.state())["moving"] is False
         await c.ok("reject_task", {"task_id": task})
         _, rec = await c.ok("task_status", {"task_id": task})
         assert rec["state"] == "interrupted", rec
-        assert "stays interrupted at step 2 of 3" in rec["message"], rec["message"]
+        assert "stays interrupted at step 2" in rec["message"], rec["message"]
 
         await c.ok("resume_task", {"task_id": task})
         await c.ok("confirm_task", {"task_id": task})

@@ -22,8 +22,8 @@ from conftest import http_client, vars_list
 pytestmark = pytest.mark.anyio
 
 FAR = [2.0, -1.0, 1.0, -1.2, 0.5, 0.5]
-FULL = "The state directory cannot be written (No space left on device); nothing moved."
-READ_ONLY = "The state directory cannot be written (Read-only file system); nothing moved."
+FULL = "The state directory cannot be written: no space left on device. Nothing moved."
+READ_ONLY = "The state directory cannot be written: read-only file system. Nothing moved."
 # The journal is allocated a segment ahead of its records, so a task's record can fit on a
 # full disk; the gate refuses a motion first when the state directory has no room left for
 # the progress variables. move_joints waits for a confirmation here.
@@ -90,19 +90,20 @@ async def test_a_full_state_directory_refuses_what_it_cannot_keep_and_recovers(m
 
             err, text, sc = await c.call("save_position", {"name": "during_full"})
             assert err and sc["error"]["code"] == "durability", text
-            assert text == "The state directory cannot be written (No space left on device); the position during_full was not saved."
+            assert text == ("The state directory cannot be written: no space left on device. "
+                            "The position during full was not saved."), text
             _, positions = await c.ok("list_positions")
             assert "during_full" not in {p["name"] for p in positions["positions"]}
 
             err, text, sc = await c.call("reset_part_counter")
             assert err and sc["error"]["code"] == "durability", text
-            assert "no variable was changed" in text
+            assert text.endswith(": no space left on device. No variable was changed."), text
 
             st = await c.state()
             assert st["durability"]["ok"] is False
             assert "No space left on device" in st["durability"]["cause"]
             assert st["durability"]["failing_since"]
-            assert "cannot be written since" in (await c.ok("robot_state"))[0]
+            assert "The state directory is not writable; motions are refused." in (await c.ok("robot_state"))[0]
 
             # While failing, new motions are refused, whichever path they take; stop works.
             err, text, sc = await c.call("move_joints", {"joints": FAR})
@@ -123,7 +124,8 @@ async def test_a_full_state_directory_refuses_what_it_cannot_keep_and_recovers(m
                 await anyio.sleep(0.1)
             assert st["durability"]["ok"] is True, st["durability"]
             assert st["durability"]["recovered_at"]
-            assert "writable again" in (await c.ok("robot_state"))[0]
+            # The recovery is in the structured part; the text no longer warns.
+            assert "not writable" not in (await c.ok("robot_state"))[0]
             await c.ok("save_position", {"name": "after_full"})
             _, ack = await c.ok("move_to", {"position": "ready"})
             assert (await c.wait_done(ack["task_id"]))[-1]["state"] == "succeeded"
@@ -171,8 +173,8 @@ async def test_a_read_only_state_directory_stops_safely_and_says_what_was_lost(m
                 err, text, sc = await c.call("home")
                 assert err and sc["error"]["code"] == "durability" and text == READ_ONLY, text
                 err, text, sc = await c.call("save_position", {"name": "on_ro"})
-                assert err and text == ("The state directory cannot be written (Read-only file system); "
-                                        "the position on_ro was not saved."), text
+                assert err and text == ("The state directory cannot be written: read-only file system. "
+                                        "The position on ro was not saved."), text
                 # A graceful stop that cannot write the variables says so, and what was lost.
                 server.stop()
                 assert server.proc.returncode == 1, "".join(server.log)

@@ -30,7 +30,7 @@ async def test_a_line_killed_mid_way_continues_along_the_same_line(make_server):
         _, rec = await c.ok("task_status", {"task_id": ack["task_id"]})
         assert rec["state"] == "interrupted", rec
         assert "will not move again by itself" in rec["message"]
-        assert "Resuming it continues along the same straight line" in rec["message"]
+        assert "Resume it to go on along the same line." in rec["message"]
         # The record kept the planned line: its start (where the tool stood when it was
         # planned, a settled arm's micrometres from the state read before) and its end,
         # 20 centimetres up.

@@ -91,7 +91,7 @@ async def test_a_full_queue_refuses_with_its_limit(make_server):
         await c.ok("home", {"when": "after"})
         err, text, sc = await c.call("move_joints", {"joints": A, "when": "after"})
         assert err and sc["error"]["code"] == "queue_full"
-        assert text == "The queue is full: 2 motions are waiting, the most it holds. Wait for one to start, or stop."
+        assert text == "The queue is full with 2 motions waiting. Wait for one to start, or stop."
         err, text, sc = await c.call("move_joints", {"joints": A})
         assert err and sc["error"]["code"] == "busy", text
         err, text, sc = await c.call("move_joints", {"joints": A, "when": "later"})

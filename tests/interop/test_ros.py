@@ -71,7 +71,7 @@ async def test_a_rejected_goal_fails_with_the_controllers_reason(ros, make_serve
         _, ack = await c.ok("move_joints", {"joints": TARGET})
         final = (await c.wait_done(ack["task_id"]))[-1]
         assert final["state"] == "failed" and final["error"]["code"] == "trajectory_failed"
-        assert "INVALID_GOAL (-1): goal rejected" in final["message"], final["message"]
+        assert "INVALID_GOAL (-1): goal rejected" in final["error"]["message"], final["error"]
         _, st = await c.ok("robot_state")
         assert st["moving"] is False
 
@@ -92,7 +92,7 @@ async def test_a_fault_mid_motion_fails_the_task_and_the_next_move_works(ros, ma
         final = (await c.wait_done(ack["task_id"]))[-1]
         assert final["state"] == "failed", final
         assert final["error"]["code"] == code
-        assert spoken in final["message"], final["message"]
+        assert spoken in final["error"]["message"], final["error"]
         assert 0 < final["progress"] < 100
         await anyio.sleep(2.0)
         await wait_up(c)

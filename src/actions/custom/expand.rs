@@ -166,8 +166,12 @@ impl Walk<'_> {
                 } => {
                     let target: Vec<f64> = joints.iter().map(|j| j.eval(&b.numbers)).collect();
                     // Checked at load for every allowed value; checked again on what will move.
-                    check_target(self.robot, &target)
-                        .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+                    check_target(self.robot, &target).map_err(|e| {
+                        Refusal::new(
+                            "out_of_range",
+                            crate::tasks::words::limit(&e, &self.robot.joints),
+                        )
+                    })?;
                     if let (Some(kin), Some(j)) =
                         (&self.robot.kinematics, Joints::from_slice(&target))
                     {

@@ -214,9 +214,10 @@ pub fn resume(app: &Arc<App>, rec: TaskRecord) -> Result<ActionOutput, Refusal> 
     if rec.state != TaskState::Interrupted {
         return Err(Refusal::new(
             "not_interrupted",
-            format!(
-                "Task {short} is {}; only an interrupted task can be resumed.",
-                rec.state.as_str()
+            crate::tasks::words::not_in_state(
+                &short,
+                &crate::tasks::words::state_words(rec.state),
+                "only an interrupted task can be resumed",
             ),
         ));
     }
@@ -232,9 +233,7 @@ pub fn resume(app: &Arc<App>, rec: TaskRecord) -> Result<ActionOutput, Refusal> 
     let changed = |why: String| {
         Refusal::new(
             "definition_changed",
-            format!(
-                "Task {short} cannot be resumed: {why}. Nothing moved; start the action again."
-            ),
+            format!("Task {short} cannot be resumed: {why}. Start the action again."),
         )
     };
     let action = app
@@ -251,8 +250,8 @@ pub fn resume(app: &Arc<App>, rec: TaskRecord) -> Result<ActionOutput, Refusal> 
     app.gate.ready()?;
     if Sequence::new(steps.clone(), vec![]).digest != status.digest {
         return Err(changed(format!(
-            "the steps of {} were edited since it was interrupted (they no longer match)",
-            action.name
+            "the steps of {} changed since",
+            crate::tasks::words::spoken_name(&action.name)
         )));
     }
     // A variable written after its checkpoint but lost in the crash is written now, once.
@@ -305,17 +304,17 @@ fn set_now(
                 )
                 .map_err(|e| {
                     let done = if written.is_empty() {
-                        "no variable was changed".to_owned()
+                        "No variable was changed".to_owned()
                     } else {
-                        let names: Vec<&str> = written.keys().map(String::as_str).collect();
-                        format!("{} was written, {name} was not", names.join(", "))
+                        format!(
+                            "{} written, {} not",
+                            crate::tasks::words::count_variables(written.len()),
+                            crate::tasks::words::spoken_name(&name)
+                        )
                     };
                     Refusal::new(
                         "durability",
-                        format!(
-                            "The state directory cannot be written ({}); {done}.",
-                            e.cause()
-                        ),
+                        crate::tasks::words::cannot_record(&e.cause(), &done),
                     )
                 })?;
             written.insert(name, serde_json::to_value(value).unwrap_or(Value::Null));

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::motion::{ack_words, speed_under_cap};
 use super::spatial::{pose_of, relative_doing};
-use crate::actions::guards::{confirm_rule, may_move};
+use crate::actions::guards::{confirm_rule, may_move, out_of_range};
 use crate::actions::params::{Args, ToolArgs, WhenWord};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Caller, Refusal};
@@ -330,7 +330,7 @@ fn start(
         Line(to) => (Work::Line { to, speed }, None),
         Joint(target, pose) => {
             crate::robot::check_target(&app.config.robot, &target)
-                .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+                .map_err(out_of_range(&app.config.robot))?;
             let work = Work::Move {
                 target: target.clone(),
                 speed,

@@ -11,7 +11,7 @@ use crate::actions::params::{TaskIdArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Refusal};
 use crate::config::{Approval, ConfirmRule};
-use crate::tasks::{task_number, Channel, TaskRecord, TaskState};
+use crate::tasks::{Channel, TaskRecord, TaskState};
 
 /// A gate tool's answer.
 #[derive(Serialize, JsonSchema)]
@@ -63,11 +63,7 @@ pub(super) const CONFIRM_TASK: ToolItem = ToolItem {
 
 /// The answer to a confirmation that started `rec`.
 fn confirmed(rec: TaskRecord) -> ActionOutput {
-    let short = task_number(rec.task_number);
-    let text = match rec.steps {
-        Some(_) => format!("Confirmed. Task {short} is running."),
-        None => format!("Confirmed. Task {short} is moving."),
-    };
+    let text = crate::tasks::words::confirm_answer(rec.task_number, rec.steps.is_some());
     ActionOutput {
         text,
         task_id: Some(rec.task_id.to_string()),
@@ -121,10 +117,7 @@ pub(super) const REJECT_TASK: ToolItem = ToolItem {
         let rec = find_own_task(app, caller, &a.task_id)?;
         let rec = app.gate.reject(&rec.task_id)?;
         Ok(ActionOutput {
-            text: format!(
-                "Rejected. Task {} was dropped; the arm did not move.",
-                task_number(rec.task_number)
-            ),
+            text: crate::tasks::words::rejected(rec.task_number),
             task_id: Some(rec.task_id.to_string()),
             structured: structured(&GateAnswer {
                 task_id: rec.task_id.to_string(),

@@ -8,8 +8,8 @@ use crate::actions::guards::may_move;
 use crate::actions::params::{Args, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Refusal};
-use crate::audit::excerpt;
 use crate::robot::names::similar;
+use crate::tasks::words;
 
 /// `set_output`'s arguments.
 #[derive(JsonSchema)]
@@ -81,24 +81,17 @@ pub(super) const SET_OUTPUT: ToolItem = ToolItem {
         let io = &app.config.robot.io;
         let Some(out) = io.output(&a.name) else {
             let near = similar(&a.name, io.outputs.iter().map(|o| o.name.as_str()));
-            let hint = if near.is_empty() {
-                String::new()
+            let near: Vec<String> = near.iter().map(|n| n.to_string()).collect();
+            let all: Vec<String> = io.outputs.iter().map(|o| o.name.clone()).collect();
+            let said = if near.is_empty() {
+                words::unknown_name("output", &a.name, &all)
             } else {
-                format!(" Did you mean {}?", near.join(" or "))
-            };
-            let all: Vec<&str> = io.outputs.iter().map(|o| o.name.as_str()).collect();
-            let all = if all.is_empty() {
-                "this robot has none".to_owned()
-            } else {
-                all.join(", ")
-            };
-            return Err(Refusal::new(
-                "unknown_output",
                 format!(
-                    "There is no output called \"{}\".{hint} The outputs are: {all}. Nothing was switched.",
-                    excerpt(&a.name, 40)
-                ),
-            ));
+                    "{} Nothing was switched.",
+                    words::did_you_mean("output", &a.name, &near)
+                )
+            };
+            return Err(Refusal::new("unknown_output", said));
         };
         let previous = app
             .gate

@@ -7,14 +7,14 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::positions::find_position;
-use crate::actions::guards::{confirm_rule, may_move};
+use crate::actions::guards::{confirm_rule, may_move, out_of_range};
 use crate::actions::params::{Args, ToolArgs, WhenWord};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Caller, Refusal};
 use crate::app::App;
 use crate::config::{Config, ConfirmRule};
 use crate::robot::{check_speed, check_target};
-use crate::tasks::words::{percent, Question};
+use crate::tasks::words::Question;
 use crate::tasks::{Accepted, MotionTask, TaskState, Work};
 
 /// `move_joints`' arguments.
@@ -238,7 +238,7 @@ pub(super) fn speed_under_cap(app: &App, asked: Option<f64>) -> Result<(f64, boo
     let asked = asked
         .map(check_speed)
         .transpose()
-        .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+        .map_err(out_of_range(&app.config.robot))?;
     let cap = app.config.motion.max_speed;
     Ok((
         asked.unwrap_or(cap).min(cap),
@@ -248,11 +248,11 @@ pub(super) fn speed_under_cap(app: &App, asked: Option<f64>) -> Result<(f64, boo
 
 /// What a motion tool's ack says: the task's message, and the cap when it lowered the speed
 /// of a motion that starts now.
-pub(super) fn ack_words(app: &App, accepted: &Accepted, capped: bool) -> String {
+pub(super) fn ack_words(_app: &App, accepted: &Accepted, capped: bool) -> String {
     let mut text = accepted.record.message.clone();
     if capped && !accepted.held && accepted.queued.is_none() {
-        let cap = app.config.motion.max_speed;
-        text.push_str(&format!(" Speed capped at {}.", percent(cap)));
+        // The speed it runs at is in the structured part.
+        text.push_str(" Speed capped.");
     }
     text
 }
@@ -265,7 +265,7 @@ fn start_move(
     ask: Ask,
 ) -> Result<ActionOutput, Refusal> {
     let robot = &app.config.robot;
-    check_target(robot, &ask.joints).map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+    check_target(robot, &ask.joints).map_err(out_of_range(robot))?;
     let (speed, capped) = speed_under_cap(app, ask.speed)?;
     let task = MotionTask {
         action: action.into(),

@@ -111,9 +111,9 @@ pub(super) const LIST_POSITIONS: ToolItem = ToolItem {
             joints,
             source: Some("saved"),
         }));
-        let names: Vec<&str> = positions.iter().map(|p| p.name.as_str()).collect();
+        let names: Vec<String> = positions.iter().map(|p| p.name.clone()).collect();
         Ok(ActionOutput {
-            text: format!("{} positions: {}.", names.len(), names.join(", ")),
+            text: crate::tasks::words::position_list(&names),
             task_id: None,
             structured: structured(&PositionList { positions }),
         })
@@ -127,16 +127,13 @@ fn save(app: &App, said: &str) -> Result<ActionOutput, Refusal> {
     let name = names::to_save(said).map_err(|e| {
         Refusal::new(
             "invalid_name",
-            format!("\"{}\" is not a usable name: {e}", excerpt(said, 40)),
+            crate::tasks::words::unusable_name(said, &e.to_string()),
         )
     })?;
     if !name.starts_with(|c: char| c.is_alphabetic()) {
         return Err(Refusal::new(
             "invalid_name",
-            format!(
-                "\"{}\" is not a usable name: it must start with a letter",
-                excerpt(said, 40)
-            ),
+            crate::tasks::words::unusable_name(said, "it must start with a letter"),
         ));
     }
     let label = spoken(said);
@@ -146,8 +143,8 @@ fn save(app: &App, said: &str) -> Result<ActionOutput, Refusal> {
         return Err(Refusal::new(
             "reserved_name",
             format!(
-                "\"{name}\" is defined by the robot file {}; choose another name",
-                app.config.robot.source
+                "{} is a position of the robot file; choose another name.",
+                crate::tasks::words::spoken_name(name)
             ),
         ));
     }
@@ -155,7 +152,10 @@ fn save(app: &App, said: &str) -> Result<ActionOutput, Refusal> {
     if app.vars.get(name).is_some() {
         return Err(Refusal::new(
             "reserved_name",
-            format!("\"{name}\" is the name of an installation variable, not a position; choose another name"),
+            format!(
+                "{} is the name of a variable; choose another name.",
+                crate::tasks::words::spoken_name(name)
+            ),
         ));
     }
     let joints = app.gate.current_joints()?;
@@ -176,14 +176,17 @@ fn save(app: &App, said: &str) -> Result<ActionOutput, Refusal> {
         .map_err(|e| {
             Refusal::new(
                 "durability",
-                format!(
-                    "The state directory cannot be written ({}); the position {name} was not saved.",
-                    e.cause()
+                crate::tasks::words::cannot_record(
+                    &e.cause(),
+                    &format!(
+                        "The position {} was not saved",
+                        crate::tasks::words::spoken_name(name)
+                    ),
                 ),
             )
         })?;
     Ok(ActionOutput {
-        text: format!("Saved the current position as {label}."),
+        text: crate::tasks::words::position_saved(&label),
         task_id: None,
         structured: structured(&Position {
             name: name.into(),
@@ -212,39 +215,38 @@ pub(super) fn find_position(app: &App, asked: &str) -> Result<(String, Vec<f64>)
             return Err(Refusal::new(
                 "not_a_position",
                 format!(
-                    "The variable {POSITION_PREFIX}{shown} holds {}, not {dof} joint values; it is not a position. Nothing moved.",
+                    "The saved position {} holds {}, not {dof} joint values. Nothing moved.",
+                    crate::tasks::words::spoken_name(&shown),
                     kind(&other)
                 ),
             ))
         }
         None => {}
     }
-    let known = all.join(", ");
     if let Some(v) = app.vars.get(name) {
         return Err(Refusal::new(
             "not_a_position",
-            format!(
-                "{shown} is an installation variable ({}), not a position. Nothing moved. Known positions: {known}.",
-                kind(&v)
-            ),
+            crate::tasks::words::not_a_position(name, &kind(&v)),
         ));
     }
-    let near = names::similar(asked, all.iter().map(String::as_str));
-    let hint = if near.is_empty() {
-        String::new()
-    } else {
-        format!(" Did you mean {}?", near.join(" or "))
-    };
+    let near: Vec<String> = names::similar(asked, all.iter().map(String::as_str))
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     Err(Refusal::new(
         "unknown_position",
-        format!("There is no position named \"{shown}\".{hint} Known positions: {known}."),
+        if near.is_empty() {
+            crate::tasks::words::unknown_name("position", asked, &all)
+        } else {
+            crate::tasks::words::did_you_mean("position", asked, &near)
+        },
     ))
 }
 
 /// A variable's kind, as said in a refusal.
 fn kind(v: &VarValue) -> String {
     match v {
-        VarValue::Bool(_) => "a true/false value".into(),
+        VarValue::Bool(_) => "a yes or no value".into(),
         VarValue::Number(_) => "a number".into(),
         VarValue::String(_) => "text".into(),
         VarValue::List(l) => format!("a list of {} numbers", l.len()),

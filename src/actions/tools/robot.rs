@@ -8,7 +8,8 @@ use crate::actions::params::{NoArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::ActionOutput;
 use crate::robot::{RpyPose, TcpPose};
-use crate::tasks::{words, GripperState, IoView};
+use crate::tasks::words::ArmWords;
+use crate::tasks::{words, GripperState};
 
 /// One joint's state.
 #[derive(Serialize, JsonSchema)]
@@ -162,56 +163,38 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
             && view
                 .age_ms
                 .is_some_and(|a| a <= app.config.motion.stale_state_ms as f64);
-        let activity = match (view.phase, task) {
-            ("moving", Some(id)) => format!("moving for task {}", words::task_number(number(&id))),
-            ("moving", None) => "moving".to_owned(),
-            ("stopping", _) => "braking to a stop".to_owned(),
-            _ => "standing still".to_owned(),
-        };
-        let policy = view.realtime["policy"].as_str().unwrap_or("").to_owned();
-        let loop_words = if view.measured {
-            format!(
-                "{policy} at {:.0} Hz, wake-up p99 {:.0} µs",
-                view.realtime["rate_hz"].as_f64().unwrap_or(0.0),
-                view.realtime["latency_p99_us"].as_f64().unwrap_or(0.0)
-            )
-        } else {
-            format!("{policy}, measuring")
-        };
-        let fault_words = view
-            .fault
-            .as_ref()
-            .map(|(_, said)| format!(", {said}"))
-            .unwrap_or_default();
         let queue = app.registry.queue();
-        let next = queue
-            .first()
-            .map(|(_, _, doing, eta)| format!(" {}", words::next(doing, *eta)))
-            .unwrap_or_default();
-        let text = match &view.link_down {
-            Some((since, cause)) => format!(
-                "{} ({}) is unreachable since {since} ({cause}). Motion loop: {loop_words}.",
-                robot.name, view.backend
-            ),
-            None => format!(
-                "{} ({}) is {activity}, mode {}{fault_words}.{next} Motion loop: {loop_words}.",
-                robot.name,
-                view.backend,
-                view.mode.replace('_', " ")
-            ),
-        };
         let health = app.registry.durability();
-        let text = match (&health.failing_since, &health.cause) {
-            (Some(since), Some(cause)) => format!(
-                "{text} The state directory cannot be written since {since} ({cause}): new motions are refused; stop works."
-            ),
-            _ => match &health.recovered_at {
-                Some(at) => format!("{text} The state directory is writable again since {at}; the variables were written."),
-                None => text,
-            },
-        };
         let io = app.gate.io_view();
-        let text = format!("{text}{}", io_words(&io));
+        // How the task moving the arm is spoken of ("Moving to home").
+        let doing = app
+            .registry
+            .live_doing()
+            .filter(|(id, _)| Some(*id) == task)
+            .map(|(_, doing)| doing);
+        let text = words::arm(&ArmWords {
+            robot: robot.name.clone(),
+            link_down: view.link_said.clone(),
+            phase: view.phase.to_owned(),
+            doing,
+            task: task.map(|id| words::task_number(number(&id))),
+            mode: view.mode.clone(),
+            fault: view
+                .fault
+                .as_ref()
+                .filter(|_| view.link_down.is_none())
+                .map(|(_, said)| said.clone()),
+            next: queue
+                .first()
+                .map(|(_, _, doing, eta)| (doing.clone(), *eta)),
+            cannot_record: health.failing_since.is_some(),
+            gripper: io.gripper.as_ref().map(|g| {
+                let width = matches!(g.state, GripperState::Holding | GripperState::PartlyOpen)
+                    .then_some(g.width_m)
+                    .flatten();
+                (g.state.words().to_owned(), width)
+            }),
+        });
         let channels = |list: &[(crate::robot::io::Channel, bool)]| {
             list.iter()
                 .map(|(c, v)| ChannelState {
@@ -292,26 +275,3 @@ pub(super) const ROBOT_STATE: ToolItem = ToolItem {
         })
     },
 };
-
-/// " The gripper is open. Inputs: part present on. Outputs: green lamp off."
-fn io_words(io: &IoView) -> String {
-    let mut out = String::new();
-    if let Some(g) = &io.gripper {
-        out.push_str(&format!(" The gripper is {}", g.state.words()));
-        if let (GripperState::Holding | GripperState::PartlyOpen, Some(w)) = (g.state, g.width_m) {
-            out.push_str(&format!(", {} wide", crate::cell::words::distance(w)));
-        }
-        out.push('.');
-    }
-    for (what, list) in [("Inputs", &io.inputs), ("Outputs", &io.outputs)] {
-        if list.is_empty() {
-            continue;
-        }
-        let said: Vec<String> = list
-            .iter()
-            .map(|(c, v)| format!("{} {}", c.label, if *v { "on" } else { "off" }))
-            .collect();
-        out.push_str(&format!(" {what}: {}.", said.join(", ")));
-    }
-    out
-}

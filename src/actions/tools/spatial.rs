@@ -20,20 +20,16 @@ pub(super) fn pose_of(a: &PoseToolArgs) -> Result<TcpPose, Refusal> {
     let (x, y, z) = (need("x", a.x)?, need("y", a.y)?, need("z", a.z)?);
     let vector = [a.rx, a.ry, a.rz].iter().any(Option::is_some);
     let rpy = [a.roll, a.pitch, a.yaw].iter().any(Option::is_some);
-    let refuse = |e: crate::robot::PoseError| {
-        Refusal::new(
-            "out_of_range",
-            format!("{}. Nothing moved.", capital(&e.to_string())),
-        )
-    };
+    let refuse =
+        |e: crate::robot::PoseError| Refusal::new("out_of_range", crate::tasks::words::pose(&e));
     match (vector, rpy) {
         (true, true) => Err(Refusal::new(
             "invalid_value",
-            "Give the orientation one way: rx, ry, rz in radians, or roll, pitch, yaw in degrees, not both. Nothing moved.",
+            "Give the orientation one way, as a rotation vector or as roll, pitch and yaw. Nothing moved.",
         )),
         (false, false) => Err(Refusal::new(
             "missing_parameter",
-            "The orientation is missing: give rx, ry, rz in radians, or roll, pitch, yaw in degrees. Nothing moved.",
+            "The orientation is missing: give roll, pitch and yaw in degrees. Nothing moved.",
         )),
         (true, false) => {
             let pose = TcpPose {
@@ -95,11 +91,4 @@ fn sign(plus: bool) -> &'static str {
     } else {
         "minus"
     }
-}
-
-fn capital(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }

@@ -8,7 +8,7 @@ use crate::actions::guards::find_own_task;
 use crate::actions::params::{Args, NoArgs, TaskIdArgs, ToolArgs};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
 use crate::actions::{ActionOutput, Refusal};
-use crate::tasks::{task_number, Cancelled, TaskRecord, TaskState};
+use crate::tasks::{words, Cancelled, TaskRecord, TaskState};
 
 /// `task_status`'s arguments.
 #[derive(JsonSchema)]
@@ -135,20 +135,12 @@ pub(super) const CANCEL_TASK: ToolItem = ToolItem {
     run: |app, caller, args| {
         let a = TaskIdArgs::parse("cancel_task", args)?;
         let rec = find_own_task(app, caller, &a.task_id)?;
-        let short = task_number(rec.task_number);
         let how = app.gate.cancel(&rec.task_id)?;
         let state = app
             .registry
             .get(&rec.task_id)
             .map_or(rec.state, |r| r.state);
-        let text = match how {
-            Cancelled::Braking => {
-                format!("Stopping task {short}; the arm is braking to a standstill.")
-            }
-            Cancelled::Dropped => {
-                format!("Cancelled. Task {short} was dropped; the arm did not move.")
-            }
-        };
+        let text = words::cancelling(rec.task_number, how == Cancelled::Braking);
         let answer = CancelAnswer {
             task_id: rec.task_id.to_string(),
             task_number: rec.task_number,
@@ -178,16 +170,12 @@ pub(super) const LIST_TASKS: ToolItem = ToolItem {
         let tasks = app
             .registry
             .list_where(limit, |t| t.owner == caller.operator);
-        let text = match tasks.first() {
-            None => "There are no tasks yet.".to_owned(),
-            Some(t) => format!(
-                "{} tasks; the latest is {} ({}), {}.",
-                tasks.len(),
-                task_number(t.task_number),
-                t.action,
-                t.state.as_str()
-            ),
-        };
+        let text = words::task_list(
+            tasks.len(),
+            tasks
+                .first()
+                .map(|t| (t.task_number, t.action.as_str(), t.state)),
+        );
         Ok(ActionOutput {
             text,
             task_id: None,
@@ -213,23 +201,12 @@ pub(super) const STOP: ToolItem = ToolItem {
         NoArgs::parse("stop", args)?;
         let stopped = app.gate.stop()?;
         let number = |id: &uuid::Uuid| app.registry.get(id).map_or(0, |r| r.task_number);
-        let mut text = match (stopped.braking, stopped.dropped) {
-            (Some(id), _) => format!(
-                "Stopping the arm. Task {} will end cancelled.",
-                task_number(number(&id))
-            ),
-            (None, Some(id)) => format!(
-                "Stopped. Task {} was waiting for confirmation and was dropped; the arm did not move.",
-                task_number(number(&id))
-            ),
-            (None, None) if stopped.moving => "Stopping the arm.".to_owned(),
-            (None, None) => "Nothing is moving.".to_owned(),
-        };
-        match stopped.queue_dropped.len() {
-            0 => {}
-            1 => text.push_str(" The queued task was dropped."),
-            n => text.push_str(&format!(" The {n} queued tasks were dropped.")),
-        }
+        let text = words::stopping(
+            stopped.braking.as_ref().map(number),
+            stopped.dropped.as_ref().map(number),
+            stopped.moving,
+            stopped.queue_dropped.len(),
+        );
         let answer = StopAnswer {
             stopping: stopped.braking.is_some() || stopped.moving,
             task_id: stopped.braking.or(stopped.dropped).map(|t| t.to_string()),
