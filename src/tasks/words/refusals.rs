@@ -225,7 +225,7 @@ pub trait Refusals: Numbers {
     /// The backend runs its own trajectories.
     fn no_lines(&self, backend: &str) -> String {
         format!(
-            "Straight lines on the {} backend need a six joint arm and a pose within 3.2 metres of the base; a joint move can get there. Nothing moved.",
+            "Straight lines on the {} backend need six joints and a pose within 3.2 metres. Nothing moved.",
             super::spoken_name(backend)
         )
     }

@@ -340,7 +340,7 @@ fn the_issues_examples_are_said_aloud() {
     let id: u64 = 12;
     assert_eq!(
         task_list(1, Some((id, "move_to", TaskState::Cancelled))),
-        "1 task: task e2ea, move to, cancelled."
+        "1 task: task 12, move to, cancelled."
     );
     assert_eq!(
         arm(&ArmWords {
