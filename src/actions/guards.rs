@@ -91,7 +91,12 @@ pub(super) fn find_own_task(app: &App, caller: &Caller, id: &str) -> Result<Task
     if prefix.len() < 4 || prefix.len() > 32 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(Refusal::new(
             "invalid_task_id",
-            format!("\"{id}\" is not a task id: give its number, as in task 12, or the id."),
+            format!(
+                "{} is not a task: give its number, as in task 12.",
+                crate::actions::params::said_name(&crate::actions::params::said_value(
+                    &serde_json::Value::from(id)
+                ))
+            ),
         ));
     }
     let mut matches = app.registry.list_where(2, |t| {

@@ -11,53 +11,47 @@ pub(super) struct Args<'a> {
     map: &'a Map<String, Value>,
 }
 
-/// A value as a refusal quotes it: numbers rounded (see `robot::number`), cut at 60
-/// characters.
-fn describe(v: &Value) -> String {
-    fn write(v: &Value, out: &mut String) {
-        if out.len() > 64 {
-            return;
-        }
-        match v {
-            Value::Number(n) => match n.as_f64() {
-                Some(x) => out.push_str(&number(x)),
-                None => out.push_str(&n.to_string()),
-            },
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    write(item, out);
-                }
-                out.push(']');
+/// A value as a refusal says it aloud: a number rounded (see `robot::number`), short plain
+/// text as it is, anything else by its kind. Never quotes, brackets or a wall of digits.
+pub(super) fn said_value(v: &Value) -> String {
+    match v {
+        Value::Number(n) => n.as_f64().map_or_else(|| "that number".into(), number),
+        Value::String(s) => {
+            let plain = s
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '.'));
+            if plain && !s.trim().is_empty() && s.chars().count() <= 24 {
+                format!("the text {}", s.trim())
+            } else {
+                "that text".into()
             }
-            Value::Object(map) => {
-                out.push('{');
-                for (i, (k, item)) in map.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    out.push_str(&Value::from(excerpt(k, 64)).to_string());
-                    out.push_str(": ");
-                    write(item, out);
-                }
-                out.push('}');
-            }
-            Value::String(s) => out.push_str(&Value::from(excerpt(s, 64)).to_string()),
-            other => out.push_str(&other.to_string()),
         }
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "nothing".into(),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "an object".into(),
     }
-    let mut s = String::new();
-    write(v, &mut s);
-    if s.len() > 60 {
-        format!(
-            "{}…",
-            &s[..s.char_indices().nth(57).map(|c| c.0).unwrap_or(s.len())]
-        )
-    } else {
-        s
+}
+
+/// A tool's or parameter's name as said, first letter up: `task_id` → "Task id".
+pub(super) fn said_name(name: &str) -> String {
+    let said = crate::tasks::words::spoken_name(&excerpt(name, 40));
+    let mut c = said.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// Names in a list as said: "joints, speed and when".
+pub(super) fn said_list(names: &[&str]) -> String {
+    let said: Vec<String> = names
+        .iter()
+        .map(|n| crate::tasks::words::spoken_name(n))
+        .collect();
+    match said.as_slice() {
+        [] => "nothing".into(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 
@@ -69,14 +63,22 @@ impl<'a> Args<'a> {
         allowed: &[&str],
     ) -> Result<Self, Refusal> {
         if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+            let unknown = match said_value(&Value::from(unknown.as_str())).strip_prefix("the text ")
+            {
+                Some(plain) => format!("called {plain}"),
+                None => "by that name".into(),
+            };
             let takes = if allowed.is_empty() {
-                "no parameters".to_owned()
+                "nothing".to_owned()
             } else {
-                allowed.join(", ")
+                said_list(allowed)
             };
             return Err(Refusal::new(
                 "unknown_parameter",
-                format!("{tool} has no parameter \"{unknown}\"; it takes {takes}"),
+                format!(
+                    "{} has no setting {unknown}. It takes {takes}.",
+                    said_name(tool)
+                ),
             ));
         }
         Ok(Self { map })
@@ -93,7 +95,11 @@ impl<'a> Args<'a> {
             Some(v) => v.as_f64().map(Some).ok_or_else(|| {
                 Refusal::new(
                     "invalid_type",
-                    format!("{name} = {} is not a number", describe(v)),
+                    format!(
+                        "{} must be a number, not {}.",
+                        said_name(name),
+                        said_value(v)
+                    ),
                 )
             }),
         }
@@ -104,12 +110,12 @@ impl<'a> Args<'a> {
         match self.present(name) {
             None => Err(Refusal::new(
                 "missing_parameter",
-                format!("{name} is required"),
+                format!("{} is required.", said_name(name)),
             )),
             Some(Value::String(s)) => Ok(s),
             Some(v) => Err(Refusal::new(
                 "invalid_type",
-                format!("{name} = {} is not a string", describe(v)),
+                format!("{} must be text, not {}.", said_name(name), said_value(v)),
             )),
         }
     }
@@ -119,12 +125,16 @@ impl<'a> Args<'a> {
         match self.present(name) {
             None => Err(Refusal::new(
                 "missing_parameter",
-                format!("{name} is required: true or false"),
+                format!("{} is required: true or false.", said_name(name)),
             )),
             Some(Value::Bool(b)) => Ok(*b),
             Some(v) => Err(Refusal::new(
                 "invalid_type",
-                format!("{name} = {} is not true or false", describe(v)),
+                format!(
+                    "{} must be true or false, not {}.",
+                    said_name(name),
+                    said_value(v)
+                ),
             )),
         }
     }
@@ -138,8 +148,9 @@ impl<'a> Args<'a> {
             Some(v) => Err(Refusal::new(
                 "invalid_type",
                 format!(
-                    "{name} = {} is not a task: give its number, as in 12, or its id",
-                    describe(v)
+                    "{} must be a task's number, as in 12, not {}.",
+                    said_name(name),
+                    said_value(v)
                 ),
             )),
         }
@@ -150,7 +161,7 @@ impl<'a> Args<'a> {
         self.opt_task(name)?.ok_or_else(|| {
             Refusal::new(
                 "missing_parameter",
-                format!("{name} is required: the task's number or id"),
+                format!("{} is required: the task's number.", said_name(name)),
             )
         })
     }
@@ -166,14 +177,21 @@ impl<'a> Args<'a> {
             None | Some(Value::Null) => {
                 return Err(Refusal::new(
                     "missing_parameter",
-                    format!("{name} is required: one value (rad) per joint"),
+                    format!(
+                        "{} are required: one value in radians per joint.",
+                        said_name(name)
+                    ),
                 ))
             }
             Some(Value::Array(a)) => a,
             Some(v) => {
                 return Err(Refusal::new(
                     "invalid_type",
-                    format!("{name} = {} is not a list of numbers", describe(v)),
+                    format!(
+                        "{} must be a list of numbers, not {}.",
+                        said_name(name),
+                        said_value(v)
+                    ),
                 ))
             }
         };
@@ -183,27 +201,32 @@ impl<'a> Args<'a> {
                 Value::Number(n) => n.as_f64().ok_or_else(|| {
                     Refusal::new(
                         "invalid_type",
-                        format!("{name}[{i}] = {n} is not a usable number"),
+                        format!("Joint {} is not a usable number.", i + 1),
                     )
                 }),
                 // JSON has no NaN or infinity; clients send null or a string for them.
                 Value::Null => Err(Refusal::new(
                     "not_finite",
                     format!(
-                        "joint {} is null (NaN or infinity?); every joint needs a finite number",
+                        "Joint {} is empty, as NaN or infinity arrive; every joint needs a finite number.",
                         i + 1
                     ),
                 )),
                 Value::String(s) if s.trim().parse::<f64>().is_ok() => Err(Refusal::new(
                     "not_finite",
                     format!(
-                        "joint {} = \"{s}\" is a string; give a finite number in radians",
-                        i + 1
+                        "Joint {} is {}; give a finite number in radians.",
+                        i + 1,
+                        said_value(v)
                     ),
                 )),
                 other => Err(Refusal::new(
                     "invalid_type",
-                    format!("joint {} = {} is not a number", i + 1, describe(other)),
+                    format!(
+                        "Joint {} must be a number, not {}.",
+                        i + 1,
+                        said_value(other)
+                    ),
                 )),
             })
             .collect()
@@ -285,7 +308,10 @@ impl WhenWord {
             Some("after") => Ok(Some(Self::After)),
             Some(other) => Err(Refusal::new(
                 "invalid_value",
-                format!("when = \"{other}\" must be now or after"),
+                format!(
+                    "When must be now or after, not {}.",
+                    said_value(&Value::from(other))
+                ),
             )),
         }
     }

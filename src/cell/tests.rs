@@ -335,7 +335,7 @@ fn bad_requests_are_refused_with_the_value_and_the_limit() {
         .into();
     assert_eq!(
         e.to_string(),
-        "Frame \"flange\" is not defined; the frames are base and tool. Nothing moved."
+        "There is no frame named flange; the frames are base and tool. Nothing moved."
     );
     let r = ur5e();
     let kin = r.kinematics.as_ref().unwrap();

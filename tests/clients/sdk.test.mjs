@@ -21,15 +21,15 @@ const REFUSALS = [
   ['move_joints', { joints: [0.0, -1.5, 4.0, -1.5, 0.0, 0.0] }, 'out_of_range',
     'The elbow stops at 180 degrees, not 229. Nothing moved.'],
   ['move_joints', { joints: [0.0, -1.5, 0.0] }, 'out_of_range', 'That gives 3 joint values; the robot has 6 joints. Nothing moved.'],
-  ['move_joints', { joints: 'home' }, 'invalid_type', 'joints = "home" is not a list of numbers'],
-  ['move_joints', {}, 'missing_parameter', 'joints is required'],
+  ['move_joints', { joints: 'home' }, 'invalid_type', 'Joints must be a list of numbers, not the text home.'],
+  ['move_joints', {}, 'missing_parameter', 'Joints are required'],
   ['home', { speed: -0.2 }, 'out_of_range', 'at most 1; minus 0.2 is not.'],
   ['move_to', { position: 'kitchen' }, 'unknown_position', 'There is no position named kitchen.'],
   ['task_status', { task_id: '00000000-0000-4000-8000-000000000000' }, 'unknown_task',
     'There is no such task.'],
-  ['task_status', { task_id: 'xyz' }, 'invalid_task_id', '"xyz" is not a task id'],
+  ['task_status', { task_id: 'xyz' }, 'invalid_task_id', 'The text xyz is not a task'],
   ['cancel_task', { task_id: 'abcd1234' }, 'unknown_task', 'There is no task abcd1234.'],
-  ['list_tasks', { limit: 0 }, 'out_of_range', 'limit 0 must be a whole number from 1 to 100'],
+  ['list_tasks', { limit: 0 }, 'out_of_range', 'Limit must be a whole number from 1 to 100, not 0.'],
   ['save_position', { name: '#!?' }, 'invalid_name', 'That is not a usable name: a name needs at least one letter or digit'],
   ['save_position', { name: 'home' }, 'reserved_name', 'home is a position of the robot file'],
 ];
@@ -132,7 +132,9 @@ for (const kind of ['http', 'stdio']) {
       for (const t of tools) {
         const r = await refusal(c.client, t.name, { no_such_parameter: 1 });
         assert.equal(r.structuredContent.error.code, 'unknown_parameter', t.name);
-        assert.ok(r.content[0].text.startsWith(`${t.name} has no parameter "no_such_parameter"`), r.content[0].text);
+        const said = t.name.replace(/_/g, ' ');
+        const named = said[0].toUpperCase() + said.slice(1);
+        assert.ok(r.content[0].text.startsWith(`${named} has no setting by that name.`), r.content[0].text);
       }
     });
 

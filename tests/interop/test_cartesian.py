@@ -192,8 +192,8 @@ REFUSALS = [
     ("move_linear", {"x": 1000.0, "y": 0.0, "z": 0.4, "rx": 3.0, "ry": 0.0, "rz": 0.0},
      ["1000 metres from the base", "10 metres"], "out_of_range"),
     ("move_relative", {"dz": 5.0}, ["longer than the"], "out_of_range"),
-    ("move_relative", {"rz": 400.0}, ["more than a full turn (360 degrees)"], "out_of_range"),
-    ("move_relative", {"dz": 0.1, "frame": "world"}, ["frame \"world\" is not defined", "base and tool"],
+    ("move_relative", {"rz": 400.0}, ["more than a full turn of 360 degrees"], "out_of_range"),
+    ("move_relative", {"dz": 0.1, "frame": "world"}, ["no frame named world", "base and tool"],
      "unknown_frame"),
 ]
 

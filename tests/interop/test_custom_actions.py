@@ -86,19 +86,19 @@ async def test_pick_and_place_runs_to_success_step_by_step(server):
 async def test_bad_parameters_are_refused_and_nothing_moves(server):
     async with http_client(server.url) as c:
         cases = [
-            ({"slot": 6}, "slot = 6: must be a whole number from 0 to 5"),
-            ({"slot": -1}, "slot = -1: must be a whole number from 0 to 5"),
-            ({"slot": 2.5}, "slot = 2.5: must be a whole number from 0 to 5"),
-            ({"slot": "3"}, 'slot = "3": must be a whole number from 0 to 5'),
-            ({"slot": 1, "speed": 0.9}, "speed = 0.9: must be a number from 0.05 to 0.25"),
-            ({}, "slot is required: a whole number from 0 to 5"),
-            ({"slot": 1, "gripper": "soft"}, 'pick_and_place has no parameter "gripper"; it takes slot, speed'),
+            ({"slot": 6}, "Slot must be a whole number from 0 to 5, not 6."),
+            ({"slot": -1}, "Slot must be a whole number from 0 to 5, not -1."),
+            ({"slot": 2.5}, "Slot must be a whole number from 0 to 5, not 2.5."),
+            ({"slot": "3"}, "Slot must be a whole number from 0 to 5, not the text 3."),
+            ({"slot": 1, "speed": 0.9}, "Speed must be a number from 0.05 to 0.25, not 0.9."),
+            ({}, "Slot is required: a whole number from 0 to 5."),
+            ({"slot": 1, "gripper": "soft"}, "Pick and place has no setting called gripper. It takes slot and speed."),
         ]
         for args, says in cases:
             err, text, _ = await c.call("pick_and_place", args)
             assert err and says in text, (args, text)
         err, text, _ = await c.call("inspect_slots", {"count": 0})
-        assert err and "count = 0: must be a whole number from 1 to 6" in text
+        assert err and "Count must be a whole number from 1 to 6, not 0." in text
         _, listed = await c.ok("list_tasks")
         assert listed["tasks"] == []
         st = await c.state()

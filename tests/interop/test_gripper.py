@@ -106,14 +106,14 @@ REFUSALS = [
      "There is no output named green lmap. Did you mean green lamp? Nothing was switched."),
     ("set_output", {"name": "lamp", "value": True}, "unknown_output", "Did you mean green lamp?"),
     ("set_output", {"name": "part_present", "value": True}, "unknown_output", "There is no output named part present."),
-    ("set_output", {"name": "green_lamp", "value": "yes"}, "invalid_type", 'value = "yes" is not true or false'),
-    ("set_output", {"name": "green_lamp", "value": 1}, "invalid_type", "value = 1 is not true or false"),
-    ("set_output", {"name": "green_lamp"}, "missing_parameter", "value is required: true or false"),
+    ("set_output", {"name": "green_lamp", "value": "yes"}, "invalid_type", "Value must be true or false, not the text yes."),
+    ("set_output", {"name": "green_lamp", "value": 1}, "invalid_type", "Value must be true or false, not 1."),
+    ("set_output", {"name": "green_lamp"}, "missing_parameter", "Value is required: true or false."),
     ("set_output", {"name": "green_lamp", "value": True, "pin": 3}, "unknown_parameter",
-     'set_output has no parameter "pin"; it takes name, value'),
-    ("gripper", {"action": "squeeze"}, "invalid_value", 'action = "squeeze" must be open or close'),
-    ("gripper", {"action": True}, "invalid_type", "action = true is not a string"),
-    ("gripper", {}, "missing_parameter", "action is required"),
+     "Set output has no setting called pin. It takes name and value."),
+    ("gripper", {"action": "squeeze"}, "invalid_value", "Action must be open or close, not the text squeeze."),
+    ("gripper", {"action": True}, "invalid_type", "Action must be text, not true."),
+    ("gripper", {}, "missing_parameter", "Action is required."),
 ]
 
 

@@ -95,7 +95,7 @@ async def test_a_full_queue_refuses_with_its_limit(make_server):
         err, text, sc = await c.call("move_joints", {"joints": A})
         assert err and sc["error"]["code"] == "busy", text
         err, text, sc = await c.call("move_joints", {"joints": A, "when": "later"})
-        assert err and sc["error"]["code"] == "invalid_value" and 'when = "later" must be now or after' in text
+        assert err and sc["error"]["code"] == "invalid_value" and "When must be now or after, not the text later." in text
         await c.ok("stop")
 
 

@@ -35,7 +35,7 @@ async def test_a_position_saved_by_voice_is_found_again_as_said(server):
         await c.wait_done(home["task_id"])
         for said in ("over the box", "Over-The-Box"):
             text, ack = await c.ok("move_to", {"position": said})
-            assert text.startswith("Moving to over_the_box"), text
+            assert text.startswith("Moving to over the box"), text
             final = (await c.wait_done(ack["task_id"]))[-1]
             assert final["state"] == "succeeded"
             assert max(abs(a - b) for a, b in zip((await c.state())["positions"], NEAR)) < 1e-3

@@ -28,24 +28,9 @@ pub(super) struct Bound {
 /// Binds the call's `args` to `action`'s parameters, with defaults; refuses unknown,
 /// missing, mistyped and out-of-range values.
 pub(super) fn bind(action: &CustomAction, args: &Map<String, Value>) -> Result<Bound, Refusal> {
-    if let Some(unknown) = args
-        .keys()
-        .find(|k| !action.params.iter().any(|p| &p.name == *k))
-    {
-        let takes: Vec<&str> = action.params.iter().map(|p| p.name.as_str()).collect();
-        return Err(Refusal::new(
-            "unknown_parameter",
-            format!(
-                "{} has no parameter \"{unknown}\"; it takes {}",
-                action.name,
-                if takes.is_empty() {
-                    "no parameters".to_owned()
-                } else {
-                    takes.join(", ")
-                }
-            ),
-        ));
-    }
+    // Unknown names are refused as a built-in tool refuses them.
+    let takes: Vec<&str> = action.params.iter().map(|p| p.name.as_str()).collect();
+    crate::actions::params::Args::new(&action.name, args, &takes)?;
     let mut bound = Bound::default();
     for p in &action.params {
         let value = match args.get(&p.name).filter(|v| !v.is_null()) {
@@ -53,7 +38,11 @@ pub(super) fn bind(action: &CustomAction, args: &Map<String, Value>) -> Result<B
             None => p.default.as_ref().ok_or_else(|| {
                 Refusal::new(
                     "missing_parameter",
-                    format!("{} is required: {}", p.name, accepts(&p.kind)),
+                    format!(
+                        "{} is required: {}.",
+                        crate::actions::params::said_name(&p.name),
+                        accepts(&p.kind)
+                    ),
                 )
             })?,
         };
@@ -313,7 +302,7 @@ impl Walk<'_> {
             .map_err(|r| {
                 Refusal::new(
                     r.code(),
-                    format!("Step {} ({label}): {r}", self.out.len() + 1),
+                    format!("Step {}, {label}: {r}", self.out.len() + 1),
                 )
             })?;
         self.tail = Some(Tail {
@@ -438,22 +427,22 @@ mod tests {
             (
                 json!({"slot": 9}),
                 "out_of_range",
-                "slot = 9: must be a whole number from 0 to 5",
+                "Slot must be a whole number from 0 to 5, not 9.",
             ),
             (
                 json!({"slot": true}),
                 "invalid_type",
-                "slot = true: must be a whole number from 0 to 5",
+                "Slot must be a whole number from 0 to 5, not true.",
             ),
             (
                 json!({"slot": null}),
                 "missing_parameter",
-                "slot is required",
+                "Slot is required",
             ),
             (
                 json!({"slot": 1, "x": 1}),
                 "unknown_parameter",
-                "pick_and_place has no parameter \"x\"",
+                "Pick and place has no setting called x",
             ),
         ];
         for (a, code, says) in cases {

@@ -44,8 +44,8 @@ impl ToolArgs for GripperArgs {
                 return Err(Refusal::new(
                     "invalid_value",
                     format!(
-                        "action = \"{}\" must be open or close",
-                        crate::audit::excerpt(other, 40)
+                        "Action must be open or close, not {}.",
+                        crate::actions::params::said_value(&other.into())
                     ),
                 ))
             }

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::positions::find_position;
+use super::positions::{find_position, label_of};
 use crate::actions::guards::{confirm_rule, may_move, out_of_range};
 use crate::actions::params::{Args, ToolArgs, WhenWord};
 use crate::actions::tool::{schema, structured, Effect, Scope, ToolItem};
@@ -187,12 +187,14 @@ pub(super) const MOVE_TO: ToolItem = ToolItem {
         may_move(caller, "move_to")?;
         let a = MoveToArgs::parse("move_to", args)?;
         let (name, joints) = find_position(app, &a.position)?;
+        // Said by its label: "over the box", never `over_the_box`.
+        let label = label_of(app, &name);
         let ask = Ask {
             joints,
             speed: a.speed,
             when: a.when,
-            doing: format!("Moving to {name}"),
-            done: format!("Arrived at {name}."),
+            doing: format!("Moving to {label}"),
+            done: format!("Arrived at {label}."),
         };
         start_move(app, caller, "move_to", args, ask)
     },

@@ -261,7 +261,7 @@ fn known(app: &App) -> Vec<String> {
 }
 
 /// The spoken label of the saved position `name`: as it was said when saved, else derived.
-fn label_of(app: &App, name: &str) -> String {
+pub(super) fn label_of(app: &App, name: &str) -> String {
     match app.vars.get(&format!("{LABEL_PREFIX}{name}")) {
         Some(VarValue::String(label)) if !label.is_empty() => label,
         _ => spoken(name),

@@ -44,7 +44,10 @@ impl ToolArgs for ListArgs {
         if !(limit.fract() == 0.0 && (1.0..=100.0).contains(&limit)) {
             return Err(Refusal::new(
                 "out_of_range",
-                format!("limit {limit} must be a whole number from 1 to 100"),
+                format!(
+                    "Limit must be a whole number from 1 to 100, not {}.",
+                    crate::robot::number(limit)
+                ),
             ));
         }
         Ok(Self {

@@ -412,14 +412,23 @@ pub fn check_value(name: &str, kind: &ParamKind, value: &Value) -> Result<(), St
                 .map_or_else(|| n.to_string(), crate::robot::number),
             Value::Array(_) => "a list".into(),
             Value::Object(_) => "an object".into(),
+            Value::String(s)
+                if s.chars().count() <= 24
+                    && s.chars().all(|c| c.is_alphanumeric() || c == ' ') =>
+            {
+                format!("the text {s}")
+            }
+            Value::String(_) => "that text".into(),
             other => other.to_string(),
         };
-        let shown = if shown.len() > 40 {
-            format!("{}…", shown.chars().take(37).collect::<String>())
-        } else {
-            shown
-        };
-        Err(format!("{name} = {shown}: must be {}", accepts(kind)))
+        // Said aloud: "Slot must be a whole number from 0 to 5, not 9."
+        let said = name.replace('_', " ");
+        let mut c = said.chars();
+        let said = c
+            .next()
+            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+            .unwrap_or_default();
+        Err(format!("{said} must be {}, not {shown}.", accepts(kind)))
     }
 }
 

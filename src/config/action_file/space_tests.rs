@@ -124,7 +124,7 @@ fn bad_values_are_refused_at_load_with_the_value_and_the_limit() {
         ("move_linear = { from = \"redy\", dz = 0.1 }", "a.toml:9:24: unknown position \"redy\""),
         ("move_linear = { x = 0.4, y = 0, z = 0.4, rx = 0, ry = 180, rz = 0 }", "a.toml:9:55: ry (rad) can be 180.0000, beyond its limit 6.2832"),
         ("move_linear = { x = 0.4, y = 0, z = 0.4 }", "a.toml:9:15: move_linear needs an orientation"),
-        ("move_relative = { dz = 0.1, frame = \"world\" }", "a.toml:9:37: frame \"world\" is not defined; the frames are base and tool"),
+        ("move_relative = { dz = 0.1, frame = \"world\" }", "a.toml:9:37: there is no frame named world; the frames are base and tool"),
         ("move_relative = { dz = 5.0 }", "a.toml:9:24: dz (m) can be 5.0000, beyond its limit"),
         ("set_output = \"lamp\"\nvalue = true", "a.toml:9:14: unknown output \"lamp\": the robot file builtin:ur5e declares gripper_close, green_lamp, conveyor"),
         ("wait_input = \"part_present\"\nvalue = true", "a.toml:9:14: wait_input \"part_present\" needs timeout"),

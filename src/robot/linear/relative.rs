@@ -2,6 +2,11 @@
 //! or the tool's own frame.
 
 use crate::robot::kinematics::said;
+
+/// A length to say: metres to one decimal, as a listener can use it ("1.9").
+fn metres(m: f64) -> String {
+    said((m * 10.0).round() / 10.0)
+}
 use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
 use serde::{Deserialize, Serialize};
 
@@ -60,7 +65,7 @@ pub enum RelativeError {
         value: f64,
     },
     /// Longer than the arm could ever travel.
-    #[error("a move of {} m is longer than the {} m across the arm's reach", said(*distance), said(*limit))]
+    #[error("a move of {} metres is longer than the {} metres across the arm's reach", metres(*distance), metres(*limit))]
     TooFar {
         /// The move's length (m).
         distance: f64,
@@ -68,13 +73,13 @@ pub enum RelativeError {
         limit: f64,
     },
     /// A rotation beyond a full turn.
-    #[error("a rotation of {} degrees is more than a full turn (360 degrees)", said(*angle))]
+    #[error("a rotation of {} degrees is more than a full turn of 360 degrees", said(*angle))]
     TooMuchTurn {
         /// The rotation (degrees).
         angle: f64,
     },
     /// A frame other than base or tool.
-    #[error("frame \"{0}\" is not defined; the frames are base and tool")]
+    #[error("there is no frame named {0}; the frames are base and tool")]
     UnknownFrame(String),
 }
 

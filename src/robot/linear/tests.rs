@@ -199,11 +199,11 @@ fn bad_relative_moves_are_refused_with_the_limit() {
     let m = RelativeMove::translation(0.0, 0.0, 100.0, Frame::Base);
     assert_eq!(
         m.check(2.0).unwrap_err().to_string(),
-        "a move of 100 m is longer than the 2 m across the arm's reach"
+        "a move of 100 metres is longer than the 2 metres across the arm's reach"
     );
     assert_eq!(
         Frame::parse("world").unwrap_err().to_string(),
-        "frame \"world\" is not defined; the frames are base and tool"
+        "there is no frame named world; the frames are base and tool"
     );
 }
 
