@@ -52,6 +52,12 @@ pub(super) fn bind(action: &CustomAction, args: &Map<String, Value>) -> Result<B
                 | (ParamKind::Choice(_), Value::String(_)) => "out_of_range",
                 _ => "invalid_type",
             };
+            // A sentence on its own: "Slot must be …".
+            let mut c = why.chars();
+            let why = c
+                .next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default();
             Refusal::new(code, why)
         })?;
         let word = match value {

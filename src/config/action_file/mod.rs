@@ -421,13 +421,8 @@ pub fn check_value(name: &str, kind: &ParamKind, value: &Value) -> Result<(), St
             Value::String(_) => "that text".into(),
             other => other.to_string(),
         };
-        // Said aloud: "Slot must be a whole number from 0 to 5, not 9."
+        // Said aloud: "slot must be a whole number from 0 to 5, not 9."
         let said = name.replace('_', " ");
-        let mut c = said.chars();
-        let said = c
-            .next()
-            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-            .unwrap_or_default();
         Err(format!("{said} must be {}, not {shown}.", accepts(kind)))
     }
 }
@@ -475,7 +470,7 @@ mod tests {
         let cases = [
             (
                 "[action.params.n]\ntype = \"integer\"\nmin = 0\nmax = 3\ndefault = 7\n[[action.steps]]\nwait = \"n\"\n",
-                "a.toml:10:11: default of n = 7: must be a whole number from 0 to 3",
+                "a.toml:10:11: default of n must be a whole number from 0 to 3, not 7.",
             ),
             (
                 "[action.params.n]\ntype = \"number\"\n[[action.steps]]\nwait = 1\n",
