@@ -126,11 +126,10 @@ async fn a_tasks_client_follows_a_motion_and_cancels_another() {
             .unwrap()
             .task;
         if t.task.status == TaskStatus::Cancelled {
-            assert!(t
-                .task
-                .status_message
-                .unwrap_or_default()
-                .contains("cancelled"));
+            // Said as a listener hears it: stopped, and the arm still.
+            let said = t.task.status_message.unwrap_or_default();
+            assert!(said.starts_with("Stopped "), "{said}");
+            assert!(said.contains("The arm is standing still."), "{said}");
             break;
         }
         assert!(Instant::now() < deadline, "not cancelled: {:?}", t.task);
