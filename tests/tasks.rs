@@ -17,7 +17,8 @@ fn one_foreground_task_at_a_time() {
             assert_eq!(e.code(), "busy");
             let number = first.record.task_number;
             assert!(
-                e.to_string().contains(&format!("busy with task {number}, ")),
+                e.to_string()
+                    .contains(&format!("busy with task {number}, ")),
                 "{e}"
             );
         }
