@@ -90,7 +90,7 @@ impl MotionGate {
                 StepKind::Line { pose, speed, .. } => {
                     let to = LineTarget::Pose(TcpPose::from_array(*pose));
                     let named = |what: String| match what.as_str() {
-                        "The move" => format!("Step {}, {},", k + 1, step.label),
+                        "The move" => format!("Step {}", k + 1),
                         _ => what,
                     };
                     let (_, _, line) = self.plan_line(&to, at, *speed).map_err(|e| match e {
