@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from spoken import capture_text
+# Also loaded by path from tests/browser, where this folder is not on sys.path.
+import sys  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from spoken import capture_text  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
