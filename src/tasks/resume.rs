@@ -7,12 +7,29 @@ use uuid::Uuid;
 
 use super::lease::{Live, Pending, SeqLive};
 use super::motion::MotionGate;
+use super::registry::Desk;
 use super::requests::{Accepted, GateError, Resume};
 use super::words::{self, Question};
-use super::{now_rfc3339, Sequence, Step, StepKind, TaskState};
+use super::{now_rfc3339, Sequence, Step, StepKind, TaskRecord, TaskState};
 use crate::hal::Joints;
 
 impl MotionGate {
+    /// Journals `rec`, a task just taken up again; if that fails, puts `before` back in
+    /// the book and refuses, so nothing moves on an unrecorded state.
+    pub(super) fn journal_or_restore(
+        &self,
+        desk: &mut Desk,
+        rec: &TaskRecord,
+        before: TaskRecord,
+    ) -> Result<(), GateError> {
+        self.registry.journal(rec).map_err(|e| {
+            if let Some(r) = desk.book.get_mut(&rec.task_id) {
+                *r = before;
+            }
+            GateError::Durability(e.cause())
+        })
+    }
+
     /// Takes up the interrupted multi-step task `task_id` again with `steps` (the same
     /// steps it had): from its first unfinished step, after a move back to where that
     /// step starts if the arm is elsewhere.
@@ -90,12 +107,7 @@ impl MotionGate {
         rec.finished_at = None;
         rec.updated_at = now_rfc3339();
         let rec = rec.clone();
-        if let Err(e) = self.registry.journal(&rec) {
-            if let Some(r) = desk.book.get_mut(task_id) {
-                *r = before;
-            }
-            return Err(GateError::Durability(e.cause()));
-        }
+        self.journal_or_restore(&mut desk, &rec, before)?;
         let held = hold.is_some();
         desk.lease.live = Some(Live {
             task_id: *task_id,

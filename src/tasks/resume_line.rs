@@ -118,12 +118,7 @@ impl MotionGate {
         }
         // The record keeps the whole line: a second interruption continues the same one.
         let rec = rec.clone();
-        if let Err(e) = self.registry.journal(&rec) {
-            if let Some(r) = desk.book.get_mut(task_id) {
-                *r = before;
-            }
-            return Err(GateError::Durability(e.cause()));
-        }
+        self.journal_or_restore(&mut desk, &rec, before)?;
         let held = hold.is_some();
         desk.lease.live = Some(Live {
             task_id: *task_id,
