@@ -355,3 +355,72 @@ fn queueing_against_stop() {
     }
     tally.finish("queue vs stop");
 }
+
+#[test]
+fn stop_between_a_tasks_record_and_its_sync() {
+    // A motion call takes the arm in two halves: its record is handed to the journal under
+    // the lock, and the motion begins once that record is synced. Stop races the second half.
+    let cell = Cell::new(Duration::from_secs(60));
+    let mut tally = Tally::default();
+    for round in 0..rounds() {
+        let before = cell.joints();
+        let (accepted, admission) = cell.gate.admit(cell.task(round, Confirm::Never)).unwrap();
+        let id = accepted.record.task_id;
+        // Stop lands before, during or after the sync (about half a millisecond here).
+        let wait = Duration::from_micros((round % 32) as u64 * 60);
+        let (settled, stopped) = race(
+            || admission.settle_blocking(),
+            || {
+                std::thread::sleep(wait);
+                cell.gate.stop().unwrap()
+            },
+            0,
+        );
+        tally.check(
+            round,
+            settled.is_ok(),
+            &format!("settle refused: {settled:?}"),
+        );
+        // The task held the arm from the first half on: stop always names it.
+        tally.check(
+            round,
+            stopped.braking == Some(id),
+            "stop did not name the task that held the arm",
+        );
+        let after_stop = cell.moved_after_stop(&id);
+        let rec = cell.settle(&id);
+        let fenced = rec.error.as_ref().is_some_and(|e| e.code == "stopped");
+        tally.count(if fenced {
+            "stopped before it began"
+        } else {
+            "began, then braked"
+        });
+        tally.check(
+            round,
+            !fenced || !moved(&before, &cell.joints()),
+            "recorded as never begun, yet the arm moved",
+        );
+        tally.check(round, !after_stop, "a motion began after stop answered");
+        tally.check(
+            round,
+            rec.state == TaskState::Cancelled,
+            &format!("stopped, yet it ended {:?}: {}", rec.state, rec.message),
+        );
+    }
+    tally.finish("stop vs the second half of a start");
+}
+
+#[test]
+fn a_task_stopped_before_its_record_was_synced_never_moves() {
+    let cell = Cell::new(Duration::from_secs(60));
+    let before = cell.joints();
+    let (accepted, admission) = cell.gate.admit(cell.task(0, Confirm::Never)).unwrap();
+    let id = accepted.record.task_id;
+    let stopped = cell.gate.stop().unwrap();
+    assert_eq!(stopped.braking, Some(id));
+    admission.settle_blocking().unwrap();
+    let rec = cell.settle(&id);
+    assert_eq!(rec.state, TaskState::Cancelled, "{rec:?}");
+    assert!(rec.message.contains("did not move"), "{}", rec.message);
+    assert!(!moved(&before, &cell.joints()));
+}

@@ -17,6 +17,7 @@ pub use tool::{ActionSpec, Effect, Scope};
 use crate::app::App;
 use crate::audit::AuditEntry;
 use crate::config::Config;
+use crate::tasks;
 
 /// Who is calling.
 #[derive(Debug, Clone)]
@@ -113,7 +114,13 @@ pub async fn call(
     let started = std::time::Instant::now();
     let empty = Map::new();
     let args = args.unwrap_or(&empty);
-    let result = dispatch(app, caller, name, args);
+    let (mut result, admitted) = tasks::collect(|| dispatch(app, caller, name, args));
+    // A motion call answers once its task's record is on disk and the task has begun.
+    for admission in admitted {
+        if let Err(e) = admission.settle().await {
+            result = Err(Refusal::from(e));
+        }
+    }
     let (refusal, task_id) = match &result {
         Ok(out) => (None, out.task_id.clone()),
         Err(r) => (Some(r.code), None),

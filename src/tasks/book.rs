@@ -3,12 +3,12 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::journal::{Journal, JournalError, LoadReport};
+use super::journal::{Journal, JournalError, LoadReport, OnDisk};
 use super::{now_rfc3339, words, TaskError, TaskRecord, TaskState};
 use crate::durable;
 
@@ -141,11 +141,37 @@ pub(super) struct Scribe {
     /// arrive together with one fdatasync.
     journal: Journal,
     appends: AtomicU64,
+    /// How appends fare, noted on the writer thread as each sync returns.
+    accounts: Arc<Accounts>,
+    /// When a failing journal was last tried again.
+    last_retry: Mutex<Option<Instant>>,
+}
+
+/// Whether appends succeed, and whether one was missed.
+#[derive(Default)]
+struct Accounts {
     health: durable::Health,
     /// A record could not be journaled: the book is written whole once appends work again.
     missed: AtomicBool,
-    /// When a failing journal was last tried again.
-    last_retry: Mutex<Option<Instant>>,
+}
+
+impl Accounts {
+    /// Notes how the append of task `id`'s record fared (logged once, then once a minute).
+    fn note(&self, id: Uuid, outcome: &std::io::Result<()>) {
+        match outcome {
+            Ok(()) => {
+                if self.health.succeeded() == durable::Said::Recovered {
+                    tracing::info!("the task journal is written again");
+                }
+            }
+            Err(e) => {
+                self.missed.store(true, Ordering::Relaxed);
+                if self.health.failed(durable::cause(e)) == durable::Said::Failing {
+                    tracing::error!(task_id = %id, error = %e, "cannot journal task");
+                }
+            }
+        }
+    }
 }
 
 impl Scribe {
@@ -154,30 +180,24 @@ impl Scribe {
         Self {
             journal,
             appends: AtomicU64::new(0),
-            health: durable::Health::default(),
-            missed: AtomicBool::new(false),
+            accounts: Arc::default(),
             last_retry: Mutex::new(None),
         }
     }
 
-    /// Appends `rec` and syncs it.
-    pub(super) fn write(&self, rec: &TaskRecord) -> Result<(), JournalError> {
+    /// Hands `rec` to the journal at once (in the order of the calls); it is on disk once
+    /// the answer resolves.
+    pub(super) fn hand(&self, rec: &TaskRecord) -> OnDisk {
         self.appends.fetch_add(1, Ordering::Relaxed);
-        let result = self.journal.append(rec);
-        match &result {
-            Ok(()) => {
-                if self.health.succeeded() == durable::Said::Recovered {
-                    tracing::info!("the task journal is written again");
-                }
-            }
-            Err(e) => {
-                self.missed.store(true, Ordering::Relaxed);
-                if self.health.failed(e.cause()) == durable::Said::Failing {
-                    tracing::error!(task_id = %rec.task_id, error = %e, "cannot journal task");
-                }
-            }
-        }
-        result
+        let accounts = self.accounts.clone();
+        let id = rec.task_id;
+        self.journal
+            .hand(rec, move |outcome| accounts.note(id, outcome))
+    }
+
+    /// Appends `rec` and waits for its sync.
+    pub(super) fn write(&self, rec: &TaskRecord) -> Result<(), JournalError> {
+        self.hand(rec).wait()
     }
 
     /// Appends `rec`; a failure is logged (once, then once a minute) and remembered: the
@@ -193,13 +213,13 @@ impl Scribe {
 
     /// Whether appends succeed.
     pub(super) fn health(&self) -> durable::HealthStatus {
-        self.health.status()
+        self.accounts.health.status()
     }
 
     /// While appends fail, rewrites the journal whole from `book` (at most once a
     /// second): that tests the disk, and once it works again puts back what was missed.
     pub(super) fn retry(&self, book: &Book) {
-        if self.health.failing().is_none() {
+        if self.accounts.health.failing().is_none() {
             return;
         }
         {
@@ -211,13 +231,13 @@ impl Scribe {
         }
         match self.journal.compact(&book.in_order()) {
             Ok(()) => {
-                self.missed.store(false, Ordering::Relaxed);
-                if self.health.succeeded() == durable::Said::Recovered {
+                self.accounts.missed.store(false, Ordering::Relaxed);
+                if self.accounts.health.succeeded() == durable::Said::Recovered {
                     tracing::info!("the task journal is written again, whole");
                 }
             }
             Err(e) => {
-                if self.health.failed(e.cause()) == durable::Said::Failing {
+                if self.accounts.health.failed(e.cause()) == durable::Said::Failing {
                     tracing::error!(error = %e, "cannot write the task journal");
                 }
             }
@@ -228,10 +248,11 @@ impl Scribe {
     /// records were missed while it could not be written.
     pub(super) fn compact_if_due(&self, book: &Book) {
         let journal = &self.journal;
-        let missed = self.missed.load(Ordering::Relaxed) && self.health.failing().is_none();
+        let missed = self.accounts.missed.load(Ordering::Relaxed)
+            && self.accounts.health.failing().is_none();
         if missed || journal.lines() > 2 * book.len() + 64 {
             match journal.compact(&book.in_order()) {
-                Ok(()) => self.missed.store(false, Ordering::Relaxed),
+                Ok(()) => self.accounts.missed.store(false, Ordering::Relaxed),
                 Err(e) => tracing::error!(error = %e, "cannot compact the task journal"),
             }
         }

@@ -1,6 +1,7 @@
 //! Tasks: ids, the state machine, the registry and its durable journal, and the motion
 //! gate, the one place that starts or stops motion.
 
+mod admission;
 mod approval;
 mod arm;
 mod book;
@@ -24,11 +25,12 @@ mod steps;
 pub mod supervisor;
 pub mod words;
 
+pub use admission::{collect, Admission};
 pub use approval::{Approval, Channel};
 pub use arm::{ArmView, NotReady};
 pub use gripper::{GripperState, GripperView, IoLink, IoView};
 pub use health::Durability;
-pub use journal::{Journal, JournalError, LoadReport, JOURNAL_FILE};
+pub use journal::{Journal, JournalError, LoadReport, OnDisk, JOURNAL_FILE};
 pub use lease::{Hold, Pending};
 pub use motion::{
     Accepted, Cancelled, Confirm, GateError, GateSettings, MotionGate, MotionTask, Resume, Stopped,

@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
+use super::admission::Begin;
 use super::approval::{Approval, Channel};
 use super::arm::{self, ArmView, NotReady};
+use super::journal::OnDisk;
 use super::lease::{Live, Pending, SeqLive};
-use super::plan::{fresh_record, steps_status, work_end};
+use super::plan::{steps_status, work_end};
 use super::registry::{Desk, Registry};
 pub use super::requests::{
     Accepted, Cancelled, Confirm, GateError, MotionTask, Resume, Stopped, When, Work,
@@ -114,42 +116,16 @@ impl MotionGate {
         self.executor.shutdown();
     }
 
-    /// Takes on a foreground task: checks readiness and the lease, plans it, journals it,
-    /// then starts it, holds it for confirmation, or queues it (`When::After` while the arm
-    /// is busy), all in one critical section.
-    pub fn start(self: &Arc<Self>, task: MotionTask) -> Result<Accepted, GateError> {
-        let mut desk = self.registry.desk();
-        if let Some(busy) = desk.busy() {
-            return match task.when {
-                When::After => self.enqueue(&mut desk, task),
-                When::Now => Err(GateError::Busy(busy)),
-            };
-        }
-        let rec = fresh_record(&task, TaskState::Running, String::new(), 0.0, None);
-        match self.take_arm(&mut desk, rec, task) {
-            Err(GateError::Executor(e)) => {
-                let failed = fail_live(&mut desk, "executor", &e);
-                if let Some(rec) = &failed {
-                    self.registry.journal(rec).ok();
-                }
-                drop(desk);
-                failed.into_iter().for_each(|r| self.after_end(r));
-                Err(GateError::Executor(e))
-            }
-            other => other,
-        }
-    }
-
     /// Hands the arm to `task` (its record `rec`, new or queued until now), desk locked:
-    /// plans it from where the arm is, journals it, and starts its motion or its runner,
-    /// or holds it for confirmation. On an executor refusal the task holds the arm as
-    /// running and the caller fails it.
+    /// plans it from where the arm is, hands its record to the journal and gives it the
+    /// lease. It begins (`admission.rs`) once the record is on disk. A refusal leaves
+    /// nothing booked.
     pub(super) fn take_arm(
         self: &Arc<Self>,
         desk: &mut Desk,
         mut rec: TaskRecord,
         task: MotionTask,
-    ) -> Result<Accepted, GateError> {
+    ) -> Result<(Accepted, Begin, OnDisk), GateError> {
         self.durable()?;
         let (from, _) = self.ready_joints()?;
         let (pending, seq, reach) = self.plan_work(&task.work, from)?;
@@ -178,10 +154,8 @@ impl MotionGate {
         rec.line = line_record(&pending);
         rec.updated_at = now_rfc3339();
         rec.started_at = hold.is_none().then(|| rec.updated_at.clone());
-        // On disk before anyone hears of it; refused if it cannot be.
-        self.registry
-            .journal(&rec)
-            .map_err(|e| GateError::Durability(e.cause()))?;
+        // On disk before anyone hears of it or it moves (awaited in `admission.rs`).
+        let on_disk = self.registry.hand(&rec);
         let held = hold.is_some();
         desk.book.upsert(rec.clone());
         desk.lease.live = Some(Live {
@@ -206,20 +180,39 @@ impl MotionGate {
                 _ => None,
             },
         };
-        self.begin(&accepted, pending, motion_id)?;
-        Ok(accepted)
+        let begin = Begin {
+            task_id,
+            motion_id,
+            held,
+            pending,
+        };
+        Ok((accepted, begin, on_disk))
     }
 
-    /// After a task was journaled and holds the arm (desk locked): starts its motion, or
-    /// its runner, or its expiry clock when held.
+    /// After a task was journaled and holds the arm (desk locked): starts its work and
+    /// mirrors its record.
     pub(super) fn begin(
         self: &Arc<Self>,
         accepted: &Accepted,
         pending: Pending,
         motion_id: u64,
     ) -> Result<(), GateError> {
-        let task_id = accepted.record.task_id;
-        if accepted.held {
+        let rec = &accepted.record;
+        self.start_work(rec.task_id, accepted.held, pending, motion_id)?;
+        self.registry.mirror(rec, true);
+        Ok(())
+    }
+
+    /// Starts the motion or the runner of `task_id`, which holds the arm (desk locked), or
+    /// its expiry clock when `held`.
+    pub(super) fn start_work(
+        self: &Arc<Self>,
+        task_id: Uuid,
+        held: bool,
+        pending: Pending,
+        motion_id: u64,
+    ) -> Result<(), GateError> {
+        if held {
             self.expire_later(task_id);
         } else {
             match pending {
@@ -242,7 +235,6 @@ impl MotionGate {
                 Pending::Steps { from, prelude } => runner::run(self, task_id, from, prelude),
             }
         }
-        self.registry.mirror(&accepted.record, true);
         Ok(())
     }
 

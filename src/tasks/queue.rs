@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::journal::OnDisk;
 use super::lease::Queued;
-use super::motion::{fail_live, MotionGate};
+use super::motion::MotionGate;
 use super::plan::{fresh_record, steps_status, work_end};
 use super::registry::Desk;
 use super::requests::{Accepted, GateError, MotionTask};
@@ -16,12 +17,13 @@ use super::{TaskRecord, TaskState};
 use crate::vars::VarValue;
 
 impl MotionGate {
-    /// Puts `task` in line behind the task holding the arm (desk locked).
+    /// Puts `task` in line behind the task holding the arm (desk locked); its record is
+    /// handed to the journal (on disk once the answer resolves).
     pub(super) fn enqueue(
         self: &Arc<Self>,
         desk: &mut Desk,
         task: MotionTask,
-    ) -> Result<Accepted, GateError> {
+    ) -> Result<(Accepted, OnDisk), GateError> {
         let limit = self.settings.queue_limit;
         if desk.lease.queue.len() >= limit {
             return Err(GateError::QueueFull(limit));
@@ -49,9 +51,7 @@ impl MotionGate {
         );
         rec.task_number = desk.book.number();
         rec.message = words::queued(&task.doing, place, starts_in, rec.task_number);
-        self.registry
-            .journal(&rec)
-            .map_err(|e| GateError::Durability(e.to_string()))?;
+        let on_disk = self.registry.hand(&rec);
         desk.book.upsert(rec.clone());
         desk.lease.queue.push_back(Queued {
             task_id: rec.task_id,
@@ -61,7 +61,7 @@ impl MotionGate {
         });
         self.registry.mirror(&rec, true);
         self.mirror_queue(desk);
-        Ok(Accepted {
+        let accepted = Accepted {
             record: rec,
             eta_s: reach.eta_s,
             steps: reach.steps,
@@ -73,7 +73,8 @@ impl MotionGate {
                 super::lease::Pending::Path { line, .. } => Some(line),
                 _ => None,
             },
-        })
+        };
+        Ok((accepted, on_disk))
     }
 
     /// Seconds until the arm is free of the live task and everything in line.
@@ -104,15 +105,27 @@ impl MotionGate {
             };
             let (doing, owner) = (q.task.doing.clone(), q.task.owner.clone());
             let failure = match self.take_arm(desk, rec, q.task) {
-                Ok(accepted) => {
-                    next = Some(words::next(&doing, accepted.eta_s));
-                    break;
+                Ok((accepted, begin, on_disk)) => {
+                    // Inside the critical section of the task that ended: its thread
+                    // waits for the sync (rare: only when a task waited in line).
+                    match self.go(desk, begin, on_disk.wait()) {
+                        (Ok(()), _) => {
+                            next = Some(words::next(&doing, accepted.eta_s));
+                            break;
+                        }
+                        // Failed and handed to the journal by `go`.
+                        (Err(_), failed) => failed,
+                    }
                 }
-                Err(GateError::Executor(e)) => fail_live(desk, "executor", &e),
-                Err(e) => fail_queued(desk, &q.task_id, e.code(), &e.to_string()),
+                Err(e) => {
+                    let failed = fail_queued(desk, &q.task_id, e.code(), &e.to_string());
+                    if let Some(rec) = &failed {
+                        self.registry.journal(rec).ok();
+                    }
+                    failed
+                }
             };
             if let Some(rec) = failure {
-                self.registry.journal(&rec).ok();
                 gone.push(rec);
             }
             gone.extend(self.drop_queue(

@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, Notify};
 use uuid::Uuid;
 
 use super::book::{self, Book, Scribe};
-use super::journal::{Journal, JournalError, LoadReport};
+use super::journal::{Journal, JournalError, LoadReport, OnDisk};
 use super::lease::{Lease, Live};
 use super::mirror::mirror;
 use super::{now_rfc3339, words, Applied, Sequence, TaskError, TaskRecord, TaskState};
@@ -146,6 +146,12 @@ impl Registry {
     /// Journals `rec` (synced before this returns).
     pub(super) fn journal(&self, rec: &TaskRecord) -> Result<(), JournalError> {
         self.scribe.write(rec)
+    }
+
+    /// Hands `rec` to the journal without waiting: records handed over under the desk
+    /// lock reach the disk in the order they happened; the answer resolves once it is there.
+    pub(super) fn hand(&self, rec: &TaskRecord) -> OnDisk {
+        self.scribe.hand(rec)
     }
 
     /// Mirrors `rec` into the task variables.

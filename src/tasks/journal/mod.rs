@@ -56,9 +56,39 @@ pub struct LoadReport {
     pub kept_copy: Option<PathBuf>,
 }
 
+/// A record handed to the journal's writer thread: it is on disk once this resolves.
+#[must_use = "a record is durable only once its sync has been waited for"]
+pub struct OnDisk {
+    outcome: writer::Outcome,
+    file: Arc<str>,
+}
+
+impl OnDisk {
+    /// Awaits the sync that covers the record, without holding up an async worker.
+    pub async fn synced(self) -> Result<(), JournalError> {
+        let result = self
+            .outcome
+            .await
+            .unwrap_or_else(|_| Err(writer::stopped()));
+        result.map_err(|source| JournalError::Io {
+            file: self.file.to_string(),
+            source,
+        })
+    }
+
+    /// Waits for the sync on this thread (for threads that may block).
+    pub fn wait(self) -> Result<(), JournalError> {
+        writer::wait(self.outcome).map_err(|source| JournalError::Io {
+            file: self.file.to_string(),
+            source,
+        })
+    }
+}
+
 /// The open journal: a handle to its writer thread.
 pub struct Journal {
-    path: PathBuf,
+    /// The path as said in errors.
+    file: Arc<str>,
     writer: writer::Writer,
     /// Lines in the file (records, including superseded versions), kept by the writer.
     lines: Arc<AtomicUsize>,
@@ -129,9 +159,9 @@ impl Journal {
         }
         let log = file::Log::open(path.clone(), good_len, lines).map_err(io)?;
         let journal = Self {
+            file: path.display().to_string().into(),
             lines: log.lines(),
             writer: writer::Writer::spawn(log, None).map_err(io)?,
-            path,
         };
         if !report.damaged_lines.is_empty() {
             // Rewrite without the damaged lines so later appends follow intact ones.
@@ -144,10 +174,30 @@ impl Journal {
     /// records handed over meanwhile). A failed append leaves no partial line behind: the
     /// file is cut back to its last good length, so the next start finds only whole records.
     pub fn append(&self, record: &TaskRecord) -> Result<(), JournalError> {
-        let line = encode(record).map_err(|e| self.io(std::io::Error::other(e)))?;
+        self.hand(record, |_| {}).wait()
+    }
+
+    /// Hands one record to the writer thread and returns at once: records handed over in
+    /// some order reach the file in that order. `note` hears the outcome on the writer
+    /// thread; the record is durable once the returned [`OnDisk`] resolves.
+    pub fn hand(
+        &self,
+        record: &TaskRecord,
+        note: impl FnOnce(&std::io::Result<()>) + Send + 'static,
+    ) -> OnDisk {
         let (done, outcome) = writer::ticket();
-        self.writer.append(line.into_bytes(), done);
-        writer::wait(outcome).map_err(|e| self.io(e))
+        let noted: writer::Done = Box::new(move |r| {
+            note(&r);
+            done(r);
+        });
+        match encode(record) {
+            Ok(line) => self.writer.append(line.into_bytes(), noted),
+            Err(e) => noted(Err(std::io::Error::other(e))),
+        }
+        OnDisk {
+            outcome,
+            file: self.file.clone(),
+        }
     }
 
     /// Lines in the file (records, including superseded versions).
@@ -169,7 +219,7 @@ impl Journal {
 
     fn io(&self, source: std::io::Error) -> JournalError {
         JournalError::Io {
-            file: self.path.display().to_string(),
+            file: self.file.to_string(),
             source,
         }
     }

@@ -6,6 +6,8 @@
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
+use tokio::sync::oneshot;
+
 use super::file::Log;
 
 /// The writer thread's stack.
@@ -38,7 +40,7 @@ pub(super) struct Writer {
 }
 
 /// The writer thread has stopped (it cannot, short of a panic in it).
-fn stopped() -> std::io::Error {
+pub(super) fn stopped() -> std::io::Error {
     std::io::Error::other("the journal's writer thread has stopped")
 }
 
@@ -156,25 +158,29 @@ impl Drop for Writer {
     }
 }
 
-/// Waits for `done`'s outcome without holding up a tokio worker: on a multi-threaded
-/// runtime the worker hands its other tasks to another thread while this one waits.
-pub(super) fn wait(outcome: mpsc::Receiver<std::io::Result<()>>) -> std::io::Result<()> {
-    let recv = move || outcome.recv().unwrap_or_else(|_| Err(stopped()));
-    let multi = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if multi {
-        tokio::task::block_in_place(recv)
-    } else {
-        recv()
+/// What the waiter of one job hears.
+pub(super) type Outcome = oneshot::Receiver<std::io::Result<()>>;
+
+/// Waits for `outcome` on this thread. Async callers await it instead (`OnDisk::synced`);
+/// this is for threads that may block: on a multi-threaded runtime the worker hands its
+/// other tasks to another thread while it waits.
+pub(super) fn wait(outcome: Outcome) -> std::io::Result<()> {
+    let recv = move || outcome.blocking_recv().unwrap_or_else(|_| Err(stopped()));
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(recv),
+        // A single-threaded runtime's thread may not block on a channel: a scoped thread
+        // waits instead (tests only; the plugin's runtime is multi-threaded).
+        Ok(_) => std::thread::scope(|s| s.spawn(recv).join().unwrap_or_else(|_| Err(stopped()))),
+        Err(_) => recv(),
     }
 }
 
-/// A completion that `wait` can wait on.
-pub(super) fn ticket() -> (Done, mpsc::Receiver<std::io::Result<()>>) {
-    let (tx, rx) = mpsc::sync_channel(1);
+/// A completion to hand over with a job, and what its waiter hears.
+pub(super) fn ticket() -> (Done, Outcome) {
+    let (tx, rx) = oneshot::channel();
     (
         Box::new(move |r| {
-            // The waiter may have gone (a panic); nothing to tell then.
+            // The waiter may have gone (a cancelled request); nothing to tell then.
             let _ = tx.send(r);
         }),
         rx,
@@ -198,10 +204,7 @@ mod tests {
     }
 
     /// A `Done` that notes "acked N" in `events`, and a receiver to wait on.
-    fn noted(
-        events: &Arc<Mutex<Vec<String>>>,
-        n: usize,
-    ) -> (Done, mpsc::Receiver<std::io::Result<()>>) {
+    fn noted(events: &Arc<Mutex<Vec<String>>>, n: usize) -> (Done, Outcome) {
         let (done, outcome) = ticket();
         let events = events.clone();
         (

@@ -203,4 +203,6 @@ pub mod why {
     pub const PREDECESSOR_FAILED: &str = "the task before it failed; the arm did not move for it";
     /// A stop covered its motion before the motion began.
     pub const FENCED: &str = "stop was called before it began; the arm did not move";
+    /// Its record could not be written to disk, so it never began.
+    pub const NOT_RECORDED: &str = "its record could not be written to disk; the arm did not move";
 }
