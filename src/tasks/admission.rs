@@ -74,6 +74,19 @@ impl Admission {
     }
 }
 
+impl Admission {
+    /// Inside a [`collect`] scope, leaves the settling to the collector; elsewhere settles
+    /// now, waiting on this thread.
+    pub(super) fn settle_in_call(self) -> Result<(), GateError> {
+        if UNSETTLED.try_with(|_| ()).is_ok() {
+            UNSETTLED.with(|u| u.borrow_mut().push(self));
+            Ok(())
+        } else {
+            self.settle_blocking()
+        }
+    }
+}
+
 impl Drop for Admission {
     fn drop(&mut self) {
         let Some((on_disk, then)) = self.parts.take() else {
@@ -116,11 +129,7 @@ impl MotionGate {
     /// a [`collect`] scope half 2 is left to the collector; elsewhere this waits for it.
     pub fn start(self: &Arc<Self>, task: MotionTask) -> Result<Accepted, GateError> {
         let (accepted, admission) = self.admit(task)?;
-        if UNSETTLED.try_with(|_| ()).is_ok() {
-            UNSETTLED.with(|u| u.borrow_mut().push(admission));
-        } else {
-            admission.settle_blocking()?;
-        }
+        admission.settle_in_call()?;
         Ok(accepted)
     }
 
@@ -143,7 +152,7 @@ impl MotionGate {
         Ok((accepted, self.admission(on_disk, Then::Begin(begin))))
     }
 
-    fn admission(self: &Arc<Self>, on_disk: OnDisk, then: Then) -> Admission {
+    pub(super) fn admission(self: &Arc<Self>, on_disk: OnDisk, then: Then) -> Admission {
         Admission {
             gate: self.clone(),
             parts: Some((on_disk, then)),

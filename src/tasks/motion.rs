@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::admission::Begin;
+use super::admission::{Begin, Then};
 use super::approval::{Approval, Channel};
 use super::arm::{self, ArmView, NotReady};
 use super::journal::OnDisk;
@@ -285,9 +285,6 @@ impl MotionGate {
         rec.updated_at = now_rfc3339();
         rec.started_at = Some(rec.updated_at.clone());
         rec.approval = Some(approval);
-        self.registry
-            .journal(&rec)
-            .map_err(|e| GateError::Durability(e.cause()))?;
         let fresh = desk.lease.next_id();
         let Some(live) = desk.lease.holding(task_id) else {
             return Err(GateError::NotAwaiting(short, "unknown", "confirm"));
@@ -301,28 +298,21 @@ impl MotionGate {
         }
         let motion_id = live.motion_id;
         live.last_journaled = Instant::now();
+        // On disk before it moves: it begins once the sync returns (`admission.rs`).
+        let on_disk = self.registry.hand(&rec);
         if let Some(r) = desk.book.get_mut(task_id) {
             *r = rec.clone();
         }
-        let accepted = Accepted {
-            record: rec,
-            eta_s: 0.0,
-            steps: 0,
+        drop(desk);
+        let begin = Begin {
+            task_id: *task_id,
+            motion_id,
             held: false,
-            resumed_at: None,
-            queued: None,
-            line: None,
+            pending: hold.start,
         };
-        if let Err(e) = self.begin(&accepted, hold.start, motion_id) {
-            let failed = fail_live(&mut desk, "executor", &e.to_string());
-            if let Some(rec) = &failed {
-                self.registry.journal(rec).ok();
-            }
-            drop(desk);
-            failed.into_iter().for_each(|r| self.after_end(r));
-            return Err(e);
-        }
-        Ok(accepted.record)
+        self.admission(on_disk, Then::Begin(begin))
+            .settle_in_call()?;
+        Ok(rec)
     }
 
     /// Drops the held task `task_id` (`code`, `why`): it never moves. Returns its record
