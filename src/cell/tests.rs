@@ -351,6 +351,6 @@ fn bad_requests_are_refused_with_the_value_and_the_limit() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "A speed of 2 is not a share of the robot's top speed: give more than 0, at most 1. Nothing moved."
+        "A speed of 2 is outside 0 to 1: give a share of the top speed. Nothing moved."
     );
 }

@@ -7,8 +7,8 @@ pub fn distance(m: f64) -> String {
     if !m.is_finite() {
         return "an unknown distance".into();
     }
-    if m >= 1000.0 {
-        return "more than a kilometre".into();
+    if m >= 1e6 {
+        return "more than a thousand kilometres".into();
     }
     if m < 0.0005 {
         return "less than a millimetre".into();
@@ -172,7 +172,7 @@ pub fn plan_error(e: &crate::robot::linear::PlanError) -> String {
             format!("{given} joint values were given; the robot has {expected} joints")
         }
         PlanError::Speed(v) => format!(
-            "A speed of {} is not a share of the robot's top speed: give more than 0, at most 1",
+            "A speed of {} is outside 0 to 1: give a share of the top speed",
             number(*v)
         ),
         PlanError::Unreachable { fraction, .. } => {
