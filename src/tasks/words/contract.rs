@@ -48,6 +48,7 @@ struct Patterns {
     unit: Regex,
 }
 
+// Constant patterns that compile (the lint runs them), so the expects cannot fire.
 static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| Patterns {
     // snake_case, dotted.keys, camelCase, UUIDs and long hex ids.
     identifier: Regex::new(
