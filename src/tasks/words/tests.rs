@@ -331,7 +331,7 @@ fn every_message() -> Vec<String> {
 /// The cell's request refusals (poses, offsets, lines), which the words reach through the
 /// cell's own words (a lower layer).
 fn cell_sentences() -> Vec<String> {
-    use crate::cell::words::{plan_error, relative_error};
+    use crate::cell::words::relative_error;
     use crate::robot::linear::{PlanError, RelativeError};
     let mut all = vec![
         pose(&PoseError::TooFar {
