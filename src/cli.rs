@@ -1,4 +1,5 @@
-//! The command line: `armature serve`, `vars`, `token`, `audit`, `check-config`, `doctor`, `call`.
+//! The command line: `armature serve`, `vars`, `token`, `audit`, `check-config`, `doctor`, `call`,
+//! and the hidden `speech-check` the speech test runs.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -62,6 +63,13 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Call a tool of a running Armature over MCP (e.g. `armature call move_to position=ready --wait`).
     Call(CallArgs),
+    /// For the tests: check every text of a captured texts file (JSON lines with a `text`)
+    /// against the speech contract; print each breaching text with its breaches, exit 1 on any.
+    #[command(hide = true)]
+    SpeechCheck {
+        /// The texts file (tests/interop/spoken.py writes one).
+        file: PathBuf,
+    },
 }
 
 /// `armature doctor`.
@@ -215,6 +223,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             })?;
             Ok(ExitCode::from(ending as u8))
         }
+        Command::SpeechCheck { file } => speech_check(&file),
         other => run_plain(other).map(|()| ExitCode::SUCCESS),
     }
 }
@@ -249,9 +258,55 @@ fn doctor(args: DoctorArgs) -> Result<ExitCode, CliError> {
     })
 }
 
+/// `armature speech-check FILE`: the contract of `tasks/words/contract.rs` over every distinct
+/// text of the file, so the Rust lint and the interop run share one definition.
+fn speech_check(file: &std::path::Path) -> Result<ExitCode, CliError> {
+    let body = std::fs::read_to_string(file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let mut texts = std::collections::BTreeSet::new();
+    for (i, line) in body
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let text = serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v.get("text").and_then(|t| t.as_str()).map(str::to_owned))
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "{} line {}: not a JSON object with a text",
+                    file.display(),
+                    i + 1
+                ))
+            })?;
+        texts.insert(text);
+    }
+    let mut broken = 0usize;
+    for text in &texts {
+        let breaches = crate::tasks::words::contract::breaches(text);
+        if breaches.is_empty() {
+            continue;
+        }
+        broken += 1;
+        println!("{text}");
+        for b in breaches {
+            println!("    {b}");
+        }
+    }
+    println!(
+        "{broken} of {} distinct texts break the speech contract",
+        texts.len()
+    );
+    Ok(if broken == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn run_plain(command: Command) -> Result<(), CliError> {
     match command {
-        Command::Doctor(_) | Command::Call(_) => Ok(()),
+        Command::Doctor(_) | Command::Call(_) | Command::SpeechCheck { .. } => Ok(()),
         Command::Serve(args) => serve(args),
         Command::Token {
             command: TokenCommand::New { name, role },

@@ -7,7 +7,7 @@ use super::{Caller, Refusal};
 use crate::app::App;
 use crate::config::{Confirm as ConfirmSection, ConfirmRule};
 use crate::operators::Role;
-use crate::robot::{names, number};
+use crate::robot::names;
 use crate::tasks::{Confirm, GateError, NotReady, TaskRecord};
 
 impl From<GateError> for Refusal {
@@ -39,10 +39,7 @@ pub(super) fn may_move(caller: &Caller, tool: &str) -> Result<(), Refusal> {
     if caller.role == Role::Observer {
         return Err(Refusal::new(
             "forbidden",
-            format!(
-                "{} is an observer: it may read status and stop, not call {tool}.",
-                caller.operator
-            ),
+            crate::tasks::words::observer(&caller.operator, tool),
         ));
     }
     Ok(())
@@ -81,7 +78,7 @@ pub(super) fn find_own_task(app: &App, caller: &Caller, id: &str) -> Result<Task
             None if !maybe_id => {
                 return Err(Refusal::new(
                     "unknown_task",
-                    format!("There is no task {}.", number(n as f64)),
+                    crate::tasks::words::unknown_task(&crate::tasks::words::task_number(n)),
                 ))
             }
             None => {}
@@ -91,12 +88,7 @@ pub(super) fn find_own_task(app: &App, caller: &Caller, id: &str) -> Result<Task
     if prefix.len() < 4 || prefix.len() > 32 || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(Refusal::new(
             "invalid_task_id",
-            format!(
-                "{} is not a task: give its number, as in task 12.",
-                crate::actions::params::said_name(&crate::actions::params::said_value(
-                    &serde_json::Value::from(id)
-                ))
-            ),
+            crate::tasks::words::not_a_task(id),
         ));
     }
     let mut matches = app.registry.list_where(2, |t| {
@@ -107,7 +99,7 @@ pub(super) fn find_own_task(app: &App, caller: &Caller, id: &str) -> Result<Task
         (Some(rec), true) => Ok(rec),
         (Some(_), false) => Err(Refusal::new(
             "ambiguous_task_id",
-            format!("Several of your tasks start with {id}; give more characters."),
+            crate::tasks::words::ambiguous_task(),
         )),
     }
 }

@@ -4,18 +4,19 @@ use serde_json::{Map, Value};
 
 use super::Refusal;
 use crate::audit::excerpt;
-use crate::robot::number;
 
 /// A tool's arguments, checked against the names it takes.
 pub(super) struct Args<'a> {
     map: &'a Map<String, Value>,
 }
 
-/// A value as a refusal says it aloud: a number rounded (see `robot::number`), short plain
+/// A value as a refusal says it aloud: a number rounded for the ear (`words::rounded`), short plain
 /// text as it is, anything else by its kind. Never quotes, brackets or a wall of digits.
 pub(super) fn said_value(v: &Value) -> String {
     match v {
-        Value::Number(n) => n.as_f64().map_or_else(|| "that number".into(), number),
+        Value::Number(n) => n
+            .as_f64()
+            .map_or_else(|| "that number".into(), crate::tasks::words::rounded),
         Value::String(s) => {
             let plain = s
                 .chars()
@@ -35,11 +36,7 @@ pub(super) fn said_value(v: &Value) -> String {
 
 /// A tool's or parameter's name as said, first letter up: `task_id` → "Task id".
 pub(super) fn said_name(name: &str) -> String {
-    let said = crate::tasks::words::spoken_name(&excerpt(name, 40));
-    let mut c = said.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
+    crate::tasks::words::capitalised(&crate::tasks::words::spoken_name(&excerpt(name, 40)))
 }
 
 /// Names in a list as said: "joints, speed and when".

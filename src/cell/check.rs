@@ -4,7 +4,9 @@
 
 use nalgebra::Isometry3;
 
-use super::words::{along, degrees, distance, joint_label, name};
+use super::words::{
+    along, degrees, distance, joint_label, name, plan_error, pose_error, relative_error,
+};
 use super::Cell;
 use crate::robot::linear::{plan_linear, LinearLimits, LinearPath, PlanError, RelativeError};
 use crate::robot::{IkError, JointSpec, Joints, Kinematics, Plan, PoseError};
@@ -123,7 +125,7 @@ pub enum Refusal {
 impl From<PoseError> for Refusal {
     fn from(e: PoseError) -> Self {
         Self::Request {
-            message: capitalised(&e.to_string()),
+            message: pose_error(&e),
         }
     }
 }
@@ -131,7 +133,16 @@ impl From<PoseError> for Refusal {
 impl From<RelativeError> for Refusal {
     fn from(e: RelativeError) -> Self {
         Self::Request {
-            message: capitalised(&e.to_string()),
+            message: relative_error(&e),
+        }
+    }
+}
+
+impl From<PlanError> for Refusal {
+    /// A line that cannot be planned, where no check of the cell says more.
+    fn from(e: PlanError) -> Self {
+        Self::Request {
+            message: plan_error(&e),
         }
     }
 }
@@ -472,9 +483,7 @@ impl Cell {
                 bound: self.min_manipulability,
                 fraction,
             },
-            other => Refusal::Request {
-                message: capitalised(&other.to_string()),
-            },
+            other => other.into(),
         }
     }
 
@@ -506,13 +515,5 @@ fn crossing(prev: Option<(f64, f64)>, now: (f64, f64)) -> f64 {
     match prev {
         Some((s0, d0)) if d0 <= 0.0 && now.1 > d0 => s0 + (now.0 - s0) * (-d0 / (now.1 - d0)),
         _ => now.0,
-    }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
     }
 }

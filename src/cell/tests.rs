@@ -290,7 +290,7 @@ fn a_joint_limit_on_the_way() {
     assert!(matches!(e, Refusal::JointLimit { index: 1, .. }), "{e}");
     assert_eq!(
         e.to_string(),
-        "That would take the shoulder pan 32 degrees past its limit of -17 degrees, at the end. Nothing moved."
+        "That would take the shoulder pan 32 degrees past its limit of minus 17 degrees, at the end. Nothing moved."
     );
 }
 
@@ -327,8 +327,7 @@ fn bad_requests_are_refused_with_the_value_and_the_limit() {
     let e: Refusal = pose.check().unwrap_err().into();
     assert_eq!(
         e.to_string(),
-        "The rotation vector is 90 rad long, more than a full turn (6.283 rad); \
-         rotation vectors are in radians (90 degrees is 1.571 rad). Nothing moved."
+        "That rotation is 5157 degrees; rotations are in radians. Nothing moved."
     );
     let e: Refusal = crate::robot::linear::Frame::parse("flange")
         .unwrap_err()
@@ -352,6 +351,6 @@ fn bad_requests_are_refused_with_the_value_and_the_limit() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "Speed 2 is outside (0, 1]: give a fraction of the robot's maximum speed. Nothing moved."
+        "A speed of 2 is outside 0 to 1: give a share of the top speed. Nothing moved."
     );
 }

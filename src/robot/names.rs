@@ -21,6 +21,15 @@ pub fn spoken(name: &str) -> String {
     words(name).join(" ")
 }
 
+/// A sentence's first letter up: "green lamp" → "Green lamp". The one place it is done.
+pub fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// The words of a name, lower case; everything else separates them.
 fn words(name: &str) -> Vec<String> {
     name.split(|c: char| !c.is_alphanumeric())

@@ -71,9 +71,9 @@ impl MotionGate {
             return Err(GateError::NotInterrupted(short, state));
         };
         let Some(kin) = &self.settings.space.kinematics else {
-            return Err(GateError::Cell(crate::cell::Refusal::Request {
-                message: crate::robot::linear::PlanError::NoKinematics.to_string(),
-            }));
+            return Err(GateError::Cell(
+                crate::robot::linear::PlanError::NoKinematics.into(),
+            ));
         };
         let LineRecord { start, end, speed } = line;
         let at = kin.tcp_transform(&from);

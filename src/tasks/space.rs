@@ -142,9 +142,9 @@ impl MotionGate {
         // Planned on the caller's thread, never the motion thread's.
         let space = &self.settings.space;
         let Some(kin) = &space.kinematics else {
-            return Err(GateError::Cell(crate::cell::Refusal::Request {
-                message: crate::robot::linear::PlanError::NoKinematics.to_string(),
-            }));
+            return Err(GateError::Cell(
+                crate::robot::linear::PlanError::NoKinematics.into(),
+            ));
         };
         let start = kin.tcp_transform(&from);
         let target = match to {

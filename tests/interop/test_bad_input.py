@@ -59,6 +59,11 @@ REFUSALS = [
     ("task_status", {"task_id": "xyz"}, "invalid_task_id", "The text xyz is not a task"),
     ("cancel_task", {"task_id": "abcd1234"}, "unknown_task", "There is no task abcd1234."),
     ("list_tasks", {"limit": 0}, "out_of_range", "Limit must be a whole number from 1 to 100, not 0."),
+    # An absurd number is said in words, never in scientific notation.
+    ("list_tasks", {"limit": 1e300}, "out_of_range",
+     "Limit must be a whole number from 1 to 100, not more than a billion."),
+    ("task_status", {"task_id": -1e300}, "invalid_type",
+     "Task id must be a task's number, as in 12, not minus more than a billion."),
     ("save_position", {"name": "#!?"}, "invalid_name", "That is not a usable name: a name needs at least one letter or digit"),
     ("save_position", {"name": "home"}, "reserved_name", "home is a position of the robot file"),
 ]

@@ -87,10 +87,10 @@ async def test_bad_parameters_are_refused_and_nothing_moves(server):
     async with http_client(server.url) as c:
         cases = [
             ({"slot": 6}, "Slot must be a whole number from 0 to 5, not 6."),
-            ({"slot": -1}, "Slot must be a whole number from 0 to 5, not -1."),
+            ({"slot": -1}, "Slot must be a whole number from 0 to 5, not minus 1."),
             ({"slot": 2.5}, "Slot must be a whole number from 0 to 5, not 2.5."),
             ({"slot": "3"}, "Slot must be a whole number from 0 to 5, not the text 3."),
-            ({"slot": 1, "speed": 0.9}, "Speed must be a number from 0.05 to 0.25, not 0.9."),
+            ({"slot": 1, "speed": 0.9}, "Speed must be a number from 5 to 25 hundredths, not 90 hundredths."),
             ({}, "Slot is required: a whole number from 0 to 5."),
             ({"slot": 1, "gripper": "soft"}, "Pick and place has no setting called gripper. It takes slot and speed."),
         ]

@@ -1,9 +1,12 @@
-"""Every text a tool returned in an interop run, spoken by a real speech engine.
+"""Every text a tool returned in an interop run, checked against the speech contract and
+spoken by a real speech engine.
 
 The interop tests append each tool result's text (and each notification) to
-`$ARMATURE_SPOKEN_DIR/texts.jsonl` (tests/interop/spoken.py). This test speaks every
-distinct text with espeak-ng at its default rate to a WAV file, measures it with sox, and
-fails on any text longer than one breath (7 seconds). It prints the ten longest and the
+`$ARMATURE_SPOKEN_DIR/texts.jsonl` (tests/interop/spoken.py). The first test runs the
+contract itself over every distinct text: `armature speech-check FILE`, the same checks as
+the Rust lint (src/tasks/words/contract.rs), so there is one definition. The second speaks
+every distinct text with espeak-ng at its default rate to a WAV file, measures it with sox,
+and fails on any text longer than one breath (7 seconds). It prints the ten longest and the
 median.
 
 Run it after the interop tests (scripts/test does), or alone against a texts file:
@@ -24,6 +27,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
 # One breath, as the speech contract has it (docs/voice.md).
 BREATH_S = 7.0
 # Fewer distinct texts than this means the interop run did not cover the tool set.
@@ -75,6 +79,25 @@ def spoken_seconds(espeak: str, soxi: list[str], text: str, workdir: Path) -> fl
     out = subprocess.run([*soxi, str(wav)], check=True, capture_output=True, text=True, timeout=30)
     wav.unlink()
     return float(out.stdout.strip())
+
+
+def armature_bin() -> str:
+    path = Path(os.environ.get("ARMATURE_BIN", ROOT / "target" / "release" / "armature"))
+    if not path.exists():
+        raise AssertionError(
+            f"the contract check needs the armature binary, missing at {path}: "
+            "run `cargo build --release` or set ARMATURE_BIN (scripts/test does)"
+        )
+    return str(path)
+
+
+def test_every_text_keeps_the_contract():
+    path = texts_file()
+    if not path.exists():
+        raise AssertionError(f"{path} does not exist: run the interop tests with ARMATURE_SPOKEN_DIR set first")
+    out = subprocess.run([armature_bin(), "speech-check", str(path)], capture_output=True, text=True, timeout=120)
+    print("\n" + out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "")
+    assert out.returncode == 0, f"texts that break the speech contract (docs/voice.md):\n{out.stdout}{out.stderr}"
 
 
 def test_every_text_is_one_breath():

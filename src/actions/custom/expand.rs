@@ -53,12 +53,7 @@ pub(super) fn bind(action: &CustomAction, args: &Map<String, Value>) -> Result<B
                 _ => "invalid_type",
             };
             // A sentence on its own: "Slot must be …".
-            let mut c = why.chars();
-            let why = c
-                .next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                .unwrap_or_default();
-            Refusal::new(code, why)
+            Refusal::new(code, crate::tasks::words::capitalised(&why))
         })?;
         let word = match value {
             Value::String(s) => s.clone(),
@@ -147,7 +142,7 @@ impl Walk<'_> {
             if self.out.len() >= MAX_STEPS {
                 return Err(Refusal::new(
                     "too_many_steps",
-                    format!("this call would run more than {MAX_STEPS} steps"),
+                    format!("This call would run more than {MAX_STEPS} steps"),
                 ));
             }
             let speed_of =
@@ -187,9 +182,9 @@ impl Walk<'_> {
                     label, pose, speed, ..
                 } => {
                     let target = pose.eval(&b.numbers);
-                    target
-                        .check()
-                        .map_err(|e| Refusal::new("out_of_range", e.to_string()))?;
+                    target.check().map_err(|e| {
+                        Refusal::new("out_of_range", crate::cell::words::pose_error(&e))
+                    })?;
                     self.line(b.render(label), target.to_isometry(), speed_of(speed))?
                 }
                 StepDef::Relative {
@@ -274,7 +269,8 @@ impl Walk<'_> {
                         return Err(Refusal::new(
                             "out_of_range",
                             format!(
-                                "the repeat count comes to {n}; it must be a whole number of 0 or more"
+                                "The repeat count comes to {}; it must be a whole number of 0 or more",
+                                crate::tasks::words::rounded(n)
                             ),
                         ));
                     }
@@ -339,7 +335,10 @@ fn channel<'c>(list: &'c [Channel], name: &str, what: &str) -> Result<&'c Channe
     list.iter().find(|c| c.name == name).ok_or_else(|| {
         Refusal::new(
             "unknown_channel",
-            format!("This robot has no {what} {name}"),
+            format!(
+                "This robot has no {what} named {}",
+                crate::tasks::words::spoken_name(name)
+            ),
         )
     })
 }

@@ -225,8 +225,7 @@ pub fn resume(app: &Arc<App>, rec: TaskRecord) -> Result<ActionOutput, Refusal> 
         return Err(Refusal::new(
             "not_resumable",
             format!(
-                "Task {short} ({}) is a single motion, not a custom action with steps; start it again instead.",
-                rec.action
+                "Task {short} is a single motion, not an action with steps; start it again instead."
             ),
         ));
     };
@@ -241,7 +240,12 @@ pub fn resume(app: &Arc<App>, rec: TaskRecord) -> Result<ActionOutput, Refusal> 
         .actions
         .iter()
         .find(|x| x.name == rec.action)
-        .ok_or_else(|| changed(format!("the action {} is no longer defined", rec.action)))?;
+        .ok_or_else(|| {
+            changed(format!(
+                "the action {} is no longer defined",
+                crate::tasks::words::spoken_name(&crate::audit::excerpt(&rec.action, 40))
+            ))
+        })?;
     let empty = Map::new();
     let params = rec.params.as_object().unwrap_or(&empty);
     let bound = expand::bind(action, params).map_err(|r| changed(r.message))?;

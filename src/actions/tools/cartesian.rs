@@ -101,7 +101,14 @@ impl ToolArgs for RelativeArgs {
     fn read(a: &Args<'_>) -> Result<Self, Refusal> {
         let frame = a
             .opt_string("frame")?
-            .map(|f| Frame::parse(f).map_err(|e| Refusal::new("unknown_frame", e.to_string())))
+            .map(|f| {
+                Frame::parse(f).map_err(|e| {
+                    Refusal::new(
+                        "unknown_frame",
+                        format!("{}.", crate::cell::words::relative_error(&e)),
+                    )
+                })
+            })
             .transpose()?;
         Ok(Self {
             dx: a.number("dx")?,
@@ -236,7 +243,7 @@ pub(super) const MOVE_RELATIVE: ToolItem = ToolItem {
         by.check(across).map_err(|e| {
             Refusal::new(
                 "out_of_range",
-                format!("{}. Nothing moved.", sentence(&e.to_string())),
+                format!("{}. Nothing moved.", crate::cell::words::relative_error(&e)),
             )
         })?;
         let ask = Ask {
@@ -309,13 +316,6 @@ struct Ask {
     work: Goal,
     speed: Option<f64>,
     when: Option<WhenWord>,
-}
-
-fn sentence(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 fn start(

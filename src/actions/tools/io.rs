@@ -103,10 +103,13 @@ pub(super) const SET_OUTPUT: ToolItem = ToolItem {
         app.gate.set_output(out.channel, a.value).map_err(|why| {
             Refusal::new(
                 "io_failed",
-                format!("{} was not switched: {why}.", sentence(&out.label)),
+                format!(
+                    "{} was not switched: {why}.",
+                    words::capitalised(&out.label)
+                ),
             )
         })?;
-        let text = format!("{} {}.", sentence(&out.label), on_off(a.value));
+        let text = format!("{} {}.", words::capitalised(&out.label), on_off(a.value));
         let answer = OutputSet {
             name: out.name.clone(),
             label: out.label.clone(),
@@ -121,12 +124,3 @@ pub(super) const SET_OUTPUT: ToolItem = ToolItem {
         })
     },
 };
-
-/// "green lamp" → "Green lamp".
-pub(super) fn sentence(label: &str) -> String {
-    let mut c = label.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
-}

@@ -13,7 +13,10 @@ pub(super) fn pose_of(a: &PoseToolArgs) -> Result<TcpPose, Refusal> {
         v.ok_or_else(|| {
             Refusal::new(
                 "missing_parameter",
-                format!("{name} is required. Nothing moved."),
+                format!(
+                    "{} is required. Nothing moved.",
+                    crate::tasks::words::capitalised(&crate::cell::words::axis(name))
+                ),
             )
         })
     };

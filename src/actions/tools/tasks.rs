@@ -46,7 +46,7 @@ impl ToolArgs for ListArgs {
                 "out_of_range",
                 format!(
                     "Limit must be a whole number from 1 to 100, not {}.",
-                    crate::robot::number(limit)
+                    crate::tasks::words::rounded(limit)
                 ),
             ));
         }

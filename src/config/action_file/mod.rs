@@ -382,10 +382,41 @@ pub fn parse_in(
 /// What a parameter accepts, for messages: "a whole number from 0 to 5".
 pub fn accepts(kind: &ParamKind) -> String {
     match kind {
-        ParamKind::Integer { min, max } => format!("a whole number from {min} to {max}"),
-        ParamKind::Number { min, max } => format!("a number from {min} to {max}"),
-        ParamKind::Choice(c) => format!("one of {}", c.join(", ")),
+        ParamKind::Integer { min, max } => format!(
+            "a whole number from {} to {}",
+            said(*min as f64),
+            said(*max as f64)
+        ),
+        ParamKind::Number { min, max } if hundredths(*min, *max) => format!(
+            "a number from {} to {} hundredths",
+            said(min * 100.0),
+            said(max * 100.0)
+        ),
+        ParamKind::Number { min, max } => {
+            format!("a number from {} to {}", said(*min), said(*max))
+        }
+        ParamKind::Choice(c) => {
+            let c: Vec<String> = c.iter().map(|c| crate::robot::names::spoken(c)).collect();
+            format!("one of {}", c.join(", "))
+        }
         ParamKind::Bool => "true or false".into(),
+    }
+}
+
+/// Whether a range is said in hundredths: a limit such as 0.05 would be misstated at the
+/// one decimal place a listener gets (docs/voice.md).
+fn hundredths(min: f64, max: f64) -> bool {
+    let tenths = |x: f64| ((x * 10.0).round() - x * 10.0).abs() < 1e-9;
+    min.abs() < 10.0 && max.abs() < 10.0 && !(tenths(min) && tenths(max))
+}
+
+/// A number as said (`cell::words::number`, the words module's rounding); a whole number
+/// stays exact below a million, as a slot number must.
+fn said(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e6 {
+        format!("{x:.0}").replace('-', "minus ")
+    } else {
+        crate::cell::words::number(x)
     }
 }
 
@@ -407,9 +438,13 @@ pub fn check_value(name: &str, kind: &ParamKind, value: &Value) -> Result<(), St
     } else {
         // Numbers said rounded: a caller's 1e300 is not read out as 301 digits.
         let shown = match value {
-            Value::Number(n) => n
-                .as_f64()
-                .map_or_else(|| n.to_string(), crate::robot::number),
+            Value::Number(n) => match (kind, n.as_f64()) {
+                (_, None) => "that number".into(),
+                (ParamKind::Number { min, max }, Some(v)) if hundredths(*min, *max) => {
+                    format!("{} hundredths", said(v * 100.0))
+                }
+                (_, Some(v)) => said(v),
+            },
             Value::Array(_) => "a list".into(),
             Value::Object(_) => "an object".into(),
             Value::String(s)
@@ -422,8 +457,8 @@ pub fn check_value(name: &str, kind: &ParamKind, value: &Value) -> Result<(), St
             other => other.to_string(),
         };
         // Said aloud: "slot must be a whole number from 0 to 5, not 9."
-        let said = name.replace('_', " ");
-        Err(format!("{said} must be {}, not {shown}.", accepts(kind)))
+        let name = crate::robot::names::spoken(name);
+        Err(format!("{name} must be {}, not {shown}.", accepts(kind)))
     }
 }
 

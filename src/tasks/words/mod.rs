@@ -12,8 +12,7 @@ mod refusals;
 mod state;
 mod tasks;
 
-#[cfg(test)]
-mod contract;
+pub mod contract;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +20,10 @@ pub use numbers::Numbers;
 pub use refusals::Refusals;
 pub use state::{ArmWords, State};
 pub use tasks::{Question, Reach, Tasks};
+
+/// A sentence's first letter up; it lives in `robot::names` so that the cell, a lower
+/// layer, uses the same one.
+pub use crate::robot::names::capitalised;
 
 /// Every family of sentences: what a language implements.
 pub trait Language: Numbers + Tasks + State + Refusals + Sync {}
@@ -65,6 +68,8 @@ said! {
     fn about(seconds: f64);
     /// A speed fraction: "25 percent".
     fn percent(fraction: f64);
+    /// Any number as said: rounded, "minus" for a sign, words when absurdly large.
+    fn rounded(x: f64);
     /// "1 step", "10 steps".
     fn count_steps(n: usize);
     /// "1 variable", "3 variables".
@@ -151,8 +156,14 @@ said! {
     fn not_a_position(given: &str, holds: &str);
     /// A name that cannot be used.
     fn unusable_name(given: &str, why: &str);
+    /// An observer asked for a tool that changes the cell.
+    fn observer(operator: &str, tool: &str);
     /// An unknown task.
     fn unknown_task(given: &str);
+    /// Something given as a task that is neither a number nor an id.
+    fn not_a_task(given: &str);
+    /// A start of an id that several tasks share.
+    fn ambiguous_task();
     /// A joint target outside the joint's range.
     fn joint_out_of_range(joint: &str, value_rad: f64, min_rad: f64, max_rad: f64);
     /// The arm is busy with another task.

@@ -1,5 +1,16 @@
 //! Durations, fractions, counts and places in line, as a listener understands them.
 
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+
+/// A number in a message, with its unit if it has one ("52 ms", "0.101 rad", "7").
+static FIGURE: LazyLock<Regex> = LazyLock::new(|| {
+    // A constant pattern that compiles (the lint runs it), so the expect cannot fire.
+    Regex::new(r"\b(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?:\s?(ms|s|rad|mm|m)\b)?")
+        .expect("a constant pattern")
+});
+
 /// How numbers are said.
 pub trait Numbers {
     /// A duration for speech: "about 4 seconds". Always finite and rounded, however large.
@@ -38,43 +49,8 @@ pub trait Numbers {
     /// A number rounded for the ear: whole, or one decimal below 10; "minus" for a sign,
     /// and words for what is too large or small to say.
     fn rounded(&self, x: f64) -> String {
-        if x.is_nan() {
-            return "not a number".into();
-        }
-        if x.is_infinite() {
-            return if x > 0.0 {
-                "infinity"
-            } else {
-                "minus infinity"
-            }
-            .into();
-        }
-        let a = x.abs();
-        if a == 0.0 {
-            return "0".into();
-        }
-        if a < 0.05 {
-            return "almost 0".into();
-        }
-        if a >= 1e9 {
-            return if x > 0.0 {
-                "more than a billion"
-            } else {
-                "minus more than a billion"
-            }
-            .into();
-        }
-        let body = if a >= 10.0 {
-            format!("{:.0}", a)
-        } else {
-            let s = format!("{:.1}", a);
-            s.trim_end_matches(".0").to_owned()
-        };
-        if x < 0.0 {
-            format!("minus {body}")
-        } else {
-            body
-        }
+        // The cell (a lower layer) says numbers too, so the English rule lives there.
+        crate::cell::words::number(x)
     }
 
     /// An angle (rad) in whole degrees: "90 degrees".
@@ -91,6 +67,35 @@ pub trait Numbers {
         } else {
             format!("{} degrees", self.rounded(d))
         }
+    }
+
+    /// A message's figures in words, for a cause written for the record ("no fresh robot
+    /// state for 52 ms"): units said ("52 milliseconds"), radians as degrees, every number
+    /// rounded. The exact message stays in the record's `error`.
+    fn figures(&self, text: &str) -> String {
+        FIGURE
+            .replace_all(text, |c: &Captures| {
+                let Ok(x) = c[1].parse::<f64>() else {
+                    return c[0].to_owned();
+                };
+                let n = self.rounded(x);
+                let unit = |one: &str| {
+                    if n == "1" {
+                        format!("1 {one}")
+                    } else {
+                        format!("{n} {one}s")
+                    }
+                };
+                match c.get(2).map(|m| m.as_str()) {
+                    Some("ms") => unit("millisecond"),
+                    Some("s") => unit("second"),
+                    Some("rad") => self.degrees(x),
+                    Some("mm") => crate::cell::words::distance(x / 1000.0),
+                    Some("m") => crate::cell::words::distance(x),
+                    _ => n,
+                }
+            })
+            .into_owned()
     }
 
     /// "1 step", "10 steps".

@@ -3,14 +3,6 @@
 use super::Numbers;
 use crate::robot::{JointSpec, LimitError, PoseError};
 
-/// "rx" → "rotation about x": a pose's field as it is said.
-fn axis(field: &str) -> String {
-    match field {
-        "rx" | "ry" | "rz" => format!("rotation about {}", &field[1..]),
-        f => f.to_owned(),
-    }
-}
-
 /// A name or id a caller gave, as it can be said: its words when it is short and plain,
 /// else nothing (a UUID, a pasted paragraph).
 fn spoken_given(given: &str) -> Option<String> {
@@ -107,24 +99,8 @@ pub trait Refusals: Numbers {
 
     /// A pose that cannot be a target, in words.
     fn pose(&self, e: &PoseError) -> String {
-        match e {
-            PoseError::NotFinite { field, .. } => {
-                format!("The {} needs a number. Nothing moved.", axis(field))
-            }
-            PoseError::TooFar { distance, limit } => format!(
-                "That pose is {} from the base, more than the {} any target may be. Nothing moved.",
-                crate::cell::words::distance(*distance),
-                crate::cell::words::distance(*limit)
-            ),
-            PoseError::RotationTooLarge { length, .. } => format!(
-                "That rotation is {}; rotations are in radians. Nothing moved.",
-                self.degrees(*length)
-            ),
-            PoseError::AngleOutOfRange { field, value } => format!(
-                "A {field} of {} is past a full turn. Nothing moved.",
-                self.degrees(value.to_radians())
-            ),
-        }
+        // The cell says it too (a lower layer), so the sentence lives there.
+        format!("{}. Nothing moved.", crate::cell::words::pose_error(e))
     }
 
     /// "There is no position named kitchen. Some are fixture above, home and ready."
@@ -183,6 +159,28 @@ pub trait Refusals: Numbers {
             Some(task) => format!("There is no task {task}."),
             None => "There is no such task.".into(),
         }
+    }
+
+    /// "carol is an observer: it may read status and stop, not call save position."
+    fn observer(&self, operator: &str, tool: &str) -> String {
+        let who = spoken_given(operator).unwrap_or_else(|| "This operator".into());
+        format!(
+            "{who} is an observer: it may read status and stop, not call {}.",
+            super::spoken_name(tool)
+        )
+    }
+
+    /// "The text xyz is not a task: give its number, as in task 12."
+    fn not_a_task(&self, given: &str) -> String {
+        match spoken_given(given) {
+            Some(said) => format!("The text {said} is not a task: give its number, as in task 12."),
+            None => "That text is not a task: give its number, as in task 12.".into(),
+        }
+    }
+
+    /// Several of the caller's tasks start with the characters given.
+    fn ambiguous_task(&self) -> String {
+        "Several of your tasks start with those characters: give the task's number.".into()
     }
 
     /// "The queue is full with 8 motions waiting. Wait for one to start, or stop."

@@ -194,7 +194,7 @@ pub trait Tasks: Numbers {
             ),
             (_, Some(e)) => {
                 let _ = doing;
-                format!("Failed at {at}: {}.", cause(e))
+                format!("Failed at {at}: {}.", self.figures(&cause(e)))
             }
             (_, None) => format!("{doing} ended, {}.", self.state_words(state)),
         }
@@ -230,7 +230,7 @@ pub trait Tasks: Numbers {
                     "Failed"
                 },
                 st.total,
-                cause(e),
+                self.figures(&cause(e)),
                 self.resume_hint(st)
             ),
             (_, None) => format!("Task {} {}.", task_number(n), self.state_words(state)),

@@ -138,6 +138,15 @@ fn every_message() -> Vec<String> {
         unusable_name("Home Base!", "it must start with a letter"),
         unknown_task("e2ea41c6-0d3b-4c4e-9b1a-5f1f2a3b4c5d"),
         unknown_task("e2ea"),
+        unknown_task(&task_number(999)),
+        not_a_task("xyz"),
+        not_a_task("task-12x"),
+        not_a_task(&"x_y".repeat(50)),
+        ambiguous_task(),
+        rounded(1e300),
+        rounded(-1e300),
+        rounded(0.123_456),
+        rounded(f64::NAN),
         limit(
             &LimitError::WrongCount {
                 given: 3,
@@ -189,6 +198,32 @@ fn every_message() -> Vec<String> {
     ] {
         all.push(dropped(id, why));
     }
+    // The executor's failures as the record keeps them, said through `figures`.
+    for e in [
+        "no fresh robot state for 52 ms (limit 50 ms); stopped the motion",
+        "joint 1 is 0.101 rad away from where it should be (limit 0.100 rad); stopped the motion",
+        "the move took 12.3 s, over its limit of 10.0 s; stopped it",
+        "the move took 1 s, over its limit of 0.5 s; stopped it",
+        "a wall of 1e300 m",
+    ] {
+        all.push(motion_ended(
+            "Moving to home",
+            "At home.",
+            id,
+            TaskState::Failed,
+            61.0,
+            Some(e),
+        ));
+        all.push(sequence_ended(
+            "pick",
+            "Done.",
+            id,
+            TaskState::Failed,
+            &steps(2, "Reaching in"),
+            61.0,
+            Some(e),
+        ));
+    }
     let error = Some("the robot is in protective stop");
     for state in STATES {
         all.push(state_words(state));
@@ -230,6 +265,7 @@ fn every_message() -> Vec<String> {
             None,
         ));
     }
+    all.extend(cell_sentences());
     let faults = [
         Fault::ProtectiveStop,
         Fault::EmergencyStop,
@@ -289,6 +325,65 @@ fn every_message() -> Vec<String> {
         mode: "power_off".into(),
         ..ArmWords::default()
     }));
+    all
+}
+
+/// The cell's request refusals (poses, offsets, lines), which the words reach through the
+/// cell's own words (a lower layer).
+fn cell_sentences() -> Vec<String> {
+    use crate::cell::words::relative_error;
+    use crate::robot::linear::{PlanError, RelativeError};
+    let mut all = vec![
+        pose(&PoseError::TooFar {
+            distance: 1e300,
+            limit: 10.0,
+        }),
+        pose(&PoseError::RotationTooLarge {
+            length: 1e300,
+            limit: TAU,
+        }),
+        pose(&PoseError::AngleOutOfRange {
+            field: "yaw",
+            value: -1e300,
+        }),
+    ];
+    let relative = [
+        RelativeError::NotFinite {
+            field: "dz",
+            value: f64::INFINITY,
+        },
+        RelativeError::NotFinite {
+            field: "rx",
+            value: f64::NAN,
+        },
+        RelativeError::TooFar {
+            distance: 3.3,
+            limit: 1.7,
+        },
+        RelativeError::TooMuchTurn { angle: 400.0 },
+        RelativeError::UnknownFrame("world_frame".into()),
+        RelativeError::UnknownFrame("x".repeat(500)),
+    ];
+    all.extend(relative.iter().map(|e| format!("{}.", relative_error(e))));
+    let plan = [
+        PlanError::NoKinematics,
+        PlanError::WrongCount {
+            given: 3,
+            expected: 6,
+        },
+        PlanError::Speed(2.0),
+        PlanError::Speed(1e300),
+        PlanError::Curvature {
+            fraction: 0.4,
+            index: 5,
+            name: "wrist_2_joint".into(),
+            at: crate::robot::Joints::zeros(6),
+        },
+    ];
+    all.extend(
+        plan.iter()
+            .map(|e| crate::cell::Refusal::from(e.clone()).to_string()),
+    );
     all
 }
 
@@ -352,6 +447,33 @@ fn the_issues_examples_are_said_aloud() {
         "The UR5e is standing still."
     );
     assert_eq!(percent(0.25), "25 percent");
+    assert_eq!(
+        motion_ended(
+            "Moving to home",
+            "At home.",
+            12,
+            TaskState::Failed,
+            63.0,
+            Some("joint 1 is 0.101 rad away from where it should be (limit 0.100 rad); stopped the motion"),
+        ),
+        "Failed at 63 percent: joint 1 is 6 degrees away from where it should be."
+    );
+    assert_eq!(
+        motion_ended(
+            "Moving to home",
+            "At home.",
+            12,
+            TaskState::Failed,
+            61.0,
+            Some("no fresh robot state for 52 ms (limit 50 ms); stopped the motion"),
+        ),
+        "Failed at 61 percent: no fresh robot state for 52 milliseconds."
+    );
+    assert_eq!(
+        observer("carol", "save_position"),
+        "carol is an observer: it may read status and stop, not call save position."
+    );
+    assert_eq!(lang().rounded(1e300), "more than a billion");
     assert_eq!(lang().rounded(-6.27), "minus 6.3");
     assert_eq!(lang().rounded(1234.56), "1235");
 }
