@@ -2,9 +2,10 @@
 //!
 //!     cargo bench -p armsim --bench modbus_poll [-- READS]
 //!
-//! One poll is what the backend sends each cycle: registers 258–285 (mode, safety flags,
-//! joint angles and speeds) and the status block 140–144. A single-register read is shown
-//! beside it as the floor of one Modbus request on this machine.
+//! One poll is what the backend sends each cycle with the shipped map: one read of
+//! registers 250–285 (the status block 250–254, then mode, safety flags, joint angles and
+//! speeds). A single-register read is shown beside it as the floor of one Modbus request on
+//! this machine.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,18 +48,13 @@ async fn main() {
     let mut single = Vec::with_capacity(reads);
     for _ in 0..reads {
         let t = Instant::now();
-        let state = ctx
-            .read_holding_registers(258, 28)
-            .await
-            .expect("transport")
-            .expect("no exception");
-        let status = ctx
-            .read_holding_registers(140, 5)
+        let regs = ctx
+            .read_holding_registers(250, 36)
             .await
             .expect("transport")
             .expect("no exception");
         poll.push(t.elapsed().as_secs_f64() * 1e6);
-        assert_eq!((state.len(), status.len()), (28, 5));
+        assert_eq!(regs.len(), 36);
         let t = Instant::now();
         ctx.read_holding_registers(258, 1)
             .await
@@ -71,7 +67,7 @@ async fn main() {
     println!("| figure ({reads} reads, loopback) | p50 (µs) | p99 (µs) | max (µs) |");
     println!("| --- | --- | --- | --- |");
     for (name, xs) in [
-        ("state poll: 258–285 + 140–144, two requests", &mut poll),
+        ("state poll: 250–285, one request", &mut poll),
         ("one register (258), one request", &mut single),
     ] {
         xs.sort_by(f64::total_cmp);
