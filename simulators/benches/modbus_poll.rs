@@ -4,8 +4,9 @@
 //!
 //! One poll is what the backend sends each cycle with the shipped map: one read of
 //! registers 250–285 (the status block 250–254, then mode, safety flags, joint angles and
-//! speeds). A single-register read is shown beside it as the floor of one Modbus request on
-//! this machine.
+//! speeds). The same registers in two requests (the poll's fallback when a robot refuses a
+//! read across register blocks) and a single-register read, the floor of one Modbus request
+//! on this machine, are shown beside it.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,6 +46,7 @@ async fn main() {
     let mut ctx = ctx.expect("armsim-modbus accepts a connection");
 
     let mut poll = Vec::with_capacity(reads);
+    let mut two = Vec::with_capacity(reads);
     let mut single = Vec::with_capacity(reads);
     for _ in 0..reads {
         let t = Instant::now();
@@ -55,6 +57,14 @@ async fn main() {
             .expect("no exception");
         poll.push(t.elapsed().as_secs_f64() * 1e6);
         assert_eq!(regs.len(), 36);
+        let t = Instant::now();
+        for (first, count) in [(258, 28), (250, 5)] {
+            ctx.read_holding_registers(first, count)
+                .await
+                .expect("transport")
+                .expect("no exception");
+        }
+        two.push(t.elapsed().as_secs_f64() * 1e6);
         let t = Instant::now();
         ctx.read_holding_registers(258, 1)
             .await
@@ -68,6 +78,7 @@ async fn main() {
     println!("| --- | --- | --- | --- |");
     for (name, xs) in [
         ("state poll: 250–285, one request", &mut poll),
+        ("the same: 258–285 + 250–254, two requests", &mut two),
         ("one register (258), one request", &mut single),
     ] {
         xs.sort_by(f64::total_cmp);

@@ -32,9 +32,12 @@ pub struct ModbusFigures {
     pub pymodbus_us: Result<Summary, String>,
 }
 
-/// The shipped UR5e map's poll: (first, count) of the one read, and of the state span and
-/// the status block when read apart.
-fn shipped_poll() -> Result<((u16, u16), (u16, u16), (u16, u16)), String> {
+/// A register span: first register and count.
+type Span = (u16, u16);
+
+/// The shipped UR5e map's poll: the one read's span, and the state span and the status
+/// block when read apart.
+fn shipped_poll() -> Result<(Span, Span, Span), String> {
     use armature::robot::{RobotDefinition, BUILTIN_UR5E};
     use wire::modbus::{status_layout, PollReads};
     let robot = RobotDefinition::parse(BUILTIN_UR5E, "ur5e.toml").map_err(|e| e.to_string())?;
@@ -83,7 +86,7 @@ pub async fn modbus(reads: usize) -> Result<ModbusFigures, String> {
 /// One read of `count` registers from `first`.
 async fn read(
     ctx: &mut tokio_modbus::client::Context,
-    (first, count): (u16, u16),
+    (first, count): Span,
 ) -> Result<Vec<u16>, String> {
     ctx.read_holding_registers(first, count)
         .await
@@ -97,7 +100,7 @@ async fn poll_rounds(
     port: u16,
     echo: (std::net::SocketAddr, usize),
     reads: usize,
-    spans: [(u16, u16); 3],
+    spans: [Span; 3],
 ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (echo, reply_len) = echo;
@@ -168,7 +171,7 @@ print(json.dumps(out))
 "#;
 
 /// The pymodbus client (from the test venv) making the same read.
-fn pymodbus(port: u16, reads: usize, (first, count): (u16, u16)) -> Result<Summary, String> {
+fn pymodbus(port: u16, reads: usize, (first, count): Span) -> Result<Summary, String> {
     let python = std::env::var_os("ARMATURE_BENCH_PYTHON")
         .map(Into::into)
         .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
