@@ -185,6 +185,16 @@ pub enum DecodeError {
         /// The joint count.
         joints: usize,
     },
+    /// The read started after a block it should hold.
+    #[error("the read from register {first} does not hold the {block}, which starts at {at}")]
+    Before {
+        /// Which block.
+        block: &'static str,
+        /// Its first register.
+        at: u16,
+        /// The read's first register.
+        first: u16,
+    },
     /// Fewer registers came back than were asked for.
     #[error("the robot answered {got} registers of the {block} where {want} were asked")]
     Short {
@@ -270,7 +280,11 @@ pub fn decode_one_read(
 ) -> Result<RobotRegisters, DecodeError> {
     let (state, count) = map.state_span(joints)?;
     let slice = |at: u16, len: u16, block: &'static str| {
-        let from = usize::from(at.saturating_sub(first));
+        let from =
+            usize::from(
+                at.checked_sub(first)
+                    .ok_or(DecodeError::Before { block, at, first })?,
+            );
         regs.get(from..from + usize::from(len))
             .ok_or(DecodeError::Short {
                 block,
@@ -468,7 +482,18 @@ mod tests {
             (status::DONE, 9, UR_MODE_RUNNING)
         );
         assert!((r.positions[0] - 1.0).abs() < 1e-9);
-        assert!(decode_one_read(&map, 6, 250, &regs[..30]).is_err());
+        assert_eq!(
+            decode_one_read(&map, 6, 250, &regs[..30])
+                .unwrap_err()
+                .to_string(),
+            "the robot answered 22 registers of the state registers where 28 were asked"
+        );
+        assert_eq!(
+            decode_one_read(&map, 6, 251, &regs)
+                .unwrap_err()
+                .to_string(),
+            "the read from register 251 does not hold the status block, which starts at 250"
+        );
     }
 
     #[test]
