@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use tokio_modbus::client::{Context, Reader, Writer};
 use tokio_modbus::Slave;
 use wire::modbus::{
-    command, decode_state, encode_mrad, encode_permille, encode_pose, status, status_layout,
-    CommandLayout, RegisterMap, COMPANION_PROGRAM, UR_MODE_RUNNING,
+    command, decode_one_read, decode_state, encode_mrad, encode_permille, encode_pose, status,
+    status_layout, CommandLayout, DecodeError, PollReads, RegisterMap, RobotRegisters,
+    COMPANION_PROGRAM, UR_MODE_RUNNING,
 };
 
 use super::backoff::Backoff;
@@ -28,6 +29,9 @@ use crate::robot::TcpPose;
 /// companion is reported as not running. It ticks every control cycle (2–8 ms on a UR), so
 /// this is far beyond scheduling jitter, and twice the shipped stale-state limit.
 const COMPANION_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Modbus exception 0x02, illegal data address.
+const ILLEGAL_DATA_ADDRESS: u8 = 0x02;
 
 /// How the backend reaches the controller.
 #[derive(Debug, Clone)]
@@ -74,6 +78,8 @@ pub fn start_with_io(
         robot_heartbeat: None,
         companion_down: false,
         first_poll: true,
+        split_poll: false,
+        told_split: false,
         io,
     };
     std::thread::Builder::new()
@@ -121,6 +127,11 @@ struct Link {
     companion_down: bool,
     /// The next poll is the first on a connection: nothing on it to compare the heartbeat with.
     first_poll: bool,
+    /// This connection reads the state registers and the status block apart: the robot
+    /// refused the one read that spans both.
+    split_poll: bool,
+    /// Whether that refusal was logged (once a run: a robot that refuses always does).
+    told_split: bool,
     /// The digital I/O and gripper on this link, if any.
     io: Option<IoEnds>,
 }
@@ -133,6 +144,7 @@ impl Link {
                 Ok(mut ctx) => {
                     backoff.reset();
                     self.first_poll = true;
+                    self.split_poll = false;
                     tracing::info!(address = %self.config.address, "connected to the robot over Modbus/TCP");
                     let cause = self.serve(&mut ctx).await;
                     // A fresh connection after any failure: a late answer on this one must
@@ -289,19 +301,52 @@ impl Link {
             .await
     }
 
-    async fn poll(&mut self, ctx: &mut Context) -> Result<(), LinkError> {
-        let m = &self.map;
+    /// Reads the state registers and the status block: in one request when the map allows
+    /// it and the robot accepts it, else in two.
+    async fn read_registers(
+        &mut self,
+        ctx: &mut Context,
+    ) -> Result<Result<RobotRegisters, DecodeError>, LinkError> {
         // The robot file's map was checked at load; a span error here is a protocol error.
-        let (first, count) = m
+        let reads = self
+            .map
+            .poll_reads(self.joints)
+            .map_err(|_| LinkError::Io(libc::EPROTO))?;
+        if let (PollReads::One { first, count }, false) = (reads, self.split_poll) {
+            match self.call(ctx.read_holding_registers(first, count)).await {
+                Ok(regs) => return Ok(decode_one_read(&self.map, self.joints, first, &regs)),
+                // A server that keeps its register blocks apart refuses a read across them;
+                // its answer is whole, so the connection stays and the poll goes on in two.
+                Err(LinkError::Exception(ILLEGAL_DATA_ADDRESS)) => {
+                    self.split_poll = true;
+                    if !std::mem::replace(&mut self.told_split, true) {
+                        tracing::info!(
+                            first,
+                            last = first + count - 1,
+                            "the robot refuses one read across its register blocks (exception 2): polling with two requests"
+                        );
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let (first, count) = self
+            .map
             .state_span(self.joints)
             .map_err(|_| LinkError::Io(libc::EPROTO))?;
         let block = self.call(ctx.read_holding_registers(first, count)).await?;
         let st = self
-            .call(ctx.read_holding_registers(m.status_block, status_layout::LEN))
+            .call(ctx.read_holding_registers(self.map.status_block, status_layout::LEN))
             .await?;
+        Ok(decode_state(&self.map, self.joints, &block, &st))
+    }
+
+    async fn poll(&mut self, ctx: &mut Context) -> Result<(), LinkError> {
+        let decoded = self.read_registers(ctx).await?;
+        let m = &self.map;
         let now = Instant::now();
         // A short answer is a broken exchange: the connection is dropped and made again.
-        let regs = decode_state(m, self.joints, &block, &st).map_err(|e| {
+        let regs = decoded.map_err(|e| {
             tracing::warn!(error = %e, "cannot decode the robot's registers");
             LinkError::Io(libc::EPROTO)
         })?;

@@ -142,13 +142,13 @@ def test_a_stalled_companion_heartbeat_fails(tmp_path):
     assert r.returncode == 1, r.stdout + r.stderr
     assert line(r.stdout, "modbus").startswith(f"PASS  modbus           connected to 127.0.0.1:{port}")
     got = line(r.stdout, "companion")
-    assert got.startswith("FAIL  companion        the robot program armature.script is not running: heartbeat register 144 stood at"), got
+    assert got.startswith("FAIL  companion        the robot program armature.script is not running: heartbeat register 254 stood at"), got
     assert "fix: load armature.script on the pendant and press Play" in got
 
 
 def test_a_running_companion_passes(tmp_path):
     r, _ = doctor_on_modbus_sim(tmp_path)
-    assert line(r.stdout, "companion").startswith("PASS  companion        armature.script runs: heartbeat register 144 went from"), r.stdout
+    assert line(r.stdout, "companion").startswith("PASS  companion        armature.script runs: heartbeat register 254 went from"), r.stdout
 
 
 def test_an_address_served_by_armature_passes_and_one_taken_by_another_program_fails(tmp_path, make_server):

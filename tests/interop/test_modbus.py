@@ -98,6 +98,44 @@ async def test_moves_stop_and_cancel_over_modbus(sims, make_server):
         assert (await c.wait_done(ack["task_id"]))[-1]["state"] == "succeeded"
 
 
+SPLIT_LOG = "the robot refuses one read across its register blocks (exception 2): polling with two requests"
+
+
+# The shipped map puts the status block (250–254) next to UR's state registers, so a poll is
+# one read of 250–285. A server that keeps its register blocks apart refuses that read; the
+# plugin then polls in two requests and the user sees no difference.
+@pytest.mark.parametrize("flags,refused", [((), False), (("--refuse-cross-block-reads",), True)], ids=["one-read", "refused-two-reads"])
+async def test_a_poll_reads_the_status_and_the_state_together_or_apart_when_refused(sims, make_server, flags, refused):
+    from pymodbus.client import ModbusTcpClient
+
+    sim = sims(*flags)
+    peer = ModbusTcpClient("127.0.0.1", port=sim.port)
+    assert peer.connect(), "pymodbus could not connect to armsim-modbus"
+    try:
+        one = peer.read_holding_registers(250, count=36)
+        if refused:
+            assert one.isError() and one.exception_code == 2, one
+        else:
+            assert not one.isError() and one.registers[8] == 7, one  # 258: RUNNING
+    finally:
+        peer.close()
+    server = make_server(modbus_config(sim.port))
+    async with http_client(server.url) as c:
+        st = await wait_link(c)
+        # Fresh: the robot's heartbeat moved between two polls on this connection.
+        assert st["connected"] is True and st["fault"] is None, st
+        text, st = await c.ok("robot_state")
+        assert text.startswith("The UR5e is standing still."), text
+        assert "Fault" not in text and "unreachable" not in text, text
+        _, ack = await c.ok("move_joints", {"joints": TARGET})
+        assert (await c.wait_done(ack["task_id"]))[-1]["state"] == "succeeded"
+        assert distance((await c.state())["positions"], TARGET) <= 0.002
+    said = [line for line in server.log if SPLIT_LOG in line]
+    assert len(said) == (1 if refused else 0), said
+    # The refusal is an answer, not a broken link: the plugin never reconnected.
+    assert not any("robot unreachable over Modbus/TCP" in line for line in server.log), server.log
+
+
 async def test_connection_refused_then_the_robot_comes_back(sims, make_server):
     port = free_port()
     server = make_server(modbus_config(port))
@@ -179,7 +217,7 @@ def test_a_register_map_outside_the_general_purpose_registers_is_refused(tmp_pat
 
     from conftest import ROOT, armature_bin
 
-    robot = (ROOT / "robots" / "ur5e.toml").read_text().replace("status_block = 140", "status_block = 134")
+    robot = (ROOT / "robots" / "ur5e.toml").read_text().replace("status_block = 250", "status_block = 134")
     (tmp_path / "r.toml").write_text(robot)
     config = modbus_config(5020).replace(f'robot = "{ROOT / "robots" / "ur5e.toml"}"', 'robot = "r.toml"')
     (tmp_path / "c.toml").write_text(config)
@@ -217,7 +255,7 @@ async def test_a_robot_program_that_does_not_run_is_named_and_nothing_moves(sims
             await anyio.sleep(0.1)
         fault = st["fault"]
         assert fault["kind"] == "companion_not_running" and fault["program"] == "armature.script", fault
-        assert fault["register"] == 144, fault
+        assert fault["register"] == 254, fault
         # The registers answer: the link is up and the state is the controller's, just read.
         assert st["link"]["up"] is True and st["connected"] is True, st
         assert text.startswith("The UR5e is standing still. Fault: the robot program is not running."), text
@@ -246,5 +284,5 @@ async def test_a_robot_program_that_does_not_run_is_named_and_nothing_moves(sims
         assert any("companion program started" in l for l in sim.log)
         _, ack = await c.ok("move_joints", {"joints": TARGET})
         assert (await c.wait_done(ack["task_id"]))[-1]["state"] == "succeeded"
-    assert any("the robot program is not running" in l and "register=144" in l for l in server.log), server.log
+    assert any("the robot program is not running" in l and "register=254" in l for l in server.log), server.log
     assert any("the robot program runs again" in l for l in server.log), server.log

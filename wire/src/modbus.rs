@@ -185,6 +185,16 @@ pub enum DecodeError {
         /// The joint count.
         joints: usize,
     },
+    /// The read started after a block it should hold.
+    #[error("the read from register {first} does not hold the {block}, which starts at {at}")]
+    Before {
+        /// Which block.
+        block: &'static str,
+        /// Its first register.
+        at: u16,
+        /// The read's first register.
+        first: u16,
+    },
     /// Fewer registers came back than were asked for.
     #[error("the robot answered {got} registers of the {block} where {want} were asked")]
     Short {
@@ -217,6 +227,74 @@ impl RegisterMap {
         }
         Ok((first as u16, count as u16))
     }
+}
+
+/// How one poll reads the robot: the state registers and the status block in one request
+/// when both lie within its reach, else one request each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollReads {
+    /// One read of `count` registers from `first`, holding both.
+    One {
+        /// First register.
+        first: u16,
+        /// Registers read.
+        count: u16,
+    },
+    /// The state span, then the status block.
+    Two {
+        /// The state registers' first register and count.
+        state: (u16, u16),
+    },
+}
+
+/// The most holding registers one Modbus request may read.
+pub const MAX_READ: u32 = 125;
+
+impl RegisterMap {
+    /// How a poll reads this map for `joints` joints.
+    pub fn poll_reads(&self, joints: usize) -> Result<PollReads, DecodeError> {
+        let (first, count) = self.state_span(joints)?;
+        let lo = u32::from(first.min(self.status_block));
+        let hi = (u32::from(first) + u32::from(count))
+            .max(u32::from(self.status_block) + u32::from(status_layout::LEN));
+        Ok(if hi - lo <= MAX_READ {
+            PollReads::One {
+                first: lo as u16,
+                count: (hi - lo) as u16,
+            }
+        } else {
+            PollReads::Two {
+                state: (first, count),
+            }
+        })
+    }
+}
+
+/// Decodes a poll made of one read of `regs` from register `first` (see
+/// [`RegisterMap::poll_reads`]). A short answer is refused, never read past.
+pub fn decode_one_read(
+    map: &RegisterMap,
+    joints: usize,
+    first: u16,
+    regs: &[u16],
+) -> Result<RobotRegisters, DecodeError> {
+    let (state, count) = map.state_span(joints)?;
+    let slice = |at: u16, len: u16, block: &'static str| {
+        let from =
+            usize::from(
+                at.checked_sub(first)
+                    .ok_or(DecodeError::Before { block, at, first })?,
+            );
+        regs.get(from..from + usize::from(len))
+            .ok_or(DecodeError::Short {
+                block,
+                got: regs.len().saturating_sub(from),
+                want: usize::from(len),
+            })
+    };
+    let block = slice(state, count, "state registers")?;
+    let status = slice(map.status_block, status_layout::LEN, "status block")?;
+    decode_state(map, joints, block, status)
 }
 
 /// Decodes one poll: `block` read from [`RegisterMap::state_span`], `status` from the
@@ -376,6 +454,46 @@ mod tests {
             command_block: 128,
             status_block: 140,
         }
+    }
+
+    #[test]
+    fn a_status_block_near_the_state_registers_is_read_with_them() {
+        let mut map = ur_map();
+        assert_eq!(
+            map.poll_reads(6).unwrap(),
+            PollReads::Two { state: (258, 28) }
+        );
+        map.status_block = 250;
+        assert_eq!(
+            map.poll_reads(6).unwrap(),
+            PollReads::One {
+                first: 250,
+                count: 36
+            }
+        );
+        let mut regs = vec![0u16; 36];
+        regs[0] = status::DONE; // 250: status
+        regs[4] = 9; // 254: the robot's heartbeat
+        regs[8] = UR_MODE_RUNNING; // 258: robot mode
+        regs[20] = 1000; // 270: first joint, 1 rad
+        let r = decode_one_read(&map, 6, 250, &regs).unwrap();
+        assert_eq!(
+            (r.status, r.heartbeat, r.mode),
+            (status::DONE, 9, UR_MODE_RUNNING)
+        );
+        assert!((r.positions[0] - 1.0).abs() < 1e-9);
+        assert_eq!(
+            decode_one_read(&map, 6, 250, &regs[..30])
+                .unwrap_err()
+                .to_string(),
+            "the robot answered 22 registers of the state registers where 28 were asked"
+        );
+        assert_eq!(
+            decode_one_read(&map, 6, 251, &regs)
+                .unwrap_err()
+                .to_string(),
+            "the read from register 251 does not hold the status block, which starts at 250"
+        );
     }
 
     #[test]

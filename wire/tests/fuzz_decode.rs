@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use wire::modbus::{decode_mrad, decode_state, encode_mrad, status_layout, RegisterMap};
+use wire::modbus::{
+    decode_mrad, decode_one_read, decode_state, encode_mrad, status_layout, RegisterMap,
+};
 
 fn budget(default_s: u64) -> Duration {
     let s = std::env::var("ARMATURE_FUZZ_SECS")
@@ -112,6 +114,32 @@ fn decoding_any_answer_never_panics_and_never_reads_past_it() {
         Ok(())
     });
     eprintln!("{cases} Modbus answers decoded");
+}
+
+#[test]
+fn decoding_any_one_read_never_panics_and_never_reads_outside_it() {
+    let strategy = (
+        map(),
+        0usize..10,
+        address(),
+        prop::collection::vec(any::<u16>(), 0..140),
+    );
+    let cases = for_a_while(budget(5) / 2, strategy, |(map, joints, first, regs)| {
+        if let Ok(r) = decode_one_read(&map, joints, first, &regs) {
+            // Both blocks lay inside what came back, from `first` on.
+            let (state, count) = map.state_span(joints).expect("decoded without a span");
+            let end = |at: u16, len: u16| usize::from(at) + usize::from(len);
+            prop_assert!(state >= first && map.status_block >= first);
+            prop_assert!(end(state, count) <= usize::from(first) + regs.len());
+            prop_assert!(
+                end(map.status_block, status_layout::LEN) <= usize::from(first) + regs.len()
+            );
+            let hb = usize::from(map.status_block - first + status_layout::HEARTBEAT);
+            prop_assert_eq!(r.heartbeat, regs[hb]);
+        }
+        Ok(())
+    });
+    eprintln!("{cases} one-read answers decoded");
 }
 
 #[test]

@@ -68,6 +68,10 @@ struct Args {
     /// SIGUSR2 stops it again.
     #[arg(long)]
     companion_stopped: bool,
+    /// Answer a read that runs from one register block into the next (as 250–285 does, from
+    /// the general-purpose into the state registers) with exception 0x02.
+    #[arg(long)]
+    refuse_cross_block_reads: bool,
     /// A part this wide (m) lies between the gripper's fingers: closing stops on it, and the
     /// part sensor (input 0) is on.
     #[arg(long, value_name = "M")]
@@ -220,6 +224,7 @@ async fn run(args: Args) -> Result<(), String> {
         exceptions_after_s: args.exceptions_after,
         exceptions_for_s: args.exceptions_for,
         companion_stopped: args.companion_stopped,
+        refuse_cross_block_reads: args.refuse_cross_block_reads,
     };
     let robot = Arc::new(Mutex::new(
         ModbusRobot::new(file.limits, &file.home, map, faults)

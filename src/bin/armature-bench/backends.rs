@@ -20,56 +20,95 @@ use super::report::Summary;
 /// Round trips on loopback (µs).
 #[derive(Debug, Serialize)]
 pub struct ModbusFigures {
-    /// One state-block read (registers 258–285) with tokio-modbus, as the backend polls.
-    pub read_us: Summary,
-    /// The backend's whole poll: the state block and the status block (140–144).
+    /// The backend's whole poll with the shipped map: one read of the status block and the
+    /// state registers together (250–285).
     pub poll_us: Summary,
-    /// A plain TCP request/response of the same sizes (12 bytes out, 65 back).
+    /// The same registers in two requests, the state span then the status block: the poll
+    /// before the status block moved next to the state registers.
+    pub two_reads_us: Summary,
+    /// A plain TCP request/response of the same sizes as the one read.
     pub tcp_us: Summary,
     /// The same read with the pymodbus client.
     pub pymodbus_us: Result<Summary, String>,
 }
 
+/// A register span: first register and count.
+type Span = (u16, u16);
+
+/// The shipped UR5e map's poll: the one read's span, and the state span and the status
+/// block when read apart.
+fn shipped_poll() -> Result<(Span, Span, Span), String> {
+    use armature::robot::{RobotDefinition, BUILTIN_UR5E};
+    use wire::modbus::{status_layout, PollReads};
+    let robot = RobotDefinition::parse(BUILTIN_UR5E, "ur5e.toml").map_err(|e| e.to_string())?;
+    let map = robot.modbus.ok_or("the built-in UR5e has no Modbus map")?;
+    let joints = robot.joints.len();
+    let state = map.state_span(joints).map_err(|e| e.to_string())?;
+    match map.poll_reads(joints).map_err(|e| e.to_string())? {
+        PollReads::One { first, count } => Ok((
+            (first, count),
+            state,
+            (map.status_block, status_layout::LEN),
+        )),
+        PollReads::Two { .. } => Err("the shipped map polls in two requests".into()),
+    }
+}
+
 /// Modbus: tokio-modbus (what the backend uses) against `armsim-modbus`, beside references.
 pub async fn modbus(reads: usize) -> Result<ModbusFigures, String> {
+    let (one, state, status) = shipped_poll()?;
     let port = free_port()?;
     let mut cmd = Command::new(workspace_bin("armsim-modbus")?);
     cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--robot"])
         .arg(repo_root().join("robots/ur5e.toml"));
     let (_sim, _) = spawn_until(cmd, "serving", Duration::from_secs(10))?;
-    let echo = echo_server()?;
+    // Modbus/TCP: a 12-byte read request; the answer is a 9-byte header and 2 bytes a register.
+    let echo = echo_server(9 + 2 * usize::from(one.1))?;
     // The backend polls from its own thread on a current-thread runtime: measured the same
     // way, each poll interleaved with a plain round trip so both see the same machine.
-    let (read, poll, tcp) = tokio::task::spawn_blocking(move || {
+    let (poll, two, tcp) = tokio::task::spawn_blocking(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        rt.block_on(poll_rounds(port, echo, reads))
+        rt.block_on(poll_rounds(port, echo, reads, [one, state, status]))
     })
     .await
     .map_err(|e| e.to_string())??;
     Ok(ModbusFigures {
-        read_us: Summary::of(read),
         poll_us: Summary::of(poll),
+        two_reads_us: Summary::of(two),
         tcp_us: Summary::of(tcp),
-        pymodbus_us: pymodbus(port, reads),
+        pymodbus_us: pymodbus(port, reads, one),
     })
 }
 
-/// `reads` state reads, whole polls (state and status blocks), and plain round trips to
-/// `echo`, in µs.
+/// One read of `count` registers from `first`.
+async fn read(
+    ctx: &mut tokio_modbus::client::Context,
+    (first, count): Span,
+) -> Result<Vec<u16>, String> {
+    ctx.read_holding_registers(first, count)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("exception {e:?}"))
+}
+
+/// `reads` whole polls (one read), the same registers in two reads, and plain round trips to
+/// `echo`, in µs. `spans` are the one read's, the state span's and the status block's.
 async fn poll_rounds(
     port: u16,
-    echo: std::net::SocketAddr,
+    echo: (std::net::SocketAddr, usize),
     reads: usize,
+    spans: [Span; 3],
 ) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (echo, reply_len) = echo;
     let mut plain = tokio::net::TcpStream::connect(echo)
         .await
         .map_err(|e| e.to_string())?;
     plain.set_nodelay(true).map_err(|e| e.to_string())?;
-    let (req, mut reply) = ([1u8; 12], [0u8; 65]);
+    let (req, mut reply) = ([1u8; 12], vec![0u8; reply_len]);
     let addr = format!("127.0.0.1:{port}")
         .parse()
         .map_err(|e| format!("{e}"))?;
@@ -82,7 +121,7 @@ async fn poll_rounds(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let mut ctx = ctx.ok_or("armsim-modbus accepted no connection")?;
-    let (mut read, mut poll, mut tcp) = (vec![], vec![], vec![]);
+    let (mut poll, mut two, mut tcp) = (vec![], vec![], vec![]);
     for _ in 0..reads {
         let t = Instant::now();
         plain.write_all(&req).await.map_err(|e| e.to_string())?;
@@ -92,33 +131,29 @@ async fn poll_rounds(
             .map_err(|e| e.to_string())?;
         tcp.push(t.elapsed().as_secs_f64() * 1e6);
         let t = Instant::now();
-        ctx.read_holding_registers(258, 28)
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("exception {e:?}"))?;
-        read.push(t.elapsed().as_secs_f64() * 1e6);
-        ctx.read_holding_registers(140, 5)
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("exception {e:?}"))?;
+        read(&mut ctx, spans[0]).await?;
         poll.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = Instant::now();
+        read(&mut ctx, spans[1]).await?;
+        read(&mut ctx, spans[2]).await?;
+        two.push(t.elapsed().as_secs_f64() * 1e6);
     }
-    Ok((read, poll, tcp))
+    Ok((poll, two, tcp))
 }
 
-/// A request/response server on loopback with nothing behind it (12 bytes in, 65 out, the
-/// sizes of a state read): the floor for one read.
-fn echo_server() -> Result<std::net::SocketAddr, String> {
+/// A request/response server on loopback with nothing behind it (12 bytes in, `reply`
+/// bytes out, the sizes of the poll's read): the floor for one read.
+fn echo_server(reply: usize) -> Result<(std::net::SocketAddr, usize), String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     std::thread::spawn(move || {
         if let Ok((mut s, _)) = listener.accept() {
             let _ = s.set_nodelay(true);
-            let (mut req, reply) = ([0u8; 12], [0u8; 65]);
+            let (mut req, reply) = ([0u8; 12], vec![0u8; reply]);
             while s.read_exact(&mut req).is_ok() && s.write_all(&reply).is_ok() {}
         }
     });
-    Ok(addr)
+    Ok((addr, reply))
 }
 
 const PYMODBUS: &str = r#"
@@ -129,14 +164,14 @@ assert c.connect()
 out = []
 for _ in range(int(sys.argv[2])):
     t = time.perf_counter()
-    r = c.read_holding_registers(258, count=28)
+    r = c.read_holding_registers(int(sys.argv[3]), count=int(sys.argv[4]))
     assert not r.isError()
     out.append((time.perf_counter() - t) * 1e6)
 print(json.dumps(out))
 "#;
 
-/// The pymodbus client (from the test venv) reading the same block.
-fn pymodbus(port: u16, reads: usize) -> Result<Summary, String> {
+/// The pymodbus client (from the test venv) making the same read.
+fn pymodbus(port: u16, reads: usize, (first, count): Span) -> Result<Summary, String> {
     let python = std::env::var_os("ARMATURE_BENCH_PYTHON")
         .map(Into::into)
         .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
@@ -147,7 +182,8 @@ fn pymodbus(port: u16, reads: usize) -> Result<Summary, String> {
         ));
     }
     let mut cmd = Command::new(python);
-    cmd.args(["-c", PYMODBUS, &port.to_string(), &reads.to_string()]);
+    cmd.args(["-c", PYMODBUS, &port.to_string(), &reads.to_string()])
+        .args([first.to_string(), count.to_string()]);
     Ok(Summary::of(samples_from(cmd, "pymodbus")?))
 }
 
