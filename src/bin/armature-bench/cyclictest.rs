@@ -1,6 +1,8 @@
 //! `cyclictest` (Debian `rt-tests`): the reference for the executor's wake-up latency,
-//! run alongside it at the same rate, priority and policy. It prints every sample, so the
-//! bench knows when each late wake-up came and can set the executor's overruns beside them.
+//! run alongside it at the same rate, priority and policy, one thread pinned to each CPU
+//! (a VM can stall one vCPU and not the other, so the thread on the executor's CPU must be
+//! among them). It prints every sample, so the bench knows when each late wake-up came and
+//! can set the executor's overruns beside them.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,13 +30,16 @@ pub struct Wakeups {
 }
 
 impl Cyclictest {
-    /// Starts one thread at `rate_hz` with SCHED_FIFO `priority` for `duration`.
+    /// Starts one thread per CPU at `rate_hz` with SCHED_FIFO `priority` for `duration`.
     pub fn start(rate_hz: u32, priority: u8, duration: Duration) -> Result<Self, String> {
         let bin = tool("cyclictest", "rt-tests")?;
         let interval_us = 1_000_000 / rate_hz.max(1);
         let started = Instant::now();
         let child = Command::new(bin)
-            .args(["-q", "-v", "-m", "--policy=fifo", &format!("-p{priority}")])
+            // -S: a thread pinned to each CPU, all at the same priority; -d0: all at the
+            // same interval (cyclictest spaces them 500 µs apart by default).
+            .args(["-q", "-v", "-m", "-S", "-d0", "--policy=fifo"])
+            .arg(format!("-p{priority}"))
             .args([
                 &format!("-i{interval_us}"),
                 &format!("-D{}", duration.as_secs().max(1)),

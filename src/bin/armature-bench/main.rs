@@ -95,7 +95,7 @@ fn executor_row(
                 })
                 .unwrap_or_default();
             let reference = format!(
-                "cyclictest p50 {:.0} / p99 {:.0} / p99.9 {:.0} / max {:.0} µs, {late} wake-ups a period late{ours}",
+                "cyclictest, a thread on each CPU: p50 {:.0} / p99 {:.0} / p99.9 {:.0} / max {:.0} µs, {late} wake-ups a period late{ours}",
                 c.p50, c.p99, c.p999, c.max
             );
             let met = p99 <= 1.2 * c.p99.max(1.0) && overruns <= late;
