@@ -424,3 +424,22 @@ fn a_task_stopped_before_its_record_was_synced_never_moves() {
     assert!(rec.message.contains("did not move"), "{}", rec.message);
     assert!(!moved(&before, &cell.joints()));
 }
+
+#[test]
+fn an_admission_dropped_before_it_settles_still_begins_its_task() {
+    // A client that goes away while its call awaits the record's sync drops the admission:
+    // the task must still begin (or fail), never hold the arm without moving.
+    let cell = Cell::new(Duration::from_secs(60));
+    // Outside a runtime, the drop settles on the dropping thread.
+    let (accepted, admission) = cell.gate.admit(cell.task(0, Confirm::Never)).unwrap();
+    drop(admission);
+    let rec = cell.settle(&accepted.record.task_id);
+    assert_eq!(rec.state, TaskState::Succeeded, "{rec:?}");
+    // Inside one, it settles on the runtime.
+    let _in_runtime = cell.runtime.enter();
+    let (accepted, admission) = cell.gate.admit(cell.task(1, Confirm::Never)).unwrap();
+    drop(admission);
+    let rec = cell.settle(&accepted.record.task_id);
+    assert_eq!(rec.state, TaskState::Succeeded, "{rec:?}");
+    assert!(cell.gate.registry().live().is_none());
+}
