@@ -21,10 +21,10 @@ use uuid::Uuid;
 
 use super::journal::{JournalError, OnDisk};
 use super::lease::Pending;
-use super::motion::{fail_live, MotionGate};
+use super::motion::{end_unmoved, fail_live, MotionGate};
 use super::registry::Desk;
 use super::requests::{Accepted, GateError, MotionTask, When};
-use super::words::{self, why};
+use super::words::why;
 use super::{plan::fresh_record, TaskRecord, TaskState};
 
 /// A task whose record is handed over but maybe not yet on disk: half 2 of taking it on.
@@ -171,10 +171,9 @@ impl MotionGate {
             Then::Begin(begin) => {
                 let (result, failed) = self.go(&mut desk, begin, synced);
                 let ended = failed.map(|mut rec| {
-                    if let Some(next) = self.registry.promote(&mut desk, &rec) {
-                        rec.message = format!("{} {next}", rec.message);
-                        desk.book.upsert(rec.clone());
-                    }
+                    self.promote_after(&mut desk, &mut rec);
+                    // The failure is noted by the scribe if it cannot be written either.
+                    let _ = self.registry.hand(&rec);
                     rec
                 });
                 (result, ended)
@@ -193,7 +192,7 @@ impl MotionGate {
     }
 
     /// Begins `begin` (desk locked) after its record's sync, or fails it. A task failed
-    /// here is returned, its failure handed to the journal, for the caller to announce.
+    /// here is returned for the caller to hand the arm on, journal and announce.
     pub(super) fn go(
         self: &Arc<Self>,
         desk: &mut Desk,
@@ -219,26 +218,17 @@ impl MotionGate {
         };
         let failed = match &e {
             _ if !holds => None,
-            GateError::Durability(_) => fail_unbegun(desk, "durability", why::NOT_RECORDED),
+            GateError::Durability(_) => desk.lease.live.take().and_then(|live| {
+                end_unmoved(
+                    desk,
+                    &live.task_id,
+                    TaskState::Failed,
+                    "durability",
+                    why::NOT_RECORDED,
+                )
+            }),
             other => fail_live(desk, "executor", &other.to_string()),
         };
-        if let Some(rec) = &failed {
-            // The failure is noted by the scribe if it cannot be written either.
-            let _ = self.registry.hand(rec);
-        }
         (Err(e), failed)
     }
-}
-
-/// Fails the live task that never began (desk locked), freeing the arm; its record.
-fn fail_unbegun(desk: &mut Desk, code: &str, why: &str) -> Option<TaskRecord> {
-    let live = desk.lease.live.take()?;
-    let rec = desk.book.get_mut(&live.task_id)?;
-    rec.end(
-        TaskState::Failed,
-        words::dropped(rec.task_number, why),
-        code,
-        why,
-    );
-    Some(rec.clone())
 }

@@ -335,12 +335,18 @@ impl MotionGate {
         why: &str,
     ) -> Option<TaskRecord> {
         let mut rec = drop_locked(desk, task_id, code, why)?;
-        if let Some(next) = self.registry.promote(desk, &rec) {
+        self.promote_after(desk, &mut rec);
+        self.registry.journal(&rec).ok();
+        Some(rec)
+    }
+
+    /// The arm came free because `rec` ended (desk locked): the next in line takes it, and
+    /// `rec`'s message, in the book too, says what comes next.
+    pub(super) fn promote_after(&self, desk: &mut Desk, rec: &mut TaskRecord) {
+        if let Some(next) = self.registry.promote(desk, rec) {
             rec.message = format!("{} {next}", rec.message);
             desk.book.upsert(rec.clone());
         }
-        self.registry.journal(&rec).ok();
-        Some(rec)
     }
 
     /// Rejects the held task `task_id`.
@@ -523,6 +529,20 @@ fn drop_locked(desk: &mut Desk, task_id: &Uuid, code: &str, why: &str) -> Option
         None => (TaskState::Cancelled, words::dropped(rec.task_number, why)),
     };
     rec.end(state, message, code, why);
+    Some(rec.clone())
+}
+
+/// Ends `task_id`'s record (desk locked) in `state`, as a task that never moved the arm
+/// ("Task 4 was dropped: …"); its record.
+pub(super) fn end_unmoved(
+    desk: &mut Desk,
+    task_id: &Uuid,
+    state: TaskState,
+    code: &str,
+    why: &str,
+) -> Option<TaskRecord> {
+    let rec = desk.book.get_mut(task_id)?;
+    rec.end(state, words::dropped(rec.task_number, why), code, why);
     Some(rec.clone())
 }
 

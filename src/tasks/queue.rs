@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::journal::OnDisk;
 use super::lease::Queued;
-use super::motion::MotionGate;
+use super::motion::{end_unmoved, MotionGate};
 use super::plan::{fresh_record, steps_status, work_end};
 use super::registry::Desk;
 use super::requests::{Accepted, GateError, MotionTask};
@@ -113,19 +113,13 @@ impl MotionGate {
                             next = Some(words::next(&doing, accepted.eta_s));
                             break;
                         }
-                        // Failed and handed to the journal by `go`.
                         (Err(_), failed) => failed,
                     }
                 }
-                Err(e) => {
-                    let failed = fail_queued(desk, &q.task_id, e.code(), &e.to_string());
-                    if let Some(rec) = &failed {
-                        self.registry.journal(rec).ok();
-                    }
-                    failed
-                }
+                Err(e) => fail_queued(desk, &q.task_id, e.code(), &e.to_string()),
             };
             if let Some(rec) = failure {
+                self.registry.journal(&rec).ok();
                 gone.push(rec);
             }
             gone.extend(self.drop_queue(
@@ -160,7 +154,7 @@ impl MotionGate {
         desk.lease.queue = kept.into();
         let ended: Vec<TaskRecord> = gone
             .iter()
-            .filter_map(|q| end_queued(desk, &q.task_id, code, why))
+            .filter_map(|q| end_unmoved(desk, &q.task_id, TaskState::Cancelled, code, why))
             .collect();
         for rec in &ended {
             self.registry.journal(rec).ok();
@@ -215,18 +209,6 @@ impl MotionGate {
             true,
         );
     }
-}
-
-/// Ends the queued task `task_id` (desk locked) as dropped: it never moved.
-fn end_queued(desk: &mut Desk, task_id: &Uuid, code: &str, why: &str) -> Option<TaskRecord> {
-    let rec = desk.book.get_mut(task_id)?;
-    rec.end(
-        TaskState::Cancelled,
-        words::dropped(rec.task_number, why),
-        code,
-        why,
-    );
-    Some(rec.clone())
 }
 
 /// Fails the queued task `task_id` that could not take the arm (desk locked).
