@@ -62,6 +62,37 @@ async function until(what, probe, ms = 20_000) {
   throw new Error(`${what} did not happen within ${ms / 1000} s (last: ${JSON.stringify(last)})`);
 }
 
+/**
+ * chromedriver on a port the kernel picks (`--port=0`), read from its banner: a port guessed
+ * by the test can be taken on a busy machine. If it exits or stays silent, its output is the error.
+ */
+function startDriver(ms = 30_000) {
+  const proc = spawn(CHROMEDRIVER, ['--port=0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const fail = (why) => {
+      clearTimeout(timer);
+      proc.kill('SIGKILL');
+      reject(new Error(`chromedriver ${why}; its output:\n${output}`));
+    };
+    const timer = setTimeout(() => fail(`did not report its port within ${ms / 1000} s`), ms);
+    const read = (chunk) => {
+      output += chunk;
+      const m = /started successfully on port (\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        proc.removeListener('exit', exited);
+        resolve({ proc, port: Number(m[1]) });
+      }
+    };
+    const exited = (code, signal) => fail(`exited (code ${code}, signal ${signal}) before it listened`);
+    proc.stdout.setEncoding('utf8').on('data', read);
+    proc.stderr.setEncoding('utf8').on('data', read);
+    proc.on('exit', exited);
+    proc.on('error', (e) => fail(`could not be started: ${e.message}`));
+  });
+}
+
 /** A minimal WebDriver client over chromedriver's HTTP endpoint. */
 function webdriver(base) {
   const call = async (method, route, body) => {
@@ -123,10 +154,10 @@ describe('the MCP App view in a host built on the official ext-apps bridge, head
     });
     await new Promise((r) => site.listen(0, '127.0.0.1', r));
 
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    driverProc = spawn(CHROMEDRIVER, [`--port=${port}`], { stdio: 'ignore' });
-    wd = webdriver(`http://127.0.0.1:${port}`);
-    await until('chromedriver listening', () => fetch(`http://127.0.0.1:${port}/status`).then((r) => r.ok, () => false));
+    const started = await startDriver();
+    driverProc = started.proc;
+    wd = webdriver(`http://127.0.0.1:${started.port}`);
+    await until('chromedriver ready', () => fetch(`http://127.0.0.1:${started.port}/status`).then((r) => r.ok, () => false));
     const created = await wd.call('POST', '/session', {
       capabilities: {
         alwaysMatch: {
