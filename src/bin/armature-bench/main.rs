@@ -5,7 +5,6 @@
 //!     cargo build --release --workspace --bins
 //!     cargo run --release --bin armature-bench [-- --quick] [--json FILE]
 
-mod backends;
 mod cyclictest;
 mod dashboard;
 mod disk;
@@ -13,10 +12,12 @@ mod floor;
 mod keepalive;
 mod kinematics;
 mod mcp;
+mod modbus;
 mod plugin;
 mod procs;
 mod ratios;
 mod report;
+mod ros;
 mod sparkplug;
 
 use std::path::PathBuf;
@@ -328,37 +329,11 @@ async fn main() -> std::process::ExitCode {
     }
 
     let reads = if args.quick { 300 } else { 10_000 };
-    eprintln!("armature-bench: Modbus, {reads} reads each…");
-    match backends::modbus(reads).await {
-        Ok(m) => {
-            let (ratio, vs_py) = (
-                m.poll_us.p50 / m.tcp_us.p50,
-                m.pymodbus_us.as_ref().map(|p| m.poll_us.p50 < p.p50),
-            );
-            let py = match &m.pymodbus_us {
-                Ok(p) => format!("pymodbus p50 {:.0} / p99 {:.0} µs", p.p50, p.p99),
-                Err(e) => format!("pymodbus: {e}"),
-            };
-            rows.push(Row {
-                figure: "Modbus state poll, one read (tokio-modbus → armsim-modbus)".into(),
-                armature: Some(format!(
-                    "p50 {:.0} / p99 {:.0} µs (the same registers in two reads: p50 {:.0} / p99 {:.0} µs)",
-                    m.poll_us.p50, m.poll_us.p99, m.two_reads_us.p50, m.two_reads_us.p99
-                )),
-                reference: format!(
-                    "plain TCP p50 {:.0} / p99 {:.0} µs; {py}",
-                    m.tcp_us.p50, m.tcp_us.p99
-                ),
-                ratio: Some(ratio),
-                target: "p50 ≤ 1.5 × plain TCP; faster than pymodbus".into(),
-                met: vs_py.ok().map(|faster| faster && ratio <= 1.5),
-                error: m
-                    .pymodbus_us
-                    .as_ref()
-                    .err()
-                    .map(|e| format!("no pymodbus reference: {e}")),
-            });
-            raw["modbus"] = serde_json::to_value(&m).unwrap_or(Value::Null);
+    eprintln!("armature-bench: Modbus, {reads} reads each, in each placement…");
+    match modbus::measure(reads).await {
+        Ok(placed) => {
+            rows.extend(modbus::rows(&placed));
+            raw["modbus"] = serde_json::to_value(&placed).unwrap_or(Value::Null);
         }
         Err(e) => rows.push(Row::failed("Modbus state poll", "p50 ≤ 1.5 × plain TCP", e)),
     }
@@ -368,7 +343,7 @@ async fn main() -> std::process::ExitCode {
         "armature-bench: ROS joint states for {} s…",
         window.as_secs()
     );
-    match backends::ros(window).await {
+    match ros::measure(window).await {
         Ok(r) => {
             rows.push(Row {
                 figure: "ROS joint-state latency: armsim-ros publish → the cycle sees it".into(),

@@ -270,3 +270,15 @@ impl CpuWindow {
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
+
+/// Runs a Python probe that prints its samples as a JSON list.
+pub fn samples_from(mut cmd: Command, what: &str) -> Result<Vec<f64>, String> {
+    let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("{what} output: {e}"))
+}
