@@ -67,7 +67,7 @@ fn us3(v: &Value) -> (f64, f64, f64) {
 }
 
 /// The executor's wake-up latency beside cyclictest's. With `overruns_at_s` (when the
-/// executor overran), overruns with no late cyclictest wake-up within a second are counted
+/// executor overran), overruns with no deadline missed by cyclictest within a second are counted
 /// as the executor's own.
 fn executor_row(
     when: &str,
@@ -83,23 +83,23 @@ fn executor_row(
         ex["cycles"].as_u64().unwrap_or(0)
     ));
     let figure = format!("executor wake-up latency at {RATE_HZ} Hz, {when}");
-    let target = "p99 ≤ 1.2 × cyclictest p99; overruns ≤ cyclictest's late wake-ups";
+    let target = "p99 ≤ 1.2 × cyclictest p99; overruns ≤ cyclictest's missed deadlines";
     match cyc {
         Ok(w) => {
-            let (c, late) = (&w.latency, w.late_at_s.len() as u64);
+            let (c, missed) = (&w.latency, w.missed_at_s.len() as u64);
             let ours = overruns_at_s
                 .map(|at| {
                     format!(
-                        "; {} of the executor's overruns had no late cyclictest wake-up within 1 s",
-                        cyclictest::unexplained(at, &w.late_at_s, 1.0)
+                        "; {} of the executor's overruns had no deadline missed by cyclictest within 1 s",
+                        cyclictest::unexplained(at, &w.missed_at_s, 1.0)
                     )
                 })
                 .unwrap_or_default();
             let reference = format!(
-                "cyclictest, a thread on each CPU: p50 {:.0} / p99 {:.0} / p99.9 {:.0} / max {:.0} µs, {late} wake-ups a period late{ours}",
+                "cyclictest, a thread on each CPU: p50 {:.0} / p99 {:.0} / p99.9 {:.0} / max {:.0} µs, {missed} deadlines missed{ours}",
                 c.p50, c.p99, c.p999, c.max
             );
-            let met = p99 <= 1.2 * c.p99.max(1.0) && overruns <= late;
+            let met = p99 <= 1.2 * c.p99.max(1.0) && overruns <= missed;
             Row::beside(
                 figure,
                 armature,
