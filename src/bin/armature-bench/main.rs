@@ -189,7 +189,11 @@ async fn main() -> std::process::ExitCode {
         "armature-bench: the idle plugin, {} motion calls, one motion…",
         scale.acks
     );
-    match plugin::quiet(scale, RATE_HZ, PRIORITY).await {
+    let quiet = match floor::start(floor::Kind::Rmcp) {
+        Ok(server) => plugin::quiet(scale, RATE_HZ, PRIORITY, &server.url).await,
+        Err(e) => Err(format!("the minimal rmcp server for the ack's floor: {e}")),
+    };
+    match quiet {
         Ok(q) => {
             rows.push(ratios::ack(&q, &floors, &syncs));
             rows.push(executor_row(

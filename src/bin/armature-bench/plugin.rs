@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::cyclictest::{Cyclictest, Wakeups};
+use super::floor::TOOL as FLOOR_TOOL;
 use super::mcp::{self, Client};
 use super::procs::{rss_mib, CpuWindow};
 use super::report::Summary;
@@ -52,6 +53,8 @@ pub struct Quiet {
     pub cyclictest_idle: Result<Wakeups, String>,
     /// Motion-call acknowledgements (ms).
     pub ack_ms: Summary,
+    /// The minimal rmcp server's no-op call, one before each ack (ms).
+    pub ack_floor_rmcp_ms: Summary,
     /// The same calls inside the plugin: arguments in to result out (ms, from its audit log).
     pub ack_inside_ms: Summary,
     /// Refused or failed calls among them.
@@ -164,8 +167,16 @@ async fn finish_move(c: &Client, ack: Value) -> Result<(f64, f64), String> {
     Ok((planned, actual))
 }
 
-/// The idle plugin, acknowledgements, and one motion's costs.
-pub async fn quiet(scale: Scale, rate_hz: u32, priority: u8) -> Result<Quiet, String> {
+/// The idle plugin, acknowledgements, and one motion's costs. Each ack is preceded by a
+/// call to the minimal rmcp server at `floor_url`, so the ack and its floor see the same
+/// moments of the machine.
+pub async fn quiet(
+    scale: Scale,
+    rate_hz: u32,
+    priority: u8,
+    floor_url: &str,
+) -> Result<Quiet, String> {
+    let floor = mcp::connect(floor_url).await?;
     let plugin = mcp::start(None).await?;
     let pid = plugin.proc.pid();
     let c = mcp::connect(&plugin.url).await?;
@@ -184,9 +195,16 @@ pub async fn quiet(scale: Scale, rate_hz: u32, priority: u8) -> Result<Quiet, St
     // Acknowledgements: a move to where the arm stands ends within a few cycles; only the
     // call is timed.
     let here = position(&c).await?;
+    for _ in 0..10 {
+        mcp::ok(&floor, FLOOR_TOOL, json!({})).await?;
+    }
     let mut acks = Vec::with_capacity(scale.acks);
+    let mut floor_ms = Vec::with_capacity(scale.acks);
     let (mut ack_errors, mut ack_error_samples) = (0, vec![]);
     for _ in 0..scale.acks {
+        let t = Instant::now();
+        mcp::ok(&floor, FLOOR_TOOL, json!({})).await?;
+        floor_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
         let r = mcp::call(&c, "move_joints", json!({"joints": here})).await;
         let took = t.elapsed().as_secs_f64() * 1e3;
@@ -221,6 +239,7 @@ pub async fn quiet(scale: Scale, rate_hz: u32, priority: u8) -> Result<Quiet, St
     };
     let (writes, appends) = (delta("variable_writes"), delta("journal_appends"));
     let _ = c.cancel().await;
+    let _ = floor.cancel().await;
     let mut inside = plugin.handling_ms("move_joints");
     inside.truncate(scale.acks);
     Ok(Quiet {
@@ -233,6 +252,7 @@ pub async fn quiet(scale: Scale, rate_hz: u32, priority: u8) -> Result<Quiet, St
         executor_idle,
         cyclictest_idle,
         ack_ms: Summary::of(acks),
+        ack_floor_rmcp_ms: Summary::of(floor_ms),
         ack_errors,
         ack_error_samples,
         move_s,

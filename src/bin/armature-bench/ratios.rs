@@ -7,8 +7,10 @@ use super::ms;
 use super::plugin::{Loaded, Quiet};
 use super::report::Row;
 
-/// The motion-call ack beside the minimal rmcp server's no-op call plus one fdatasync on a
-/// preallocated file: the least an ack that is on disk before it is sent can cost.
+/// The motion-call ack beside the minimal rmcp server's no-op call, timed between the acks
+/// (the same moments of the machine), plus one fdatasync on a preallocated file, timed
+/// alone (between the acks it would share the disk with the plugin's own writes): the least
+/// an ack that is on disk before it is sent can cost.
 pub fn ack(q: &Quiet, floors: &Result<Floors, String>, syncs: &Result<Syncs, String>) -> Row {
     let figure = format!(
         "motion-call ack latency, rmcp client over HTTP ({} calls)",
@@ -22,20 +24,31 @@ pub fn ack(q: &Quiet, floors: &Result<Floors, String>, syncs: &Result<Syncs, Str
         q.ack_inside_ms.p99
     ));
     let target = "p99 ≤ 1.3 × (minimal rmcp p99 + preallocated fdatasync p99)";
-    match (floors, syncs) {
-        (Ok(f), Ok(s)) => {
-            let floor = f.rmcp_ms.p99 + s.zeroed_ms.p99;
+    match syncs {
+        Ok(s) => {
+            let rmcp = &q.ack_floor_rmcp_ms;
+            let floor = rmcp.p99 + s.zeroed_ms.p99;
             let ratio = q.ack_ms.p99 / floor.max(1e-6);
+            // The floor called back to back is lower (its threads stay warm); said beside.
+            let back_to_back = floors
+                .as_ref()
+                .map(|f| {
+                    let b = f.rmcp_ms.p99 + s.zeroed_ms.p99;
+                    format!(
+                        "; with the server's back-to-back p99 {:.2} ms instead: {b:.2} ms, ratio {:.2}",
+                        f.rmcp_ms.p99,
+                        q.ack_ms.p99 / b.max(1e-6)
+                    )
+                })
+                .unwrap_or_default();
             let reference = format!(
-                "minimal rmcp server p99 {:.2} ms + fdatasync on a preallocated file p99 {:.2} ms = {floor:.2} ms",
-                f.rmcp_ms.p99, s.zeroed_ms.p99
+                "minimal rmcp server between the acks p50 {:.2} / p99 {:.2} ms + fdatasync on a preallocated file p99 {:.2} ms = {floor:.2} ms{back_to_back}",
+                rmcp.p50, rmcp.p99, s.zeroed_ms.p99
             );
             let met = ratio <= 1.3 && q.ack_errors == 0;
             Row::beside(figure, armature, reference, ratio, target, met)
         }
-        (Err(e), _) | (_, Err(e)) => {
-            Row::unreferenced(figure, armature, target, format!("no floor: {e}"))
-        }
+        Err(e) => Row::unreferenced(figure, armature, target, format!("no floor: {e}")),
     }
 }
 
