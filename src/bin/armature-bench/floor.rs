@@ -177,44 +177,6 @@ pub async fn sequential(url: &str, n: usize) -> Result<Summary, String> {
     Ok(Summary::of(samples))
 }
 
-/// No-op calls from `clients` sessions at `rate` calls a second in all, for `window` (ms):
-/// the same load the plugin's `task_status` row sees.
-pub async fn loaded(
-    url: &str,
-    clients: usize,
-    rate: f64,
-    window: Duration,
-) -> Result<(Summary, usize), String> {
-    let started = Instant::now();
-    let mut handles = vec![];
-    for _ in 0..clients {
-        let c = mcp::connect(url).await?;
-        let period = Duration::from_secs_f64(clients as f64 / rate);
-        handles.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            let (mut lat, mut errors) = (vec![], 0usize);
-            while started.elapsed() < window {
-                tick.tick().await;
-                let t = Instant::now();
-                match mcp::call(&c, TOOL, json!({})).await {
-                    Ok((false, _)) => lat.push(t.elapsed().as_secs_f64() * 1e3),
-                    _ => errors += 1,
-                }
-            }
-            let _ = c.cancel().await;
-            (lat, errors)
-        }));
-    }
-    let (mut lat, mut errors) = (vec![], 0);
-    for h in handles {
-        let (l, e) = h.await.map_err(|e| e.to_string())?;
-        lat.extend(l);
-        errors += e;
-    }
-    Ok((Summary::of(lat), errors))
-}
-
 /// The floors of one run (ms).
 #[derive(Debug, Serialize)]
 pub struct Floors {
@@ -224,19 +186,10 @@ pub struct Floors {
     pub axum_ms: Summary,
     /// The minimal rmcp server, stateless and answering plain JSON, the same calls.
     pub rmcp_json_ms: Summary,
-    /// The minimal rmcp server under the status load, and its failed calls.
-    pub rmcp_loaded_ms: Summary,
-    /// Failed calls under that load.
-    pub rmcp_loaded_errors: usize,
 }
 
-/// Measures both servers: `n` sequential calls each, then the load on the rmcp one.
-pub async fn measure(
-    n: usize,
-    clients: usize,
-    rate: f64,
-    window: Duration,
-) -> Result<Floors, String> {
+/// Measures the three servers: `n` sequential calls each.
+pub async fn measure(n: usize) -> Result<Floors, String> {
     let rmcp = start(Kind::Rmcp)?;
     let axum = start(Kind::Axum)?;
     let json = start(Kind::RmcpJson)?;
@@ -247,12 +200,9 @@ pub async fn measure(
     let rmcp_ms = sequential(&rmcp.url, n).await?;
     let axum_ms = sequential(&axum.url, n).await?;
     let rmcp_json_ms = sequential(&json.url, n).await?;
-    let (rmcp_loaded_ms, rmcp_loaded_errors) = loaded(&rmcp.url, clients, rate, window).await?;
     Ok(Floors {
         rmcp_ms,
         axum_ms,
         rmcp_json_ms,
-        rmcp_loaded_ms,
-        rmcp_loaded_errors,
     })
 }

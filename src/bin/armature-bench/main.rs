@@ -168,16 +168,10 @@ async fn main() -> std::process::ExitCode {
     rows.extend(kinematics::rows(args.quick, &mut raw));
 
     eprintln!(
-        "armature-bench: the floors: a minimal rmcp server and a bare axum handler ({} calls each, then the status load), fdatasync on this disk…",
+        "armature-bench: the floors: a minimal rmcp server and a bare axum handler ({} calls each), fdatasync on this disk…",
         scale.acks
     );
-    let floors = floor::measure(
-        scale.acks,
-        scale.clients,
-        scale.rate,
-        Duration::from_secs(scale.load_s),
-    )
-    .await;
+    let floors = floor::measure(scale.acks).await;
     let syncs = disk::measure(scale.acks);
     rows.extend(ratios::floors(&floors, &syncs));
     raw["floors"] = json!({
@@ -189,9 +183,13 @@ async fn main() -> std::process::ExitCode {
         "armature-bench: the idle plugin, {} motion calls, one motion…",
         scale.acks
     );
-    let quiet = match floor::start(floor::Kind::Rmcp) {
+    // The minimal rmcp server again, called between the acks and in turns with the status
+    // load: the plugin's rows and their floor see the same moments of the machine.
+    let beside = floor::start(floor::Kind::Rmcp)
+        .map_err(|e| format!("the minimal rmcp server beside the plugin: {e}"));
+    let quiet = match &beside {
         Ok(server) => plugin::quiet(scale, RATE_HZ, PRIORITY, &server.url).await,
-        Err(e) => Err(format!("the minimal rmcp server for the ack's floor: {e}")),
+        Err(e) => Err(e.clone()),
     };
     match quiet {
         Ok(q) => {
@@ -298,9 +296,13 @@ async fn main() -> std::process::ExitCode {
         "armature-bench: task_status load, {} clients at {:.0}/s for {} s…",
         scale.clients, scale.rate, scale.load_s
     );
-    match plugin::loaded(scale, RATE_HZ, PRIORITY).await {
+    let loaded = match &beside {
+        Ok(server) => plugin::loaded(scale, RATE_HZ, PRIORITY, &server.url).await,
+        Err(e) => Err(e.clone()),
+    };
+    match loaded {
         Ok(l) => {
-            rows.push(ratios::status(&l, &floors, scale.clients, scale.rate));
+            rows.push(ratios::status(&l, scale.clients, scale.rate));
             rows.push(executor_row(
                 "under that load",
                 &l.executor_load,

@@ -82,8 +82,12 @@ pub struct Loaded {
     pub errors: usize,
     /// The first few of those.
     pub error_samples: Vec<String>,
-    /// Requests per second achieved.
+    /// Calls per second achieved, to whichever server the second's turn was.
     pub achieved_rate: f64,
+    /// The minimal rmcp server's no-op call under the same load, in the odd seconds (ms).
+    pub floor_ms: Summary,
+    /// Its failed calls.
+    pub floor_errors: usize,
     /// The executor's figures over the load.
     pub executor_load: Value,
     /// cyclictest over the same window, and when its wake-ups came a period or more late.
@@ -262,8 +266,54 @@ pub async fn quiet(
     })
 }
 
-/// `task_status` from many clients at a fixed total rate while the arm moves back and forth.
-pub async fn loaded(scale: Scale, rate_hz: u32, priority: u8) -> Result<Loaded, String> {
+/// Whether a status-load call made now goes to the plugin: in the even seconds of the
+/// window it does, in the odd ones the same clients call the minimal rmcp server, so both
+/// take the same load while the arm moves.
+fn plugins_turn(started: Instant) -> bool {
+    started.elapsed().as_secs() % 2 == 0
+}
+
+/// Latencies of one client's calls to one server (ms), its failures and the first few.
+#[derive(Default)]
+struct Calls {
+    ms: Vec<f64>,
+    errors: usize,
+    samples: Vec<String>,
+}
+
+impl Calls {
+    /// Times `call`'s answer; a refusal or failure is counted.
+    async fn time<F>(&mut self, call: F)
+    where
+        F: std::future::Future<Output = Result<(bool, Value), String>>,
+    {
+        let t = Instant::now();
+        match call.await {
+            Ok((false, _)) => self.ms.push(t.elapsed().as_secs_f64() * 1e3),
+            other => {
+                self.errors += 1;
+                if self.samples.len() < 3 {
+                    self.samples.push(format!("{other:?}"));
+                }
+            }
+        }
+    }
+
+    fn join(&mut self, other: Calls) {
+        self.ms.extend(other.ms);
+        self.errors += other.errors;
+        self.samples.extend(other.samples);
+    }
+}
+
+/// `task_status` from many clients at a fixed total rate while the arm moves back and forth,
+/// taking turns by the second with the minimal rmcp server at `floor_url`.
+pub async fn loaded(
+    scale: Scale,
+    rate_hz: u32,
+    priority: u8,
+    floor_url: &str,
+) -> Result<Loaded, String> {
     let plugin = mcp::start(None).await?;
     let url = Arc::new(plugin.url.clone());
     let driver = mcp::connect(&url).await?;
@@ -277,27 +327,23 @@ pub async fn loaded(scale: Scale, rate_hz: u32, priority: u8) -> Result<Loaded, 
 
     let mut clients = vec![];
     for _ in 0..scale.clients {
-        let c = mcp::connect(&url).await?;
+        let (c, f) = (mcp::connect(&url).await?, mcp::connect(floor_url).await?);
         let period = Duration::from_secs_f64(scale.clients as f64 / scale.rate);
         clients.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            let (mut lat, mut errors, mut samples) = (vec![], 0usize, vec![]);
+            let (mut status, mut floor) = (Calls::default(), Calls::default());
             while started.elapsed() < window {
                 tick.tick().await;
-                let t = Instant::now();
-                match mcp::call(&c, "task_status", json!({})).await {
-                    Ok((false, _)) => lat.push(t.elapsed().as_secs_f64() * 1e3),
-                    other => {
-                        errors += 1;
-                        if samples.len() < 3 {
-                            samples.push(format!("{other:?}"));
-                        }
-                    }
+                if plugins_turn(started) {
+                    status.time(mcp::call(&c, "task_status", json!({}))).await;
+                } else {
+                    floor.time(mcp::call(&f, FLOOR_TOOL, json!({}))).await;
                 }
             }
             let _ = c.cancel().await;
-            (lat, errors, samples)
+            let _ = f.cancel().await;
+            (status, floor)
         }));
     }
     // The arm keeps moving for the whole window.
@@ -307,12 +353,11 @@ pub async fn loaded(scale: Scale, rate_hz: u32, priority: u8) -> Result<Loaded, 
         moves.push(timed_move(&driver, if to_b { &B } else { &A }).await?);
         to_b = !to_b;
     }
-    let (mut lat, mut errors, mut error_samples) = (vec![], 0, vec![]);
+    let (mut status, mut floor) = (Calls::default(), Calls::default());
     for h in clients {
-        let (l, e, s) = h.await.map_err(|e| e.to_string())?;
-        lat.extend(l);
-        errors += e;
-        error_samples.extend(s);
+        let (s, f) = h.await.map_err(|e| e.to_string())?;
+        status.join(s);
+        floor.join(f);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let executor_load = realtime(&mcp::ok(&driver, "robot_state", json!({})).await?);
@@ -322,10 +367,13 @@ pub async fn loaded(scale: Scale, rate_hz: u32, priority: u8) -> Result<Loaded, 
     tokio::time::sleep(Duration::from_millis(200)).await;
     Ok(Loaded {
         status_inside_ms: Summary::of(plugin.handling_ms("task_status")),
-        achieved_rate: (lat.len() + errors) as f64 / elapsed,
-        status_ms: Summary::of(lat),
-        errors,
-        error_samples,
+        achieved_rate: (status.ms.len() + status.errors + floor.ms.len() + floor.errors) as f64
+            / elapsed,
+        status_ms: Summary::of(status.ms),
+        errors: status.errors,
+        error_samples: status.samples,
+        floor_ms: Summary::of(floor.ms),
+        floor_errors: floor.errors,
         executor_load,
         cyclictest_load: cyc.and_then(|c| c.finish(started)),
         overruns_at_s,
