@@ -115,6 +115,10 @@ pub fn lock_memory() -> MemoryLock {
 /// How much of the calling (cycle) thread's stack is brought in before locking.
 const STACK_PREFAULT: usize = 256 * 1024;
 
+/// The stack of a thread that calls [`lock_memory`]: set explicitly, so a small
+/// `RUST_MIN_STACK` cannot leave too little room for the prefault.
+pub const LOCKING_THREAD_STACK: usize = 2 * 1024 * 1024;
+
 /// Locks what the cycle can meet: code and read-only data whole (a page the cycle first runs
 /// mid-motion must not wait on the disk), and anonymous memory as it is touched. Other threads'
 /// stacks, untouched, then take no RAM: locking them whole cost 2 MiB each.
@@ -144,16 +148,36 @@ fn prefault_stack() {
     std::hint::black_box(&mut pages);
 }
 
-/// The readable file-backed mappings (the program and its libraries): start and length.
+/// The readable mappings of the program and its libraries (the files mapped executable
+/// somewhere): start and length. Other mapped files (shared memory, data) are left alone.
 fn file_mappings() -> Vec<(usize, usize)> {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return vec![];
     };
-    maps.lines().filter_map(file_mapping).collect()
+    let parsed: Vec<Mapping> = maps.lines().filter_map(file_mapping).collect();
+    let code: std::collections::HashSet<&str> = parsed
+        .iter()
+        .filter(|m| m.executable)
+        .map(|m| m.path)
+        .collect();
+    parsed
+        .iter()
+        .filter(|m| code.contains(m.path))
+        .map(|m| (m.start, m.len))
+        .collect()
 }
 
-/// One `/proc/self/maps` line's range, if it maps a file readably.
-fn file_mapping(line: &str) -> Option<(usize, usize)> {
+/// A readable file mapping from `/proc/self/maps`.
+#[derive(Debug, PartialEq)]
+struct Mapping<'a> {
+    start: usize,
+    len: usize,
+    executable: bool,
+    path: &'a str,
+}
+
+/// One `/proc/self/maps` line, if it maps a file readably.
+fn file_mapping(line: &str) -> Option<Mapping<'_>> {
     let mut fields = line.split_whitespace();
     let (range, perms) = (fields.next()?, fields.next()?);
     let path = fields.nth(3)?;
@@ -165,7 +189,12 @@ fn file_mapping(line: &str) -> Option<(usize, usize)> {
         usize::from_str_radix(a, 16).ok()?,
         usize::from_str_radix(b, 16).ok()?,
     );
-    (b > a).then(|| (a, b - a))
+    (b > a).then(|| Mapping {
+        start: a,
+        len: b - a,
+        executable: perms.as_bytes().get(2) == Some(&b'x'),
+        path,
+    })
 }
 
 /// The soft RLIMIT_MEMLOCK in bytes; `None` when unlimited.
@@ -198,7 +227,17 @@ mod tests {
     #[test]
     fn a_readable_file_mapping_is_listed_and_anything_else_is_not() {
         let code = "55d1c0a00000-55d1c1a00000 r-xp 00600000 08:01 1234   /usr/bin/armature";
-        assert_eq!(file_mapping(code), Some((0x55d1c0a00000, 0x0100_0000)));
+        assert_eq!(
+            file_mapping(code),
+            Some(Mapping {
+                start: 0x55d1c0a00000,
+                len: 0x0100_0000,
+                executable: true,
+                path: "/usr/bin/armature"
+            })
+        );
+        let data = "55d1c1a00000-55d1c1b00000 r--p 01600000 08:01 1234   /usr/bin/armature";
+        assert_eq!(file_mapping(data).map(|m| m.executable), Some(false));
         let guard = "7f0000000000-7f0000001000 ---p 00000000 08:01 99 /usr/lib/libc.so.6";
         assert_eq!(file_mapping(guard), None);
         let stack = "7f0000001000-7f0000201000 rw-p 00000000 00:00 0";
@@ -214,15 +253,37 @@ mod tests {
     fn this_process_maps_its_own_program() {
         let exe = std::env::current_exe().expect("the test binary's path");
         let maps = std::fs::read_to_string("/proc/self/maps").expect("procfs");
-        let own = maps
+        let own: Vec<(usize, usize)> = maps
             .lines()
             .filter(|l| l.ends_with(exe.to_str().expect("a UTF-8 path")))
             .filter_map(file_mapping)
-            .count();
+            .map(|m| (m.start, m.len))
+            .collect();
         assert!(
-            own >= 2,
+            own.len() >= 2,
             "the test binary's code and data mappings:\n{maps}"
         );
-        assert!(file_mappings().len() >= own);
+        let listed = file_mappings();
+        assert!(own.iter().all(|m| listed.contains(m)), "{listed:?}");
+        // A mapped data file is not the program: it is left out.
+        let data = tempfile::NamedTempFile::new().expect("a temporary file");
+        std::fs::write(data.path(), [1u8; 8192]).expect("written");
+        let file = std::fs::File::open(data.path()).expect("opened");
+        // SAFETY: a private read-only mapping of a file we own, unmapped below.
+        let at = unsafe {
+            use std::os::fd::AsRawFd;
+            libc::mmap(
+                std::ptr::null_mut(),
+                8192,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        assert_ne!(at, libc::MAP_FAILED);
+        assert!(!file_mappings().iter().any(|m| m.0 == at as usize));
+        // SAFETY: the mapping made above, of that length.
+        unsafe { libc::munmap(at, 8192) };
     }
 }

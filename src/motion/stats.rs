@@ -54,7 +54,7 @@ impl StatsRecorder {
     pub fn new(rate_hz: f64, now_ns: u64) -> Self {
         Self {
             age: Histogram::new(),
-            bins: vec![0; BINS].into_boxed_slice(),
+            bins: counters(BINS),
             overflow: 0,
             count: 0,
             overruns: 0,
@@ -143,7 +143,7 @@ impl Histogram {
 
     fn new() -> Self {
         Self {
-            bins: vec![0; 10_000].into_boxed_slice(),
+            bins: counters(10_000),
             count: 0,
         }
     }
@@ -167,6 +167,19 @@ impl Histogram {
     }
 }
 
+/// `n` zeroed counters with every page written now. Memory allocated zeroed can come as
+/// fresh pages the allocator never touched; the motion thread locks such pages only once
+/// touched, so the first count in a rare bin would take a page fault inside the cycle.
+fn counters(n: usize) -> Box<[u32]> {
+    let mut bins = vec![0u32; n].into_boxed_slice();
+    for c in bins.iter_mut() {
+        // Volatile, so the compiler cannot drop a write of a zero it knows is there.
+        // SAFETY: `c` is a valid, aligned and exclusive reference.
+        unsafe { std::ptr::write_volatile(c, 0) };
+    }
+    bins
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,5 +200,32 @@ mod tests {
         assert_eq!(sum.latency_p99_us, 500.0);
         assert_eq!(sum.latency_max_us, 25_000.0);
         assert!((sum.rate_hz - 500.5).abs() < 1.0, "{}", sum.rate_hz);
+    }
+
+    #[test]
+    fn counters_are_in_ram_before_the_cycle_counts_in_them() {
+        // Large enough that the allocator maps fresh pages for it.
+        let bins = super::counters(1 << 20);
+        let page = 4096;
+        let start = bins.as_ptr() as usize / page * page;
+        let end = (bins.as_ptr() as usize + bins.len() * 4).div_ceil(page) * page;
+        let mut present = vec![0u8; (end - start) / page];
+        // SAFETY: the range covers our own live allocation; `present` has one byte a page.
+        let rc = unsafe {
+            libc::mincore(
+                start as *mut libc::c_void,
+                end - start,
+                present.as_mut_ptr(),
+            )
+        };
+        assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+        let missing = present.iter().filter(|p| **p & 1 == 0).count();
+        assert_eq!(
+            missing,
+            0,
+            "{missing} of {} pages not in RAM",
+            present.len()
+        );
+        assert!(bins.iter().all(|c| *c == 0));
     }
 }
