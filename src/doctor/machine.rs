@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use super::Check;
 use crate::motion::clock::{now_ns, sleep_until_ns};
-use crate::motion::rt::{
-    has_capability, lock_memory, make_current_thread_realtime, MemoryLock, LOCKING_THREAD_STACK,
-};
+use crate::motion::rt::{has_capability, lock_memory, make_current_thread_realtime, MemoryLock};
 use crate::motion::stats::StatsRecorder;
 use crate::motion::{CycleStats, SchedulingReport};
 
@@ -25,7 +23,6 @@ struct Measured {
 pub(super) fn checks(rate_hz: u32, priority: u8, measure: Duration) -> Vec<Check> {
     let measured = std::thread::Builder::new()
         .name("armature-doctor-loop".into())
-        .stack_size(LOCKING_THREAD_STACK)
         .spawn(move || measure_loop(rate_hz, priority, measure))
         .map_err(|e| e.to_string())
         .and_then(|t| {

@@ -8,9 +8,7 @@ use std::time::Instant;
 
 use super::executor::{Executor, ExecutorConfig};
 use super::messages::{Event, Request, Snapshot};
-use super::rt::{
-    lock_memory, make_current_thread_realtime, SchedulingReport, LOCKING_THREAD_STACK,
-};
+use super::rt::{lock_memory, make_current_thread_realtime, SchedulingReport};
 use super::stats::CycleStats;
 use crate::hal::{Joints, Phase, RobotArm};
 use crate::robot::JointSpec;
@@ -62,7 +60,6 @@ impl ExecutorHandle {
         let (sched_tx, sched_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("armature-motion".into())
-            .stack_size(LOCKING_THREAD_STACK)
             .spawn(move || {
                 let mut report = make_current_thread_realtime(config.priority);
                 let executor = Executor::new(arm, joints, config, req_rx, ev_tx, snap_in);

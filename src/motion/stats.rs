@@ -168,8 +168,8 @@ impl Histogram {
 }
 
 /// `n` zeroed counters with every page written now. Memory allocated zeroed can come as
-/// fresh pages the allocator never touched; the motion thread locks such pages only once
-/// touched, so the first count in a rare bin would take a page fault inside the cycle.
+/// fresh pages the allocator never touched, and the first count in a rare bin would then
+/// take a page fault inside the cycle wherever the memory lock does not bring them in.
 fn counters(n: usize) -> Box<[u32]> {
     let mut bins = vec![0u32; n].into_boxed_slice();
     for c in bins.iter_mut() {

@@ -88,7 +88,8 @@ impl Writer {
         let (tx, rx) = mpsc::channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("armature-journal".into())
-            // Writes, syncs and a compaction need far less than the default 2 MiB.
+            // The motion thread's mlockall faults in every mapped stack whole: the default
+            // 2 MiB would be resident; writes, syncs and a compaction need far less.
             .stack_size(STACK_BYTES)
             .spawn(move || {
                 let mut group = Group::default();
